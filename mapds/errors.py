@@ -1,0 +1,74 @@
+"""Exceptions raised by mapds.
+
+Every error mapds raises on purpose derives from :class:`MapdsError`, so callers can catch the
+whole family at once.  The specific subclasses also derive from the builtin exception a gammapy
+user would expect in the same situation (``ValueError``, ``KeyError``, ``OSError``...), so code
+written against gammapy keeps working.  Messages name the file, HDU, axis or parameter at fault
+and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AxisError",
+    "CorruptFileError",
+    "GeometryMismatchError",
+    "MapdsError",
+    "MissingHDUError",
+    "ModelError",
+    "OverwriteError",
+    "ParameterError",
+    "StorageError",
+    "UnitMismatchError",
+    "UnknownModelTypeError",
+]
+
+
+class MapdsError(Exception):
+    """Base class of every error raised by mapds."""
+
+
+class GeometryMismatchError(MapdsError, ValueError):
+    """Two maps, datasets or geometries that must agree do not."""
+
+
+class AxisError(MapdsError, ValueError):
+    """A non-spatial axis is malformed (non-monotonic, wrong name, wrong length...)."""
+
+
+class UnitMismatchError(MapdsError, ValueError):
+    """A unit is unknown or not convertible to the one expected."""
+
+
+class StorageError(MapdsError, OSError):
+    """A file or URL cannot be read or written."""
+
+
+class CorruptFileError(StorageError):
+    """A file is truncated or does not follow the format it claims."""
+
+
+class MissingHDUError(StorageError, KeyError):
+    """A FITS HDU (or zarr array) that was asked for is not in the file."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OverwriteError(StorageError, FileExistsError):
+    """Writing would clobber an existing file and ``overwrite=False`` was given."""
+
+
+class ModelError(MapdsError, ValueError):
+    """A model or its serialised form is invalid."""
+
+
+class UnknownModelTypeError(ModelError, KeyError):
+    """A model ``type`` tag is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ParameterError(ModelError):
+    """A model parameter is missing, unknown or has an invalid value or unit."""
