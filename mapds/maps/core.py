@@ -678,6 +678,15 @@ class Map:
         data = self._data.reshape((1,) * len(axes) + self._data.shape)
         return self._new(geom=geom, data=data)
 
+    def to_region_nd_map(self, region=None, func=np.nansum, weights=None, method="nearest"):
+        """Reduce the spatial dimensions inside ``region`` to a :class:`RegionNDMap`.
+
+        See :func:`mapds.maps.region.to_region_nd_map`.
+        """
+        from .region import to_region_nd_map
+
+        return to_region_nd_map(self, region=region, func=func, weights=weights, method=method)
+
     def __repr__(self) -> str:
         geom_type = "region" if isinstance(self._geom, RegionGeom) else "wcs"
         return (
