@@ -14,6 +14,7 @@ __all__ = [
     "CorruptFileError",
     "GeometryMismatchError",
     "MapdsError",
+    "MissingFileError",
     "MissingHDUError",
     "ModelError",
     "OverwriteError",
@@ -46,6 +47,10 @@ class StorageError(MapdsError, OSError):
 
 class CorruptFileError(StorageError):
     """A file is truncated or does not follow the format it claims."""
+
+
+class MissingFileError(StorageError, FileNotFoundError):
+    """A file, object or URL that was asked for does not exist."""
 
 
 class MissingHDUError(StorageError, KeyError):
