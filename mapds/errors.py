@@ -13,6 +13,7 @@ __all__ = [
     "AxisError",
     "CorruptFileError",
     "GeometryMismatchError",
+    "IRFError",
     "MapdsError",
     "MissingFileError",
     "MissingHDUError",
@@ -35,6 +36,11 @@ class GeometryMismatchError(MapdsError, ValueError):
 
 class AxisError(MapdsError, ValueError):
     """A non-spatial axis is malformed (non-monotonic, wrong name, wrong length...)."""
+
+
+class IRFError(MapdsError, ValueError):
+    """An instrument response (PSF, EDisp map) is incomplete for the operation asked of it
+    (e.g. stacking IRF maps that carry no IRF exposure map)."""
 
 
 class UnitMismatchError(MapdsError, ValueError):
