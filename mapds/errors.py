@@ -14,6 +14,7 @@ __all__ = [
     "CorruptFileError",
     "GeometryMismatchError",
     "IRFError",
+    "InvalidArgumentError",
     "MapdsError",
     "MissingFileError",
     "MissingHDUError",
@@ -41,6 +42,10 @@ class AxisError(MapdsError, ValueError):
 class IRFError(MapdsError, ValueError):
     """An instrument response (PSF, EDisp map) is incomplete for the operation asked of it
     (e.g. stacking IRF maps that carry no IRF exposure map)."""
+
+
+class InvalidArgumentError(MapdsError, ValueError):
+    """An argument has a value outside those accepted (a mode, method, kernel name, factor...)."""
 
 
 class UnitMismatchError(MapdsError, ValueError):
