@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "AxisError",
     "CorruptFileError",
+    "GeometryError",
     "GeometryMismatchError",
     "IRFError",
     "InvalidArgumentError",
@@ -29,6 +30,10 @@ __all__ = [
 
 class MapdsError(Exception):
     """Base class of every error raised by mapds."""
+
+
+class GeometryError(MapdsError, ValueError):
+    """A geometry (or a region defining one) is invalid, or an operation on it is not defined."""
 
 
 class GeometryMismatchError(MapdsError, ValueError):
