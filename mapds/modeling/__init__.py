@@ -1,0 +1,1 @@
+"""Models, parameters and their gammapy YAML serialisation."""

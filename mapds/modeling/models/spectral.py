@@ -1,0 +1,489 @@
+"""Spectral models: gammapy's classes, parameters, defaults, tags and numbers.
+
+A spectral model is a differential flux dN/dE.  Formulas live in
+:mod:`mapds.modeling.spectral_shapes` and integrals in :mod:`mapds.modeling.spectral_integrals`
+as pure functions; the classes hold parameters, convert units and choose analytic or numerical
+integration as gammapy does (analytic for the power laws, log-log trapezoid with 100 points per
+decade for everything else).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import ClassVar
+
+import astropy.units as u
+import numpy as np
+from astropy.utils.decorators import classproperty
+
+from ...errors import ModelError
+from .. import spectral_integrals as integrals
+from .. import spectral_shapes as shapes
+from ..covariance import CovarianceMixin
+from ..parameter import Parameter, Parameters
+from .core import ModelBase, _inner
+from .registry import SPECTRAL_MODEL_REGISTRY
+
+__all__ = [
+    "CompoundSpectralModel",
+    "ConstantSpectralModel",
+    "ExpCutoffPowerLawSpectralModel",
+    "LogParabolaSpectralModel",
+    "PowerLaw2SpectralModel",
+    "PowerLawNormSpectralModel",
+    "PowerLawSpectralModel",
+    "SpectralModel",
+    "TemplateSpectralModel",
+]
+
+#: Operators a `CompoundSpectralModel` may combine its models with, by YAML name.
+OPERATORS = {op.__name__: op for op in (operator.add, operator.sub, operator.mul, operator.truediv)}
+
+
+def _parameters_in_energy_unit(parameters: Parameters, energy) -> dict:
+    """Parameter quantities by name, energies converted to the unit of ``energy`` (as gammapy)."""
+    unit = u.Quantity(energy).unit
+    out = {}
+    for par in parameters:
+        quantity = par.quantity
+        if quantity.unit.physical_type == "energy":
+            quantity = quantity.to(unit)
+        out[par.name] = quantity
+    return out
+
+
+class SpectralModel(ModelBase):
+    """Base class of spectral models.
+
+    Subclasses declare parameters and a static ``evaluate(energy, **parameters)``; those with
+    an analytic integral also define ``evaluate_integral(energy_min, energy_max, **parameters)``.
+    Models combine with ``+``, ``-`` and ``*`` (with models, numbers or Quantities) into a
+    `CompoundSpectralModel`.
+    """
+
+    _type = "spectral"
+
+    def __call__(self, energy) -> u.Quantity:
+        """dN/dE at ``energy`` (Quantity)."""
+        energy = u.Quantity(energy)
+        return self.evaluate(energy, **_parameters_in_energy_unit(self.parameters, energy))
+
+    @classproperty
+    def is_norm_spectral_model(cls) -> bool:
+        """Whether this is a dimensionless norm model (its class name contains "Norm")."""
+        return "Norm" in cls.__name__
+
+    def integral(self, energy_min, energy_max, **kwargs) -> u.Quantity:
+        """∫ dN/dE dE over ``[energy_min, energy_max]`` (arrays of bin edges allowed).
+
+        Analytic when the model defines ``evaluate_integral``; otherwise
+        :func:`~mapds.modeling.spectral_integrals.integrate_spectrum` (``ndecade=100``).
+        """
+        energy_min, energy_max = u.Quantity(energy_min), u.Quantity(energy_max)
+        if hasattr(self, "evaluate_integral"):
+            parameters = _parameters_in_energy_unit(self.parameters, energy_min)
+            return self.evaluate_integral(energy_min, energy_max, **parameters)
+        return integrals.integrate_spectrum(self, energy_min, energy_max, **kwargs)
+
+    def energy_flux(self, energy_min, energy_max, **kwargs) -> u.Quantity:
+        """∫ E dN/dE dE over ``[energy_min, energy_max]`` (analytic for power laws)."""
+        energy_min, energy_max = u.Quantity(energy_min), u.Quantity(energy_max)
+        if hasattr(self, "evaluate_energy_flux"):
+            parameters = _parameters_in_energy_unit(self.parameters, energy_min)
+            return self.evaluate_energy_flux(energy_min, energy_max, **parameters)
+        return integrals.integrate_spectrum(self, energy_min, energy_max, energy_flux=True, **kwargs)
+
+    # -- arithmetic ------------------------------------------------------------------------------
+
+    def __add__(self, other) -> CompoundSpectralModel:
+        return CompoundSpectralModel(self, _as_spectral_model(other), operator.add)
+
+    def __radd__(self, other) -> CompoundSpectralModel:
+        return self.__add__(other)
+
+    def __sub__(self, other) -> CompoundSpectralModel:
+        return CompoundSpectralModel(self, _as_spectral_model(other), operator.sub)
+
+    def __rsub__(self, other) -> CompoundSpectralModel:
+        return CompoundSpectralModel(_as_spectral_model(other), self, operator.sub)
+
+    def __mul__(self, other) -> CompoundSpectralModel:
+        return CompoundSpectralModel(self, _as_spectral_model(other), operator.mul)
+
+    def __rmul__(self, other) -> CompoundSpectralModel:
+        return self.__mul__(other)
+
+
+def _as_spectral_model(value) -> SpectralModel:
+    """A model as is; a number or Quantity as a `ConstantSpectralModel` of that value and unit."""
+    if isinstance(value, SpectralModel):
+        return value
+    try:
+        quantity = u.Quantity(value)
+    except TypeError as exc:
+        raise TypeError(f"Cannot combine a spectral model with {value!r}") from exc
+    return ConstantSpectralModel(const=Parameter("const", quantity))
+
+
+class ConstantSpectralModel(SpectralModel):
+    """Constant spectrum ``k``.
+
+    Parameters
+    ----------
+    const : `~astropy.units.Quantity`
+        ``k`` (default 1e-12 cm-2 s-1 TeV-1).
+    """
+
+    tag: ClassVar[list[str]] = ["ConstantSpectralModel", "const"]
+    const = Parameter("const", "1e-12 cm-2 s-1 TeV-1")
+
+    #: A constant may carry any unit (e.g. a dimensionless factor in a compound model).
+    _unit_free_parameters: ClassVar[frozenset[str]] = frozenset({"const"})
+
+    @staticmethod
+    def evaluate(energy, const):
+        """``const`` broadcast to the shape of ``energy``."""
+        return np.ones(np.atleast_1d(energy).shape) * const
+
+
+class PowerLawSpectralModel(SpectralModel):
+    r"""Power law ``φ0 (E / E0)^−Γ``.
+
+    Parameters
+    ----------
+    index : float
+        Γ (default 2).
+    amplitude : `~astropy.units.Quantity`
+        φ0 (default 1e-12 cm-2 s-1 TeV-1).
+    reference : `~astropy.units.Quantity`
+        E0 (default 1 TeV, frozen).
+    """
+
+    tag: ClassVar[list[str]] = ["PowerLawSpectralModel", "pl"]
+    index = Parameter("index", 2.0)
+    amplitude = Parameter("amplitude", "1e-12 cm-2 s-1 TeV-1", scale_method="scale10", interp="log")
+    reference = Parameter("reference", "1 TeV", frozen=True)
+
+    @staticmethod
+    def evaluate(energy, index, amplitude, reference):
+        """See :func:`~mapds.modeling.spectral_shapes.power_law`."""
+        return shapes.power_law(energy, index, amplitude, reference)
+
+    @staticmethod
+    def evaluate_integral(energy_min, energy_max, index, amplitude, reference):
+        """See :func:`~mapds.modeling.spectral_integrals.power_law_integral`."""
+        return integrals.power_law_integral(energy_min, energy_max, index, amplitude, reference)
+
+    @staticmethod
+    def evaluate_energy_flux(energy_min, energy_max, index, amplitude, reference):
+        """See :func:`~mapds.modeling.spectral_integrals.power_law_energy_flux`."""
+        return integrals.power_law_energy_flux(energy_min, energy_max, index, amplitude, reference)
+
+
+class PowerLawNormSpectralModel(SpectralModel):
+    r"""Dimensionless power law ``norm (E / E0)^−tilt`` (a correction factor).
+
+    Parameters
+    ----------
+    tilt : float
+        Index (default 0, frozen).
+    norm : float
+        Normalisation (default 1).
+    reference : `~astropy.units.Quantity`
+        E0 (default 1 TeV, frozen).
+    """
+
+    tag: ClassVar[list[str]] = ["PowerLawNormSpectralModel", "pl-norm"]
+    tilt = Parameter("tilt", 0, frozen=True)
+    norm = Parameter("norm", 1, unit="", interp="log")
+    reference = Parameter("reference", "1 TeV", frozen=True)
+
+    @staticmethod
+    def evaluate(energy, tilt, norm, reference):
+        """See :func:`~mapds.modeling.spectral_shapes.power_law`."""
+        return shapes.power_law(energy, tilt, norm, reference)
+
+    @staticmethod
+    def evaluate_integral(energy_min, energy_max, tilt, norm, reference):
+        """See :func:`~mapds.modeling.spectral_integrals.power_law_integral`."""
+        return integrals.power_law_integral(energy_min, energy_max, tilt, norm, reference)
+
+    @staticmethod
+    def evaluate_energy_flux(energy_min, energy_max, tilt, norm, reference):
+        """See :func:`~mapds.modeling.spectral_integrals.power_law_energy_flux`."""
+        return integrals.power_law_energy_flux(energy_min, energy_max, tilt, norm, reference)
+
+
+class PowerLaw2SpectralModel(SpectralModel):
+    r"""Power law normalised by its integral flux between ``emin`` and ``emax``.
+
+    Parameters
+    ----------
+    amplitude : `~astropy.units.Quantity`
+        Integral flux F0 between ``emin`` and ``emax`` (default 1e-12 cm-2 s-1).
+    index : float
+        Γ (default 2).
+    emin, emax : `~astropy.units.Quantity`
+        Energy range of ``amplitude`` (default 0.1 and 100 TeV, frozen).
+    """
+
+    tag: ClassVar[list[str]] = ["PowerLaw2SpectralModel", "pl-2"]
+    amplitude = Parameter("amplitude", "1e-12 cm-2 s-1", scale_method="scale10", interp="log")
+    index = Parameter("index", 2)
+    emin = Parameter("emin", "0.1 TeV", frozen=True)
+    emax = Parameter("emax", "100 TeV", frozen=True)
+
+    @staticmethod
+    def evaluate(energy, amplitude, index, emin, emax):
+        """See :func:`~mapds.modeling.spectral_shapes.power_law2`."""
+        return shapes.power_law2(energy, amplitude, index, emin, emax)
+
+    @staticmethod
+    def evaluate_integral(energy_min, energy_max, amplitude, index, emin, emax):
+        """See :func:`~mapds.modeling.spectral_integrals.power_law2_integral`."""
+        index = u.Quantity(index).to_value("")
+        return integrals.power_law2_integral(energy_min, energy_max, amplitude, index, emin, emax)
+
+
+class ExpCutoffPowerLawSpectralModel(SpectralModel):
+    r"""Power law with exponential cut-off ``φ0 (E / E0)^−Γ exp(−(λ E)^α)``.
+
+    Parameters
+    ----------
+    index : float
+        Γ (default 1.5).
+    amplitude : `~astropy.units.Quantity`
+        φ0 (default 1e-12 cm-2 s-1 TeV-1).
+    reference : `~astropy.units.Quantity`
+        E0 (default 1 TeV, frozen).
+    lambda_ : `~astropy.units.Quantity`
+        Inverse cut-off energy λ (default 0.1 TeV-1).
+    alpha : float
+        Cut-off sharpness α (default 1, frozen).
+    """
+
+    tag: ClassVar[list[str]] = ["ExpCutoffPowerLawSpectralModel", "ecpl"]
+    index = Parameter("index", 1.5)
+    amplitude = Parameter("amplitude", "1e-12 cm-2 s-1 TeV-1", scale_method="scale10", interp="log")
+    reference = Parameter("reference", "1 TeV", frozen=True)
+    lambda_ = Parameter("lambda_", "0.1 TeV-1")
+    alpha = Parameter("alpha", "1.0", frozen=True)
+
+    @staticmethod
+    def evaluate(energy, index, amplitude, reference, lambda_, alpha):
+        """See :func:`~mapds.modeling.spectral_shapes.exp_cutoff_power_law`."""
+        return shapes.exp_cutoff_power_law(energy, index, amplitude, reference, lambda_, alpha)
+
+
+class LogParabolaSpectralModel(SpectralModel):
+    r"""Log parabola ``φ0 x^(−α − β ln x)``, ``x = E / E0`` (natural logarithm).
+
+    Parameters
+    ----------
+    amplitude : `~astropy.units.Quantity`
+        φ0 (default 1e-12 cm-2 s-1 TeV-1).
+    reference : `~astropy.units.Quantity`
+        E0 (default 10 TeV, frozen).
+    alpha : float
+        α (default 2).
+    beta : float
+        β (default 1).
+    """
+
+    tag: ClassVar[list[str]] = ["LogParabolaSpectralModel", "lp"]
+    amplitude = Parameter("amplitude", "1e-12 cm-2 s-1 TeV-1", scale_method="scale10", interp="log")
+    reference = Parameter("reference", "10 TeV", frozen=True)
+    alpha = Parameter("alpha", 2)
+    beta = Parameter("beta", 1)
+
+    @classmethod
+    def from_log10(cls, amplitude, reference, alpha, beta) -> LogParabolaSpectralModel:
+        """Model from the ``log10`` parametrisation (β divided by ln 10)."""
+        return cls(amplitude=amplitude, reference=reference, alpha=alpha, beta=beta / np.log(10))
+
+    @staticmethod
+    def evaluate(energy, amplitude, reference, alpha, beta):
+        """See :func:`~mapds.modeling.spectral_shapes.log_parabola`."""
+        return shapes.log_parabola(energy, amplitude, reference, alpha, beta)
+
+
+class TemplateSpectralModel(SpectralModel):
+    """Tabulated spectrum, interpolated log-log and extrapolated beyond the table.
+
+    Parameters
+    ----------
+    energy : `~astropy.units.Quantity`
+        Energies of the table (increasing).
+    values : `~astropy.units.Quantity`
+        dN/dE at ``energy``.
+    interp_kwargs : dict, optional
+        ``values_scale`` ("log"), ``points_scale`` (("log",)), ``method`` ("linear"; "nearest"
+        for a single point), ``extrapolate`` (True) and ``fill_value`` (NaN, used outside the
+        table when not extrapolating).
+    meta : dict, optional
+        Free metadata.
+    """
+
+    tag: ClassVar[list[str]] = ["TemplateSpectralModel", "template"]
+
+    def __init__(self, energy, values, interp_kwargs=None, meta=None):
+        self.energy = u.Quantity(energy)
+        self.values = u.Quantity(values)
+        if self.energy.shape != self.values.shape or self.energy.ndim != 1:
+            raise ModelError(
+                f"TemplateSpectralModel needs 1-d energy and values of the same length, got shapes "
+                f"{self.energy.shape} and {self.values.shape}"
+            )
+        self.meta = {} if meta is None else meta
+        interp_kwargs = dict(interp_kwargs or {})
+        interp_kwargs.setdefault("values_scale", "log")
+        interp_kwargs.setdefault("points_scale", ("log",))
+        if len(self.energy) == 1:
+            interp_kwargs["method"] = "nearest"
+        self._interp_kwargs = interp_kwargs
+        super().__init__()
+
+    def evaluate(self, energy) -> u.Quantity:
+        """Interpolated dN/dE at ``energy`` (negative values clipped to 0)."""
+        kwargs = self._interp_kwargs
+        points_scale = kwargs["points_scale"]
+        values = shapes.template_spectrum(
+            u.Quantity(energy).to_value(self.energy.unit),
+            self.energy.value,
+            self.values.value,
+            values_scale=kwargs["values_scale"],
+            points_scale=points_scale[0] if isinstance(points_scale, (list, tuple)) else points_scale,
+            method=kwargs.get("method", "linear"),
+            extrapolate=kwargs.get("extrapolate", True),
+            fill_value=kwargs.get("fill_value", np.nan),
+        )
+        return u.Quantity(values, self.values.unit, copy=None)
+
+    def to_dict(self, full_output: bool = False) -> dict:
+        """Adds ``energy`` and ``values`` (``data`` list and ``unit`` string) to the dict."""
+        data = super().to_dict(full_output)
+        data["spectral"]["energy"] = {"data": self.energy.value.tolist(), "unit": str(self.energy.unit)}
+        data["spectral"]["values"] = {"data": self.values.value.tolist(), "unit": str(self.values.unit)}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, **kwargs) -> TemplateSpectralModel:
+        """Model from its dictionary."""
+        data = _inner(data, "spectral")
+        try:
+            energy = u.Quantity(data["energy"]["data"], data["energy"]["unit"])
+            values = u.Quantity(data["values"]["data"], data["values"]["unit"])
+        except (KeyError, TypeError) as exc:
+            raise ModelError(
+                f"TemplateSpectralModel: 'energy' and 'values' need 'data' and 'unit' ({exc!r} missing "
+                "or invalid)"
+            ) from exc
+        except ValueError as exc:
+            raise ModelError(f"TemplateSpectralModel: invalid energy or values: {exc}") from exc
+        return cls(energy=energy, values=values, **kwargs)
+
+
+class CompoundSpectralModel(CovarianceMixin, SpectralModel):
+    """Arithmetic combination ``operator(model1(E), model2(E))`` of two spectral models.
+
+    Parameters
+    ----------
+    model1, model2 : `SpectralModel`
+        The operands.
+    operator : callable
+        ``operator.add``, ``operator.sub``, ``operator.mul`` or ``operator.truediv``.
+    """
+
+    tag: ClassVar[list[str]] = ["CompoundSpectralModel", "compound"]
+
+    def __init__(self, model1: SpectralModel, model2: SpectralModel, operator):
+        if getattr(operator, "__name__", None) not in OPERATORS:
+            raise ModelError(
+                f"CompoundSpectralModel operator must be one of {list(OPERATORS)}, got {operator!r}"
+            )
+        self.model1 = model1
+        self.model2 = model2
+        self.operator = operator
+        super().__init__()
+
+    @property
+    def _models(self) -> list[SpectralModel]:
+        return [self.model1, self.model2]
+
+    @property
+    def parameters(self) -> Parameters:
+        """Parameters of ``model1`` then ``model2``."""
+        return self.model1.parameters + self.model2.parameters
+
+    @property
+    def parameters_unique_names(self) -> list[str]:
+        """``model1.<name>`` and ``model2.<name>``."""
+        return [
+            f"model{idx}.{name}"
+            for idx, model in enumerate(self._models, start=1)
+            for name in model.parameters_unique_names
+        ]
+
+    def __call__(self, energy) -> u.Quantity:
+        return self.operator(self.model1(energy), self.model2(energy))
+
+    def evaluate(self, energy, *args):
+        """Operator applied to the models' ``evaluate`` (parameters of model1 first)."""
+        n1 = len(self.model1.parameters)
+        return self.operator(
+            self.model1.evaluate(energy, *args[:n1]), self.model2.evaluate(energy, *args[n1:])
+        )
+
+    def unfreeze(self) -> None:
+        """Restore the default frozen flags of both models."""
+        self.model1.unfreeze()
+        self.model2.unfreeze()
+
+    def copy(self, **kwargs) -> CompoundSpectralModel:
+        """Copy (both models copied)."""
+        return type(self)(self.model1.copy(), self.model2.copy(), self.operator)
+
+    def to_dict(self, full_output: bool = False) -> dict:
+        """``{"spectral": {"type", "model1", "model2", "operator"}}``."""
+        return {
+            "spectral": {
+                "type": self.tag[0],
+                "model1": self.model1.to_dict(full_output)["spectral"],
+                "model2": self.model2.to_dict(full_output)["spectral"],
+                "operator": self.operator.__name__,
+            }
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, **kwargs) -> CompoundSpectralModel:
+        """Model from its dictionary (operand types looked up in the spectral registry)."""
+        data = _inner(data, "spectral")
+        models = []
+        for key in ("model1", "model2"):
+            if not isinstance(data.get(key), dict):
+                raise ModelError(f"CompoundSpectralModel: missing or invalid {key!r}")
+            models.append(spectral_model_from_dict(data[key]))
+        name = data.get("operator")
+        if name not in OPERATORS:
+            raise ModelError(
+                f"CompoundSpectralModel: operator must be one of {list(OPERATORS)}, got {name!r}"
+            )
+        return cls(*models, OPERATORS[name])
+
+
+def spectral_model_from_dict(data: dict) -> SpectralModel:
+    """Any registered spectral model from its dictionary (``{"type": ..., ...}``)."""
+    data = _inner(data, "spectral")
+    return SPECTRAL_MODEL_REGISTRY.get_cls(data.get("type")).from_dict({"spectral": data})
+
+
+SPECTRAL_MODEL_REGISTRY.register(
+    ConstantSpectralModel,
+    CompoundSpectralModel,
+    PowerLawSpectralModel,
+    PowerLawNormSpectralModel,
+    PowerLaw2SpectralModel,
+    ExpCutoffPowerLawSpectralModel,
+    LogParabolaSpectralModel,
+    TemplateSpectralModel,
+)
