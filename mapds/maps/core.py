@@ -20,6 +20,7 @@ import xarray as xr
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
 from ..geom.base import Geom
+from . import convolution, cutout, interpolate, padding, resample, stacking
 from .chunks import normalize_chunks
 from .dataarray import geom_coords, geom_dims, geom_from_dataarray, unit_from_attrs
 from .lazy import WindowedArray
@@ -547,18 +548,27 @@ class Map:
 
     # -- selections -----------------------------------------------------------------------------
 
-    def _select(self, index: tuple, geom: Geom) -> Map:
-        """Basic selection of the data; pushed down to storage when this map is a storage view."""
+    def _select_data(self, index: tuple) -> tuple[da.Array, WindowedArray | None]:
+        """Dask array (and storage window, if any) of a basic selection of the data.
+
+        When this map is a storage view the selection narrows the storage window, so computing
+        the result reads only the selected bytes.
+        """
         if self._source is not None:
             try:
                 source, data = self._source.sliced_dask(index, self._data.chunks)
             except IndexError:
-                source = None
+                pass
             else:
-                out = self._new(geom=geom, data=data)
-                out._source = source
-                return out
-        return self._new(geom=geom, data=self._data[index])
+                return data, source
+        return self._data[index], None
+
+    def _select(self, index: tuple, geom: Geom) -> Map:
+        """Basic selection of the data; pushed down to storage when this map is a storage view."""
+        data, source = self._select_data(index)
+        out = self._new(geom=geom, data=data)
+        out._source = source
+        return out
 
     def slice_by_idx(self, slices: dict) -> Map:
         """Select non-spatial bins by axis name (int drops the axis) or pixels with ``x``/``y``.
@@ -663,9 +673,9 @@ class Map:
             weights = None
         return out
 
-    def sum_over_axes(self, keepdims=True, weights=None) -> Map:
-        """Sum over all non-spatial axes (``keepdims=True`` keeps them as single bins)."""
-        return self.reduce_over_axes(np.add, keepdims=keepdims, weights=weights)
+    def sum_over_axes(self, axes_names=None, keepdims=True, weights=None) -> Map:
+        """Sum over non-spatial axes (default all; ``keepdims=True`` keeps them as single bins)."""
+        return self.reduce_over_axes(np.add, keepdims=keepdims, axes_names=axes_names, weights=weights)
 
     def to_cube(self, axes) -> Map:
         """Append non-spatial axes of length one (data broadcast, no copy)."""
@@ -677,6 +687,172 @@ class Map:
         geom = self._geom.to_cube(axes)
         data = self._data.reshape((1,) * len(axes) + self._data.shape)
         return self._new(geom=geom, data=data)
+
+    # -- binning and geometry changes ----------------------------------------------------------
+
+    def downsample(self, factor, preserve_counts=True, axis_name=None, weights=None) -> Map:
+        """Merge ``factor × factor`` pixels (or ``factor`` bins of ``axis_name``).
+
+        Block ``nansum`` of ``data × weights``, divided by the block sum of the weights when
+        not ``preserve_counts``, cast back to the map's dtype (masks: OR of each block).
+        Streams chunk by chunk.  See :func:`mapds.maps.resample.downsample`.
+        """
+        return resample.downsample(
+            self,
+            factor,
+            preserve_counts=preserve_counts,
+            axis_name=axis_name,
+            weights=_map_data(weights, self._geom),
+        )
+
+    def upsample(self, factor, order=0, preserve_counts=True, axis_name=None) -> Map:
+        """Split every pixel into ``factor × factor`` (or every bin of ``axis_name`` into ``factor``).
+
+        Spline interpolation of ``order`` (0: nearest) on the pixel grid, edge values beyond
+        the border; ``preserve_counts`` interpolates the density and conserves sums.  See
+        :func:`mapds.maps.resample.upsample`.
+        """
+        return resample.upsample(
+            self, factor, order=order, preserve_counts=preserve_counts, axis_name=axis_name
+        )
+
+    def resample_axis(self, axis, weights=None, ufunc=np.add) -> Map:
+        """Regroup a non-spatial axis into the coarser ``axis`` (its edges must be existing edges).
+
+        Bins of each group are reduced with ``ufunc`` (``np.add``, ``np.logical_or``...), after
+        multiplying by ``weights``.  See :func:`mapds.maps.resample.resample_axis`.
+        """
+        return resample.resample_axis(self, axis, weights=_map_data(weights, self._geom), ufunc=ufunc)
+
+    def cutout(self, position, width, mode="trim", odd_npix=False, min_npix=1) -> Map:
+        """Cut out ``width`` (lon, lat) around ``position`` (``Cutout2D`` modes trim/partial/strict).
+
+        A pure selection: a map opened from storage reads only the cutout.  See
+        :func:`mapds.maps.cutout.cutout`.
+        """
+        return cutout.cutout(self, position, width, mode=mode, odd_npix=odd_npix, min_npix=min_npix)
+
+    def crop(self, crop_width) -> Map:
+        """Remove ``crop_width`` pixels (int, (lon, lat) or angle) from each side of the image."""
+        return cutout.crop(self, crop_width)
+
+    def pad(self, pad_width, axis_name=None, mode="constant", cval=0, method="linear") -> Map:
+        """Pad the image by ``pad_width`` pixels per side, or the ends of ``axis_name``.
+
+        Unlike gammapy 2.1, which pads images with ``cval`` whatever ``mode`` says, ``mode``
+        (``constant``, ``edge``, ``reflect``, ``symmetric``, ``wrap``) is honoured spatially
+        too.  ``method`` is accepted for gammapy compatibility; it only served gammapy's
+        ``interp`` mode, which mapds does not offer.  See :func:`mapds.maps.padding.pad`.
+        """
+        return padding.pad(self, pad_width, axis_name=axis_name, mode=mode, cval=cval)
+
+    # -- values at positions --------------------------------------------------------------------
+
+    def get_by_coord(self, coords, fill_value=np.nan) -> np.ndarray:
+        """Values of the pixels containing ``coords`` (``fill_value`` outside the map).
+
+        Reads only the pixels needed.  ``coords``: MapCoord, dict or tuple ``(lon, lat, ...)``.
+        """
+        return self.get_by_pix(self._geom.coord_to_pix(coords), fill_value=fill_value)
+
+    def get_by_pix(self, pix, fill_value=np.nan) -> np.ndarray:
+        """Values of the pixels containing pixel coordinates ``pix`` (``fill_value`` outside)."""
+        return interpolate.get_by_pix(self, pix, fill_value=fill_value)
+
+    def get_by_idx(self, idx) -> np.ndarray:
+        """Values at integer pixel indices ``(x, y, ...)`` (negative indices count from the end)."""
+        return interpolate.get_by_idx(self, idx)
+
+    def interp_by_coord(self, coords, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
+        """Interpolate at map coordinates (see :meth:`interp_by_pix`)."""
+        return self.interp_by_pix(
+            self._geom.coord_to_pix(coords), method=method, fill_value=fill_value, values_scale=values_scale
+        )
+
+    def interp_by_pix(self, pix, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
+        """Interpolate at pixel coordinates ``(x, y, ...)`` on the regular pixel grid.
+
+        Parameters
+        ----------
+        pix : tuple of array-like
+            Pixel coordinates in geometry order.
+        method : {"linear", "nearest"}
+            Multilinear (extrapolating from the outermost cells) or nearest pixel.
+        fill_value : float, optional
+            Value for positions outside the map and for non-finite results; None extrapolates.
+        values_scale : {"lin", "log", "sqrt"}
+            Scale in which values are interpolated.
+
+        Returns
+        -------
+        ndarray
+            Values (only the pixels around the points are read).
+        """
+        return interpolate.interp_by_pix(
+            self, pix, method=method, fill_value=fill_value, values_scale=values_scale
+        )
+
+    def interp_to_geom(
+        self, geom, preserve_counts=False, fill_value=0, method="linear", values_scale="lin", *, chunks=None
+    ) -> Map:
+        """The map interpolated onto ``geom`` (a lazy graph with one task per output chunk).
+
+        Masks use a nearest-pixel lookup (``fill_value`` outside).  With ``preserve_counts`` the
+        density per deg² is interpolated and multiplied by the target pixel solid angle.
+        ``method`` and ``values_scale`` are those of :meth:`interp_by_coord` (gammapy passes
+        them through ``**kwargs``); ``chunks`` sets the output chunking.  See
+        :func:`mapds.maps.interpolate.interp_to_geom`.
+        """
+        return interpolate.interp_to_geom(
+            self,
+            geom,
+            preserve_counts=preserve_counts,
+            fill_value=fill_value,
+            method=method,
+            values_scale=values_scale,
+            chunks=chunks,
+        )
+
+    # -- combining maps -------------------------------------------------------------------------
+
+    def stack(self, other: Map, weights=None, nan_to_num=True) -> None:
+        """Add ``other`` (same geometry or an aligned cutout of it) into this map, in place.
+
+        ``other`` is converted to this map's unit and dtype; non-finite values are zeroed when
+        ``nan_to_num``; ``weights`` (on ``other``'s grid) multiply it.  See
+        :func:`mapds.maps.stacking.stack`.
+        """
+        stacking.stack(self, other, weights=weights, nan_to_num=nan_to_num)
+
+    @classmethod
+    def from_stack(cls, maps, axis=None, axis_name=None) -> Map:
+        """Join maps along a new ``axis`` or their existing axis ``axis_name`` (lazy concatenation)."""
+        return stacking.from_stack(maps, axis=axis, axis_name=axis_name)
+
+    def split_by_axis(self, axis_name: str) -> list[Map]:
+        """One map per bin of ``axis_name``."""
+        return stacking.split_by_axis(self, axis_name)
+
+    # -- convolution ----------------------------------------------------------------------------
+
+    def convolve(self, kernel, method="fft", mode="same") -> Map:
+        """Convolve each image plane with ``kernel`` (float32 result, as gammapy).
+
+        ``kernel`` is a kernel map (an image, or a cube with this map's non-spatial axes), an
+        object with a ``psf_kernel_map`` (``PSFKernel``) or a numpy array.  Map and kernel
+        pixel sizes must agree (rtol 1e-5).  An image convolved with a kernel cube becomes a
+        cube.  Streams by tiles (``map_overlap``).  See :func:`mapds.maps.convolution.convolve`.
+        """
+        return convolution.convolve(self, kernel, method=method, mode=mode)
+
+    def smooth(self, width, kernel="gauss", **kwargs) -> Map:
+        """Smooth each image plane with a ``gauss``, ``disk`` or ``box`` kernel (float64 result).
+
+        ``width`` is an angle or a number of pixels: the Gaussian sigma, the disk radius or the
+        box side.  ``kwargs`` go to the ``scipy.ndimage`` filter (``mode`` default ``reflect``,
+        ``cval``, ``truncate``...).  See :func:`mapds.maps.convolution.smooth`.
+        """
+        return convolution.smooth(self, width, kernel=kernel, **kwargs)
 
     def to_region_nd_map(self, region=None, func=np.nansum, weights=None, method="nearest"):
         """Reduce the spatial dimensions inside ``region`` to a :class:`RegionNDMap`.
@@ -722,7 +898,10 @@ def _broadcastable(small: Geom, large: Geom) -> bool:
 def _ufunc_chunk(func: np.ufunc):
     def chunk(x, axis, keepdims, **kwargs):
         for ax in sorted(axis, reverse=True):
-            x = func.reduce(x, axis=ax, keepdims=True)
+            # NaN values are skipped, as gammapy's ``Map.reduce`` does (``where=~isnan``);
+            # that needs an identity element to start from.
+            where = ~np.isnan(x) if func.identity is not None and x.dtype.kind in "fc" else True
+            x = func.reduce(x, axis=ax, keepdims=True, where=where)
         return x if keepdims else np.squeeze(x, axis=axis)
 
     return chunk

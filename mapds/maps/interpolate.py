@@ -1,0 +1,496 @@
+"""Map values at arbitrary positions: pixel lookups, nearest and multilinear interpolation.
+
+Semantics follow gammapy (``Map.get_by_*``, ``WcsNDMap.interp_by_*``, ``Map.interp_to_geom``):
+
+- interpolation works on *pixel* coordinates, so the interpolation scale of each axis (log,
+  sqrt...) is respected through ``coord_to_pix``; values can be interpolated in a ``log`` or
+  ``sqrt`` scale (``values_scale``);
+- ``linear`` extrapolates from the outermost cells, ``nearest`` takes the nearest pixel (halves
+  round down) clipped to the grid, and dimensions of length one are ignored (as
+  ``RegularGridInterpolator`` through gammapy's ``ScaledRegularGridInterpolator``);
+- lookups (``get_by_*``) round pixel coordinates half up and flag positions outside the map;
+- non-finite map values are treated as 0.
+
+Only the pixels needed are read.  For a set of points, the points are grouped by the dask
+chunk their lowest needed pixel falls in and each group reads the bounding window of its
+pixels through :meth:`Map._select_data` (so a map opened from storage reads just those
+windows).  :func:`interp_to_geom` onto a WCS geometry builds one task per output chunk that
+reads only the source window its pixels map to.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import astropy.units as u
+import dask
+import dask.array as da
+import numpy as np
+
+from ..errors import GeometryMismatchError, InvalidArgumentError
+from ..geom import MapCoord, WcsGeom
+from ..geom.base import pix_tuple_to_idx
+from ..geom.scale import scale, scale_inverse
+from .chunks import normalize_chunks
+from .dataarray import geom_dims
+
+if TYPE_CHECKING:
+    from .core import Map
+
+__all__ = [
+    "INTERP_METHODS",
+    "get_by_idx",
+    "get_by_pix",
+    "interp_by_pix",
+    "interp_to_geom",
+    "interp_values",
+    "lookup_values",
+]
+
+INTERP_METHODS = ("linear", "nearest")
+VALUES_SCALES = ("lin", "log", "sqrt")
+
+#: Stride (in output pixels) of the interior samples used to find the source window of an
+#: output chunk, and the safety margin (source pixels) added around it.
+_FOOTPRINT_STRIDE = 8
+_FOOTPRINT_MARGIN = 1
+
+
+# -- per-dimension interpolation rules (pure) ---------------------------------------------------
+
+
+def _check(method: str, values_scale: str) -> None:
+    if method not in INTERP_METHODS:
+        raise InvalidArgumentError(
+            f"Invalid interpolation method {method!r}; expected one of {INTERP_METHODS}"
+        )
+    if values_scale not in VALUES_SCALES:
+        raise InvalidArgumentError(f"Invalid values_scale {values_scale!r}; expected one of {VALUES_SCALES}")
+
+
+def _finite(pix: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(pix), pix, 0.0)
+
+
+def _cells(pix: np.ndarray, n: int, method: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Index of the lower cell corner and the fractional offset, or the nearest index.
+
+    ``linear``: corner clipped to ``[0, n - 2]`` so points outside are extrapolated from the
+    outermost cell.  ``nearest``: halves round down, clipped to ``[0, n - 1]``.  A dimension
+    of length one always gives index 0 (it does not take part in the interpolation).
+    """
+    pix = np.asarray(pix, dtype=float)
+    if n == 1:
+        return np.zeros(pix.shape, dtype=int), None
+    if method == "linear":
+        lo = np.clip(np.floor(_finite(pix)), 0, n - 2).astype(int)
+        return lo, pix - lo
+    return np.clip(np.ceil(_finite(pix) - 0.5), 0, n - 1).astype(int), None
+
+
+def _index(pix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest index with halves rounded up, and whether it lies inside ``[0, n)``."""
+    (idx,) = pix_tuple_to_idx([pix])
+    valid = (idx >= 0) & (idx < n)
+    return np.where(valid, idx, 0), valid
+
+
+def _prepare(values: np.ndarray, values_scale: str) -> np.ndarray:
+    """Values as the interpolator sees them: non-finite -> 0, then scaled."""
+    if values.dtype.kind in "fc":
+        values = np.where(np.isfinite(values), values, 0)
+    return values if values_scale == "lin" else scale(values, values_scale)
+
+
+def _finish(values: np.ndarray, values_scale: str) -> np.ndarray:
+    return values if values_scale == "lin" else scale_inverse(values, values_scale)
+
+
+def _interp_window(window: np.ndarray, cells: list, offsets) -> np.ndarray:
+    """Multilinear / nearest evaluation at points given per dimension as ``(index, frac)``."""
+    result = None
+    corners = [(0,) if frac is None else (0, 1) for _, frac in cells]
+    for corner in itertools.product(*corners):
+        index = tuple(lo + c - off for (lo, _), c, off in zip(cells, corner, offsets, strict=True))
+        term = window[(Ellipsis, *index)]
+        weight = None
+        for (_, frac), c in zip(cells, corner, strict=True):
+            if frac is not None:
+                w = frac if c else 1.0 - frac
+                weight = w if weight is None else weight * w
+        if weight is not None:
+            term = term * weight
+        result = term if result is None else result + term
+    return result
+
+
+# -- points: group by chunk, read windows -------------------------------------------------------
+
+
+def _point_groups(chunks, lo: list[np.ndarray], hi: list[np.ndarray]):
+    """Split points by the chunk of their lowest needed pixel; yield (points, window)."""
+    keys = [
+        np.searchsorted(np.cumsum((0, *c)), lo_d, side="right") - 1
+        for c, lo_d in zip(chunks, lo, strict=True)
+    ]
+    key = np.ravel_multi_index(keys, [len(c) for c in chunks]) if keys else np.zeros(0, int)
+    order = np.argsort(key, kind="stable")
+    _, starts = np.unique(key[order], return_index=True)
+    for points in np.split(order, starts[1:]):
+        if points.size:
+            window = tuple(
+                slice(int(lo_d[points].min()), int(hi_d[points].max()))
+                for lo_d, hi_d in zip(lo, hi, strict=True)
+            )
+            yield points, window
+
+
+def _evaluate_points(window, offsets, cells, values_scale):
+    return _finish(_interp_window(_prepare(window, values_scale), cells, offsets), values_scale)
+
+
+def _gather_points(m: Map, cells: list, dtype, values_scale: str) -> da.Array:
+    """Lazy 1D array of values at points given per data dimension as ``(index, frac)``."""
+    npts = cells[0][0].size if cells else 1
+    lo = [idx.ravel() for idx, _ in cells]
+    hi = [idx.ravel() + (1 if frac is None else 2) for idx, frac in cells]
+    parts, selections = [], []
+    for points, window in _point_groups(m.data.chunks, lo, hi):
+        window_data, _ = m._select_data(window)
+        offsets = tuple(w.start for w in window)
+        sub = [(idx.ravel()[points], None if frac is None else frac.ravel()[points]) for idx, frac in cells]
+        parts.append(dask.delayed(_evaluate_points)(window_data, offsets, sub, values_scale))
+        selections.append(points)
+    assembled = dask.delayed(_assemble)(parts, selections, npts, dtype)
+    return da.from_delayed(assembled, shape=(npts,), dtype=dtype)
+
+
+def _assemble(parts, selections, npts: int, dtype) -> np.ndarray:
+    out = np.zeros(npts, dtype=dtype)
+    for values, points in zip(parts, selections, strict=True):
+        out[points] = values
+    return out
+
+
+def _interp_dtype(dtype, method: str, values_scale: str) -> np.dtype:
+    probe = _prepare(np.zeros(1, dtype=dtype), values_scale)
+    if method == "linear":
+        probe = probe * np.float64(0.5)
+    return _finish(probe, values_scale).dtype
+
+
+def interp_values(m: Map, pix, method="linear", values_scale="lin") -> da.Array:
+    """Lazy interpolated values at pixel coordinates ``pix`` (geometry order), extrapolating.
+
+    Returns a dask array of the broadcast shape of ``pix``.
+    """
+    _check(method, values_scale)
+    pix = [np.asarray(p, dtype=float) for p in np.broadcast_arrays(*pix)]
+    if len(pix) != m.data.ndim:
+        raise GeometryMismatchError(
+            f"Need {m.data.ndim} pixel coordinate arrays (x, y, axes...), got {len(pix)}"
+        )
+    shape = pix[0].shape
+    sizes = m.data.shape
+    if method == "linear" and all(n == 1 for n in sizes):
+        raise InvalidArgumentError("Interpolating scalar values requires using method='nearest' explicitly.")
+    cells = [_cells(p.ravel(), n, method) for p, n in zip(pix[::-1], sizes, strict=True)]
+    dtype = _interp_dtype(m.dtype, method, values_scale)
+    return _gather_points(m, cells, dtype, values_scale).reshape(shape)
+
+
+def interp_by_pix(m: Map, pix, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
+    """Interpolated values (numpy) at ``pix``; points outside the map (or non-finite results)
+    get ``fill_value`` unless it is None (then they are extrapolated)."""
+    pix = [np.asarray(p, dtype=float) for p in np.broadcast_arrays(*pix)]
+    values = np.asarray(interp_values(m, pix, method=method, values_scale=values_scale).compute())
+    if fill_value is not None:
+        invalid = np.any([idx == -1 for idx in np.broadcast_arrays(*m.geom.pix_to_idx(pix))], axis=0)
+        values[invalid] = fill_value
+        values[~np.isfinite(values)] = fill_value
+    return values
+
+
+def lookup_values(m: Map, idx) -> da.Array:
+    """Lazy values at integer indices ``idx`` (geometry order, all valid, non-negative)."""
+    idx = np.broadcast_arrays(*[np.asarray(i) for i in idx])
+    shape = idx[0].shape
+    cells = [(i.ravel().astype(int), None) for i in idx[::-1]]
+    return _gather_points(m, cells, m.dtype, "lin").reshape(shape)
+
+
+def get_by_idx(m: Map, idx) -> np.ndarray:
+    """Values at pixel indices (geometry order); negative indices count from the end."""
+    idx = pix_tuple_to_idx(idx)
+    if len(idx) != m.data.ndim:
+        raise GeometryMismatchError(f"Need {m.data.ndim} index arrays (x, y, axes...), got {len(idx)}")
+    normalised = []
+    for i, n, name in zip(idx, m.data.shape[::-1], m.geom.axes_names, strict=True):
+        i = np.where(i < 0, i + n, i)
+        if np.any((i < 0) | (i >= n)):
+            raise IndexError(f"Index out of range for dimension {name!r} of size {n}")
+        normalised.append(i)
+    return np.asarray(lookup_values(m, normalised).compute())
+
+
+def get_by_pix(m: Map, pix, fill_value=np.nan) -> np.ndarray:
+    """Values of the pixels containing ``pix``; positions outside the map get ``fill_value``."""
+    pix = np.broadcast_arrays(*[np.asarray(p) for p in pix])
+    idx = np.broadcast_arrays(*m.geom.pix_to_idx(pix))
+    valid = np.all([i != -1 for i in idx], axis=0)
+    values = np.zeros(valid.shape, dtype=m.dtype)
+    if valid.any():
+        values[valid] = lookup_values(m, [i[valid] for i in idx]).compute()
+    if not valid.all():
+        values = values.astype(type(fill_value))
+        values[~valid] = fill_value
+    return values
+
+
+# -- whole geometries ---------------------------------------------------------------------------
+
+
+def _axis_pix(source_axis, target_axis, start: int, stop: int) -> np.ndarray:
+    """Source pixel coordinates of the target axis bin centres ``start:stop``."""
+    coord = target_axis.pix_to_coord(np.arange(start, stop, dtype=float))
+    return np.asarray(source_axis.coord_to_pix(coord), dtype=float)
+
+
+def _spatial_pix(source: WcsGeom, target: WcsGeom, ys: np.ndarray, xs: np.ndarray):
+    """Source pixel coordinates of target pixel centres (``ys``/``xs`` broadcastable)."""
+    yy, xx = np.broadcast_arrays(ys, xs)
+    lon, lat = target.wcs.wcs_pix2world(xx.astype(float), yy.astype(float), 0)
+    coords = MapCoord({"lon": lon, "lat": lat}, frame=target.frame)
+    if source.frame != target.frame:
+        coords = coords.to_frame(source.frame)
+    px, py = source.wcs.wcs_world2pix(np.asarray(coords.lon), np.asarray(coords.lat), 0)
+    return np.asarray(py, dtype=float), np.asarray(px, dtype=float)
+
+
+def _needed(pix: np.ndarray, n: int, method: str, margin: int = 0) -> tuple[int, int]:
+    """Index range ``[lo, hi)`` of the pixels needed to evaluate ``pix`` along a dimension."""
+    pix = pix[np.isfinite(pix)]
+    if n == 1 or pix.size == 0:
+        return 0, 1
+    if method == "index":
+        lo, hi = np.floor(pix.min() + 0.5), np.floor(pix.max() + 0.5) + 1
+    elif method == "linear":
+        lo, hi = np.floor(pix.min()), np.floor(pix.max()) + 2
+    else:
+        lo, hi = np.ceil(pix.min() - 0.5), np.ceil(pix.max() - 0.5) + 1
+    lo, hi = lo - margin, hi + margin
+    if method != "index":  # extrapolation and clipping use the outermost pixels
+        lo, hi = min(lo, n - (2 if method == "linear" else 1)), max(hi, 2 if method == "linear" else 1)
+    return int(np.clip(lo, 0, n - 1)), int(np.clip(hi, 1, n))
+
+
+def _footprint_samples(y0: int, y1: int, x0: int, x1: int):
+    """Pixel positions on the border and on a coarse interior grid of an image block."""
+    ys = np.unique(np.r_[np.arange(y0, y1, _FOOTPRINT_STRIDE), y1 - 1])
+    xs = np.unique(np.r_[np.arange(x0, x1, _FOOTPRINT_STRIDE), x1 - 1])
+    border_y = np.r_[np.arange(y0, y1), np.arange(y0, y1), np.full(x1 - x0, y0), np.full(x1 - x0, y1 - 1)]
+    border_x = np.r_[np.full(y1 - y0, x0), np.full(y1 - y0, x1 - 1), np.arange(x0, x1), np.arange(x0, x1)]
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    return np.r_[border_y, grid_y.ravel()], np.r_[border_x, grid_x.ravel()]
+
+
+class _GridPlan:
+    """How each target dimension relates to the source (shared by all output blocks)."""
+
+    def __init__(self, source: WcsGeom, target: WcsGeom):
+        self.source = source
+        self.target = target
+        target_names = [ax.name for ax in target.axes.reverse]
+        self.source_names = [ax.name for ax in source.axes.reverse]
+        missing = set(self.source_names) - set(target_names)
+        if missing:
+            raise GeometryMismatchError(
+                f"interp_to_geom: target geometry lacks the axes {sorted(missing)} of the map "
+                f"(target axes: {target.axes.names})"
+            )
+        # Position of each source axis among the target data dimensions.
+        self.target_dim = [target_names.index(name) for name in self.source_names]
+        self.n_target = len(target_names)
+
+
+def _grid_block(
+    window, offsets, plan: _GridPlan, block, method, values_scale, fill_value, solid_source, solid_target
+):
+    """Values of one output block (``block``: target data-order slices)."""
+    source = plan.source
+    ys = np.arange(block[-2].start, block[-2].stop)[:, None]
+    xs = np.arange(block[-1].start, block[-1].stop)[None, :]
+    py, px = _spatial_pix(source, plan.target, ys, xs)
+    if solid_source is not None:
+        # gammapy divides in place, so the density keeps the map's dtype.
+        window = (window / solid_source).astype(window.dtype)
+    axes = [
+        (
+            source.axes[name].nbin,
+            _axis_pix(source.axes[name], plan.target.axes[name], block[d].start, block[d].stop),
+        )
+        for name, d in zip(plan.source_names, plan.target_dim, strict=True)
+    ]
+    shape = source.data_shape
+    if method == "index":
+        values, invalid = _lookup_block(window, offsets, shape, py, px, axes)
+    else:
+        values, invalid = _interp_block(
+            window, offsets, shape, py, px, axes, method, values_scale, fill_value is not None
+        )
+    values = np.array(_to_target_order(values, plan, block))
+    if invalid is not None:
+        values[np.broadcast_to(_to_target_order(invalid, plan, block, broadcast=False), values.shape)] = (
+            fill_value
+        )
+    if method != "index" and fill_value is not None:
+        values[~np.isfinite(values)] = fill_value
+    if solid_target is not None:
+        values = (values * solid_target).astype(values.dtype)
+    return values
+
+
+def _lookup_block(window, offsets, shape, py, px, axes):
+    """Pixel lookup (halves round up); returns values and the mask of positions outside."""
+    (iy, vy), (ix, vx) = _index(py, shape[-2]), _index(px, shape[-1])
+    values = window[..., _local(iy, offsets[-2], window.shape[-2]), _local(ix, offsets[-1], window.shape[-1])]
+    invalid = ~(vy & vx)
+    for d, (n, pix) in enumerate(axes):
+        idx, valid = _index(pix, n)
+        values = np.take(values, _local(idx, offsets[d], window.shape[d]), axis=d)
+        invalid = invalid | _along(~valid, d, values.ndim)
+    return values, invalid
+
+
+def _interp_block(window, offsets, shape, py, px, axes, method, values_scale, flag_outside: bool):
+    """Interpolation: bilinear (or nearest) per plane, then along each axis (separable)."""
+    values = _prepare(window, values_scale)
+    spatial = []
+    for pix, d in ((py, -2), (px, -1)):
+        lo, frac = _cells(pix, shape[d], method)
+        spatial.append((_local(lo, offsets[d], window.shape[d] - (0 if frac is None else 1)), frac))
+    values = _interp_window(values, spatial, (0, 0))
+    for d, (n, pix) in enumerate(axes):
+        lo, frac = _cells(pix, n, method)
+        lo = _local(lo, offsets[d], window.shape[d] - (0 if frac is None else 1))
+        if frac is None:
+            values = np.take(values, lo, axis=d)
+        else:
+            frac = _along(frac, d, values.ndim)
+            values = np.take(values, lo, axis=d) * (1.0 - frac) + np.take(values, lo + 1, axis=d) * frac
+    values = _finish(values, values_scale)
+    if not flag_outside:
+        return values, None
+    invalid = _outside(py, shape[-2]) | _outside(px, shape[-1])
+    for d, (n, pix) in enumerate(axes):
+        invalid = invalid | _along(_outside(pix, n), d, values.ndim)
+    return values, invalid
+
+
+def _local(idx: np.ndarray, offset: int, size: int) -> np.ndarray:
+    """Indices relative to a window; positions that get filled anyway are clipped into it."""
+    return np.clip(idx - offset, 0, max(size - 1, 0))
+
+
+def _along(vector: np.ndarray, dim: int, ndim: int) -> np.ndarray:
+    shape = [1] * ndim
+    shape[dim] = -1
+    return np.asarray(vector).reshape(shape)
+
+
+def _outside(pix: np.ndarray, n: int) -> np.ndarray:
+    """Whether pixel coordinates round to an index outside ``[0, n)`` (or are not finite)."""
+    return ~_index(pix, n)[1]
+
+
+def _to_target_order(values: np.ndarray, plan: _GridPlan, block, broadcast=True) -> np.ndarray:
+    """Rearrange source-axis dims into the target's data order, broadcasting extra target axes."""
+    n_src = len(plan.source_names)
+    full = [1] * plan.n_target + list(values.shape[n_src:])
+    order = np.argsort(plan.target_dim)
+    values = np.transpose(values, [*order, *range(n_src, values.ndim)]) if n_src else values
+    for rank, d in enumerate(sorted(plan.target_dim)):
+        full[d] = values.shape[rank]
+    values = values.reshape(full)
+    if not broadcast:
+        return values
+    shape = tuple(s.stop - s.start for s in block)
+    return np.broadcast_to(values, shape)
+
+
+def interp_to_geom(
+    m: Map, geom, preserve_counts=False, fill_value=0, method="linear", values_scale="lin", *, chunks=None
+) -> Map:
+    """The map evaluated on another geometry (see :meth:`Map.interp_to_geom`)."""
+    _check(method, values_scale)
+    if preserve_counts and geom.ndim > 2 and len(m.geom.axes) and geom.axes[0] != m.geom.axes[0]:
+        raise GeometryMismatchError(
+            f"Energy axes do not match, expected:\n {m.geom.axes[0]},\n but got:\n {geom.axes[0]}."
+        )
+    mode = "index" if m.is_mask and fill_value is not None else method
+    if not (isinstance(geom, WcsGeom) and isinstance(m.geom, WcsGeom)):
+        return _interp_to_geom_points(m, geom, preserve_counts, fill_value, mode, values_scale)
+    plan = _GridPlan(m.geom, geom)
+    if mode == "index":
+        dtype = np.dtype(bool)
+    else:
+        dtype = _interp_dtype(np.float64 if preserve_counts else m.dtype, method, values_scale)
+    out_chunks = normalize_chunks(chunks, geom.data_shape, geom_dims(geom), dtype)
+    solid_source = m.geom.to_image().solid_angle(chunks=m.data.chunks[-2:]) if preserve_counts else None
+    solid_target = geom.to_image().solid_angle(chunks=out_chunks[-2:]) if preserve_counts else None
+    deg2 = float((1 * u.sr).to_value("deg2"))
+    bounds = [np.cumsum((0, *c)) for c in out_chunks]
+    blocks = np.empty(tuple(len(c) for c in out_chunks), dtype=object)
+    for block_idx in np.ndindex(blocks.shape):
+        block = tuple(slice(int(b[i]), int(b[i + 1])) for b, i in zip(bounds, block_idx, strict=True))
+        window = _source_window(plan, block, mode)
+        window_data, _ = m._select_data(window)
+        offsets = tuple(w.start for w in window)
+        sa_source = solid_source[window[-2:]] * deg2 if preserve_counts else None
+        sa_target = solid_target[block[-2:]] * deg2 if preserve_counts else None
+        task = dask.delayed(_grid_block)(
+            window_data, offsets, plan, block, mode, values_scale, fill_value, sa_source, sa_target
+        )
+        shape = tuple(s.stop - s.start for s in block)
+        blocks[block_idx] = da.from_delayed(task, shape=shape, dtype=dtype)
+    data = da.block(blocks.tolist())
+    if m.is_mask:
+        data = data.astype(bool)
+    return m._new(geom=geom, data=data, meta=dict(m.meta))
+
+
+def _source_window(plan: _GridPlan, block, method: str) -> tuple[slice, ...]:
+    """Source index window an output block needs."""
+    source = plan.source
+    window = []
+    for name, t_dim in zip(plan.source_names, plan.target_dim, strict=True):
+        src_axis = source.axes[name]
+        pix = _axis_pix(src_axis, plan.target.axes[name], block[t_dim].start, block[t_dim].stop)
+        window.append(slice(*_needed(pix, src_axis.nbin, method)))
+    sy, sx = _footprint_samples(block[-2].start, block[-2].stop, block[-1].start, block[-1].stop)
+    py, px = _spatial_pix(source, plan.target, sy, sx)
+    ny, nx = source.data_shape[-2:]
+    window.append(slice(*_needed(py, ny, method, _FOOTPRINT_MARGIN)))
+    window.append(slice(*_needed(px, nx, method, _FOOTPRINT_MARGIN)))
+    return tuple(window)
+
+
+def _interp_to_geom_points(m: Map, geom, preserve_counts, fill_value, mode, values_scale) -> Map:
+    """interp_to_geom through the point machinery (region geometries, small targets)."""
+    coords = geom.get_coord()
+    source = m
+    if preserve_counts:
+        source = m / m.geom.solid_angle().to("deg2")
+    pix = source.geom.coord_to_pix(coords)
+    if mode == "index":
+        data = get_by_pix(source, pix)
+        data = np.nan_to_num(data, nan=fill_value).astype(bool)
+    else:
+        data = interp_by_pix(source, pix, method=mode, fill_value=fill_value, values_scale=values_scale)
+        if m.is_mask:
+            data = data.astype(bool)
+    if preserve_counts:
+        data = data * geom.solid_angle().to_value("deg2")
+    data = np.broadcast_to(data, geom.data_shape)
+    return m._new(geom=geom, data=data, meta=dict(m.meta))

@@ -1,0 +1,114 @@
+"""Combining maps: adding one map into another (``stack``) and joining maps along an axis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import astropy.units as u
+import dask.array as da
+
+from ..errors import GeometryMismatchError, UnitMismatchError
+from ..geom import MapAxis, WcsGeom
+
+if TYPE_CHECKING:
+    from .core import Map
+
+__all__ = ["from_stack", "split_by_axis", "stack"]
+
+
+def _stack_slices(geom, other_geom) -> tuple[tuple, tuple]:
+    """Index of ``other`` inside ``geom`` and the part of ``other`` that overlaps it."""
+    full = (Ellipsis,)
+    if geom == other_geom:
+        return full, full
+    if isinstance(geom, WcsGeom) and isinstance(other_geom, WcsGeom) and geom.is_aligned(other_geom):
+        slices = other_geom.cutout_slices(geom)
+        return (Ellipsis, *slices["parent-slices"]), (Ellipsis, *slices["cutout-slices"])
+    raise GeometryMismatchError(
+        "Can only stack equivalent maps or cutout of the same map: "
+        f"got data shapes {geom.data_shape} and {other_geom.data_shape}"
+    )
+
+
+def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
+    """Add ``other`` (same geometry, or an aligned cutout of it) into ``m``, in place.
+
+    ``other`` is converted to the unit of ``m`` and cast to its dtype, its non-finite values
+    are zeroed when ``nan_to_num``, and it is multiplied by ``weights`` (a map on ``other``'s
+    spatial grid).  Only the chunks of ``m`` that the cutout overlaps get new tasks.
+    """
+    parent, inner = _stack_slices(m.geom, other.geom)
+    try:
+        scale = other.unit.to(m.unit)
+    except u.UnitConversionError as exc:
+        raise UnitMismatchError(f"Cannot stack a map in {other.unit!r} into a map in {m.unit!r}") from exc
+    data = other.data[inner]
+    if scale != 1:
+        data = data * scale
+    data = data.astype(m.dtype)
+    if nan_to_num and data.dtype.kind in "fc":
+        data = da.where(da.isfinite(data), data, 0)
+    if weights is not None:
+        if not other.geom.to_image() == weights.geom.to_image():
+            raise GeometryMismatchError(
+                "Incompatible spatial geometries between map and weights: "
+                f"{other.geom.data_shape[-2:]} and {weights.geom.data_shape[-2:]}"
+            )
+        data = data * weights.data[inner]
+    out = m.data.copy()
+    if parent == (Ellipsis,):
+        out = _add(out, data, m.dtype)
+    else:
+        out[parent] = _add(out[parent], data, m.dtype)
+    m._data, m._source = out, None
+
+
+def _add(target: da.Array, value: da.Array, dtype) -> da.Array:
+    """``target += value`` with numpy's in-place casting (bool ``+`` is OR)."""
+    if target.dtype == bool:
+        return target | value.astype(bool)
+    return (target + value).astype(dtype)
+
+
+def from_stack(maps: Sequence[Map], axis: MapAxis | None = None, axis_name: str | None = None) -> Map:
+    """Join maps along a new axis ``axis`` or along their existing axis ``axis_name``.
+
+    Without either, the maps are joined along their last (geometry order) axis.  The joined
+    axis becomes the last geometry axis (the first data dimension); values are converted to the
+    unit of the first map.
+    """
+    maps = list(maps)
+    if not maps:
+        raise GeometryMismatchError("Map.from_stack needs at least one map")
+    first = maps[0]
+    geom = first.geom
+    if axis_name is None and axis is None:
+        if geom.is_image:
+            raise GeometryMismatchError(
+                "Map.from_stack requires that maps have at least one non-spatial axis"
+            )
+        axis_name = geom.axes.names[-1]
+    if axis_name is not None:
+        axis = MapAxis.from_stack([m.geom.axes[axis_name] for m in maps])
+        geom = geom.drop(axis_name)
+    arrays = []
+    for m in maps:
+        m_geom = m.geom.drop(axis_name) if axis_name is not None else m.geom
+        if not m_geom == geom:
+            raise GeometryMismatchError(
+                f"Image geometries not aligned: data shapes {m_geom.data_shape} and {geom.data_shape}"
+            )
+        data = m.to_unit(first.unit).data
+        if axis_name is None:
+            data = data[None]
+        else:
+            data = da.moveaxis(data, m.geom.axes.index_data(axis_name), 0)
+        arrays.append(data)
+    new_geom = geom.to_cube([axis])
+    return first._new(geom=new_geom, data=da.concatenate(arrays, axis=0), meta={})
+
+
+def split_by_axis(m: Map, axis_name: str) -> list[Map]:
+    """One map per bin of ``axis_name`` (the axis is dropped)."""
+    return [m.slice_by_idx({axis_name: idx}) for idx in range(m.geom.axes[axis_name].nbin)]
