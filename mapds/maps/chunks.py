@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import dask.array as da
 import numpy as np
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "normalize_chunks", "sliced_chunks"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "multiple_chunks", "normalize_chunks", "sliced_chunks"]
 
 #: Target size of one chunk: inside DESIGN.md's 32–128 MB range, large enough that dask's
 #: per-task overhead (≈50 µs threaded) is negligible, small enough for two cores × a few tasks.
@@ -83,3 +83,15 @@ def sliced_chunks(chunks: tuple[int, ...], index) -> tuple[int, ...]:
     edges = np.concatenate([[start], inner, [stop]]) - start
     sizes = tuple(int(n) for n in np.diff(edges) if n > 0)
     return sizes if sizes else (0,)
+
+
+def multiple_chunks(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
+    """Chunk sizes along one dimension, multiples of ``factor``, close to the current ones.
+
+    The dimension length must be divisible by ``factor``.
+    """
+    if all(c % factor == 0 for c in chunks):
+        return chunks
+    size = max(factor, round(max(chunks) / factor) * factor)
+    total = sum(chunks)
+    return (size,) * (total // size) + ((total % size,) if total % size else ())

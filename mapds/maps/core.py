@@ -757,11 +757,11 @@ class Map:
 
     def get_by_pix(self, pix, fill_value=np.nan) -> np.ndarray:
         """Values of the pixels containing pixel coordinates ``pix`` (``fill_value`` outside)."""
-        return interpolate.get_by_pix(self, pix, fill_value=fill_value)
+        return np.asarray(interpolate.get_by_pix(self, pix, fill_value=fill_value).compute())
 
     def get_by_idx(self, idx) -> np.ndarray:
         """Values at integer pixel indices ``(x, y, ...)`` (negative indices count from the end)."""
-        return interpolate.get_by_idx(self, idx)
+        return np.asarray(interpolate.get_by_idx(self, idx).compute())
 
     def interp_by_coord(self, coords, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
         """Interpolate at map coordinates (see :meth:`interp_by_pix`)."""
@@ -788,6 +788,13 @@ class Map:
         ndarray
             Values (only the pixels around the points are read).
         """
+        values = self._interp_by_pix_lazy(
+            pix, method=method, fill_value=fill_value, values_scale=values_scale
+        )
+        return np.asarray(values.compute())
+
+    def _interp_by_pix_lazy(self, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
+        """:meth:`interp_by_pix` as a dask array (the fill rule is the geometry type's)."""
         return interpolate.interp_by_pix(
             self, pix, method=method, fill_value=fill_value, values_scale=values_scale
         )
@@ -862,6 +869,10 @@ class Map:
         from .region import to_region_nd_map
 
         return to_region_nd_map(self, region=region, func=func, weights=weights, method=method)
+
+    def get_spectrum(self, region=None, func=np.nansum, weights=None):
+        """Spectrum in ``region``: :meth:`to_region_nd_map` with ``func`` (default ``nansum``)."""
+        return self.to_region_nd_map(region=region, func=func, weights=weights)
 
     def __repr__(self) -> str:
         geom_type = "region" if isinstance(self._geom, RegionGeom) else "wcs"

@@ -150,24 +150,29 @@ def _evaluate_points(window, offsets, cells, values_scale):
     return _finish(_interp_window(_prepare(window, values_scale), cells, offsets), values_scale)
 
 
-def _gather_points(m: Map, cells: list, dtype, values_scale: str) -> da.Array:
-    """Lazy 1D array of values at points given per data dimension as ``(index, frac)``."""
-    npts = cells[0][0].size if cells else 1
-    lo = [idx.ravel() for idx, _ in cells]
-    hi = [idx.ravel() + (1 if frac is None else 2) for idx, frac in cells]
+def _gather_points(m: Map, cells: list, dtype, values_scale: str, valid=None, fill=0) -> da.Array:
+    """Lazy 1D array of values at points given per data dimension as ``(index, frac)``.
+
+    Points where ``valid`` is False read nothing and get ``fill``.
+    """
+    npts = cells[0][0].size
+    keep = np.flatnonzero(valid) if valid is not None else np.arange(npts)
+    lo = [idx[keep] for idx, _ in cells]
+    hi = [idx[keep] + (1 if frac is None else 2) for idx, frac in cells]
     parts, selections = [], []
     for points, window in _point_groups(m.data.chunks, lo, hi):
         window_data, _ = m._select_data(window)
         offsets = tuple(w.start for w in window)
-        sub = [(idx.ravel()[points], None if frac is None else frac.ravel()[points]) for idx, frac in cells]
+        points = keep[points]
+        sub = [(idx[points], None if frac is None else frac[points]) for idx, frac in cells]
         parts.append(dask.delayed(_evaluate_points)(window_data, offsets, sub, values_scale))
         selections.append(points)
-    assembled = dask.delayed(_assemble)(parts, selections, npts, dtype)
+    assembled = dask.delayed(_assemble)(parts, selections, npts, dtype, fill)
     return da.from_delayed(assembled, shape=(npts,), dtype=dtype)
 
 
-def _assemble(parts, selections, npts: int, dtype) -> np.ndarray:
-    out = np.zeros(npts, dtype=dtype)
+def _assemble(parts, selections, npts: int, dtype, fill) -> np.ndarray:
+    out = np.full(npts, fill, dtype=dtype)
     for values, points in zip(parts, selections, strict=True):
         out[points] = values
     return out
@@ -180,48 +185,66 @@ def _interp_dtype(dtype, method: str, values_scale: str) -> np.dtype:
     return _finish(probe, values_scale).dtype
 
 
-def interp_values(m: Map, pix, method="linear", values_scale="lin") -> da.Array:
-    """Lazy interpolated values at pixel coordinates ``pix`` (geometry order), extrapolating.
-
-    Returns a dask array of the broadcast shape of ``pix``.
-    """
-    _check(method, values_scale)
+def _pix_arrays(m: Map, pix) -> list[np.ndarray]:
     pix = [np.asarray(p, dtype=float) for p in np.broadcast_arrays(*pix)]
     if len(pix) != m.data.ndim:
         raise GeometryMismatchError(
             f"Need {m.data.ndim} pixel coordinate arrays (x, y, axes...), got {len(pix)}"
         )
+    return pix
+
+
+def interp_values(m: Map, pix, method="linear", values_scale="lin", valid=None, fill=0) -> da.Array:
+    """Lazy interpolated values at pixel coordinates ``pix`` (geometry order), extrapolating.
+
+    Returns a dask array of the broadcast shape of ``pix``.  Points where ``valid`` (same
+    shape) is False are not evaluated and get ``fill``.
+    """
+    _check(method, values_scale)
+    pix = _pix_arrays(m, pix)
     shape = pix[0].shape
     sizes = m.data.shape
     if method == "linear" and all(n == 1 for n in sizes):
         raise InvalidArgumentError("Interpolating scalar values requires using method='nearest' explicitly.")
     cells = [_cells(p.ravel(), n, method) for p, n in zip(pix[::-1], sizes, strict=True)]
     dtype = _interp_dtype(m.dtype, method, values_scale)
-    return _gather_points(m, cells, dtype, values_scale).reshape(shape)
+    if valid is not None:
+        valid = np.broadcast_to(valid, shape).ravel()
+    return _gather_points(m, cells, dtype, values_scale, valid=valid, fill=fill).reshape(shape)
 
 
-def interp_by_pix(m: Map, pix, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
-    """Interpolated values (numpy) at ``pix``; points outside the map (or non-finite results)
-    get ``fill_value`` unless it is None (then they are extrapolated)."""
-    pix = [np.asarray(p, dtype=float) for p in np.broadcast_arrays(*pix)]
-    values = np.asarray(interp_values(m, pix, method=method, values_scale=values_scale).compute())
-    if fill_value is not None:
-        invalid = np.any([idx == -1 for idx in np.broadcast_arrays(*m.geom.pix_to_idx(pix))], axis=0)
-        values[invalid] = fill_value
-        values[~np.isfinite(values)] = fill_value
-    return values
+def _outside_map(m: Map, pix: list[np.ndarray]) -> np.ndarray:
+    """Whether each position rounds to a pixel outside the map (in any dimension)."""
+    return np.any([idx == -1 for idx in np.broadcast_arrays(*m.geom.pix_to_idx(pix))], axis=0)
 
 
-def lookup_values(m: Map, idx) -> da.Array:
-    """Lazy values at integer indices ``idx`` (geometry order, all valid, non-negative)."""
+def interp_by_pix(m: Map, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
+    """Lazy interpolated values at ``pix`` with gammapy's WCS-map rule for ``fill_value``.
+
+    Positions outside the map and non-finite results get ``fill_value``; with None everything
+    is extrapolated.
+    """
+    pix = _pix_arrays(m, pix)
+    if fill_value is None:
+        return interp_values(m, pix, method=method, values_scale=values_scale)
+    outside = _outside_map(m, pix)
+    values = interp_values(m, pix, method, values_scale, valid=~outside, fill=fill_value)
+    return da.where(da.isfinite(values), values, np.asarray(fill_value, dtype=values.dtype))
+
+
+def lookup_values(m: Map, idx, valid=None, fill=0, dtype=None) -> da.Array:
+    """Lazy values at integer indices ``idx`` (geometry order; valid ones in range)."""
     idx = np.broadcast_arrays(*[np.asarray(i) for i in idx])
     shape = idx[0].shape
     cells = [(i.ravel().astype(int), None) for i in idx[::-1]]
-    return _gather_points(m, cells, m.dtype, "lin").reshape(shape)
+    if valid is not None:
+        valid = np.broadcast_to(valid, shape).ravel()
+    dtype = m.dtype if dtype is None else dtype
+    return _gather_points(m, cells, dtype, "lin", valid=valid, fill=fill).reshape(shape)
 
 
-def get_by_idx(m: Map, idx) -> np.ndarray:
-    """Values at pixel indices (geometry order); negative indices count from the end."""
+def get_by_idx(m: Map, idx) -> da.Array:
+    """Lazy values at pixel indices (geometry order); negative indices count from the end."""
     idx = pix_tuple_to_idx(idx)
     if len(idx) != m.data.ndim:
         raise GeometryMismatchError(f"Need {m.data.ndim} index arrays (x, y, axes...), got {len(idx)}")
@@ -231,21 +254,20 @@ def get_by_idx(m: Map, idx) -> np.ndarray:
         if np.any((i < 0) | (i >= n)):
             raise IndexError(f"Index out of range for dimension {name!r} of size {n}")
         normalised.append(i)
-    return np.asarray(lookup_values(m, normalised).compute())
+    return lookup_values(m, normalised)
 
 
-def get_by_pix(m: Map, pix, fill_value=np.nan) -> np.ndarray:
-    """Values of the pixels containing ``pix``; positions outside the map get ``fill_value``."""
+def get_by_pix(m: Map, pix, fill_value=np.nan) -> da.Array:
+    """Lazy values of the pixels containing ``pix``; positions outside get ``fill_value``.
+
+    As gammapy, the values take the type of ``fill_value`` when some positions are outside.
+    """
     pix = np.broadcast_arrays(*[np.asarray(p) for p in pix])
     idx = np.broadcast_arrays(*m.geom.pix_to_idx(pix))
     valid = np.all([i != -1 for i in idx], axis=0)
-    values = np.zeros(valid.shape, dtype=m.dtype)
-    if valid.any():
-        values[valid] = lookup_values(m, [i[valid] for i in idx]).compute()
-    if not valid.all():
-        values = values.astype(type(fill_value))
-        values[~valid] = fill_value
-    return values
+    if valid.all():
+        return lookup_values(m, idx)
+    return lookup_values(m, idx, valid=valid, fill=fill_value, dtype=np.dtype(type(fill_value)))
 
 
 # -- whole geometries ---------------------------------------------------------------------------
@@ -477,20 +499,21 @@ def _source_window(plan: _GridPlan, block, method: str) -> tuple[slice, ...]:
 
 
 def _interp_to_geom_points(m: Map, geom, preserve_counts, fill_value, mode, values_scale) -> Map:
-    """interp_to_geom through the point machinery (region geometries, small targets)."""
-    coords = geom.get_coord()
+    """interp_to_geom through the point machinery (region geometries)."""
     source = m
     if preserve_counts:
-        source = m / m.geom.solid_angle().to("deg2")
-    pix = source.geom.coord_to_pix(coords)
+        density = m.data / m.geom.solid_angle().to_value("deg2")
+        source = m._new(data=density.astype(m.dtype))
+    pix = source.geom.coord_to_pix(geom.get_coord())
     if mode == "index":
-        data = get_by_pix(source, pix)
-        data = np.nan_to_num(data, nan=fill_value).astype(bool)
+        idx = np.broadcast_arrays(*source.geom.pix_to_idx(pix))
+        valid = np.all([i != -1 for i in idx], axis=0)
+        data = lookup_values(source, idx, valid=valid, fill=bool(fill_value), dtype=bool)
     else:
-        data = interp_by_pix(source, pix, method=mode, fill_value=fill_value, values_scale=values_scale)
+        data = source._interp_by_pix_lazy(pix, method=mode, fill_value=fill_value, values_scale=values_scale)
         if m.is_mask:
             data = data.astype(bool)
     if preserve_counts:
-        data = data * geom.solid_angle().to_value("deg2")
-    data = np.broadcast_to(data, geom.data_shape)
+        data = (data * geom.solid_angle().to_value("deg2")).astype(data.dtype)
+    data = da.broadcast_to(data, geom.data_shape)
     return m._new(geom=geom, data=data, meta=dict(m.meta))

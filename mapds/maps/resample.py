@@ -20,6 +20,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 from ..errors import AxisError, InvalidArgumentError
+from .chunks import multiple_chunks
 
 if TYPE_CHECKING:
     from .core import Map
@@ -34,18 +35,6 @@ def check_factor(factor) -> int:
     if isinstance(factor, (bool, np.bool_)) or not float(factor).is_integer() or factor < 1:
         raise InvalidArgumentError(f"Resampling factor must be a positive integer, got {factor!r}")
     return int(factor)
-
-
-def _multiple_chunks(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
-    """Chunk sizes along one dimension, multiples of ``factor``, close to the current ones.
-
-    The dimension length must be divisible by ``factor``.
-    """
-    if all(c % factor == 0 for c in chunks):
-        return chunks
-    size = max(factor, round(max(chunks) / factor) * factor)
-    total = sum(chunks)
-    return (size,) * (total // size) + ((total % size,) if total % size else ())
 
 
 def _block_dims(m: Map, axis_name: str | None) -> tuple[int, ...]:
@@ -85,7 +74,7 @@ def downsample(m: Map, factor, preserve_counts=True, axis_name=None, weights=Non
         return m.copy()
     geom = m.geom.downsample(factor, axis_name=axis_name)
     dims = _block_dims(m, axis_name)
-    chunks = tuple(_multiple_chunks(c, factor) if i in dims else c for i, c in enumerate(m.data.chunks))
+    chunks = tuple(multiple_chunks(c, factor) if i in dims else c for i, c in enumerate(m.data.chunks))
     data = m.data.rechunk(chunks)
     if weights is not None:
         weights = da.broadcast_to(da.asarray(weights), data.shape).rechunk(chunks)
