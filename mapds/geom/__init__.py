@@ -1,8 +1,10 @@
 """Map geometries and axes: pure metadata, cheap to copy, no array data."""
 
-from .axes import INVALID_INDEX, LabelMapAxis, MapAxes, MapAxis
+from .axes import MapAxes
+from .axis import INVALID_INDEX, MapAxis
 from .base import Geom
 from .coord import MapCoord
+from .label_axis import LabelMapAxis
 from .region import RegionGeom
 from .wcs import WcsGeom
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import astropy.units as u
+import dask.array as da
 import numpy as np
 from astropy.coordinates import SkyCoord
 
-__all__ = ["MapCoord", "skycoord_to_lonlat"]
+__all__ = ["MapCoord", "skycoord_to_lonlat", "transform_lonlat"]
 
 
 def skycoord_to_lonlat(skycoord: SkyCoord, frame: str | None = None):
@@ -14,6 +15,17 @@ def skycoord_to_lonlat(skycoord: SkyCoord, frame: str | None = None):
     if frame:
         skycoord = skycoord.transform_to(frame)
     return skycoord.data.lon.deg, skycoord.data.lat.deg, skycoord.frame.name
+
+
+def transform_lonlat(lon, lat, frame: str | None, new_frame: str) -> np.ndarray:
+    """``lon``/``lat`` (deg) in ``frame`` transformed to ``new_frame``, stacked as ``(2, *shape)``."""
+    skycoord = SkyCoord(u.Quantity(lon, "deg"), u.Quantity(lat, "deg"), frame=frame)
+    lon, lat, _ = skycoord_to_lonlat(skycoord, frame=new_frame)
+    return np.stack([lon, lat])
+
+
+def _is_dask(value) -> bool:
+    return isinstance(value, da.Array)
 
 
 class MapCoord:
@@ -27,7 +39,7 @@ class MapCoord:
     data : dict
         Must hold ``lon`` and ``lat``; other keys are non-spatial axis names.
     frame : {"icrs", "galactic", None}
-        Sky frame of ``lon``/``lat``.
+        Sky frame of ``lon``/``lat``; ``None`` means the frame of the geometry they are used with.
     match_by_name : bool
         Whether non-spatial axes are matched to geometry axes by name (dict input) or by
         position (tuple input).
@@ -35,17 +47,20 @@ class MapCoord:
 
     def __init__(self, data: dict, frame: str | None = None, match_by_name: bool = True):
         if "lon" not in data or "lat" not in data:
-            raise ValueError("MapCoord data must contain 'lon' and 'lat'.")
-        self._data = {k: v if hasattr(v, "dask") else np.atleast_1d(v) for k, v in data.items()}
+            raise ValueError(f"MapCoord data must contain 'lon' and 'lat', got keys {list(data)}")
+        self._data = {k: v if _is_dask(v) else np.atleast_1d(v) for k, v in data.items()}
         self._frame = frame
         self._match_by_name = match_by_name
 
     @classmethod
     def create(cls, data, frame: str | None = None, axis_names=None) -> MapCoord:
         """Coordinates from a MapCoord, a dict (``lon``/``lat`` or ``skycoord`` + axes), a tuple
-        ``(lon, lat, *axes)`` or ``(skycoord, *axes)``, or a SkyCoord."""
+        ``(lon, lat, *axes)`` or ``(skycoord, *axes)``, or a SkyCoord.
+
+        A SkyCoord is transformed to ``frame`` when given; a MapCoord in another frame too.
+        """
         if isinstance(data, cls):
-            if data.frame is None or frame is None or frame == data.frame:
+            if data.frame is None or frame == data.frame:
                 return data
             return data.to_frame(frame)
         if isinstance(data, SkyCoord):
@@ -57,7 +72,7 @@ class MapCoord:
                 lon, lat, sky_frame = skycoord_to_lonlat(data["skycoord"], frame=frame)
                 rest = {k: v for k, v in data.items() if k != "skycoord"}
                 return cls({"lon": lon, "lat": lat, **rest}, frame=sky_frame)
-            raise ValueError("MapCoord dict must contain 'lon' and 'lat' or 'skycoord'.")
+            raise ValueError(f"MapCoord dict must contain 'lon' and 'lat' or 'skycoord', got {list(data)}")
         if isinstance(data, (list, tuple)):
             if isinstance(data[0], SkyCoord):
                 lon, lat, frame = skycoord_to_lonlat(data[0], frame=frame)
@@ -94,6 +109,16 @@ class MapCoord:
         return self._data["lat"]
 
     @property
+    def theta(self):
+        """Co-latitude in radians."""
+        return np.pi / 2.0 - u.Quantity(self.lat, "deg").to_value("rad")
+
+    @property
+    def phi(self):
+        """Longitude in radians."""
+        return u.Quantity(self.lon, "deg").to_value("rad")
+
+    @property
     def frame(self) -> str | None:
         return self._frame
 
@@ -120,14 +145,39 @@ class MapCoord:
     @property
     def skycoord(self) -> SkyCoord:
         """The spatial part as a SkyCoord (computes dask arrays)."""
-        return SkyCoord(np.asarray(self.lon), np.asarray(self.lat), unit="deg", frame=self.frame)
+        lon = u.Quantity(np.asarray(self.lon), "deg")
+        lat = u.Quantity(np.asarray(self.lat), "deg")
+        return SkyCoord(lon, lat, frame=self.frame)
 
     def to_frame(self, frame: str) -> MapCoord:
-        """The same points with ``lon``/``lat`` in another frame."""
-        if frame == self._frame:
+        """The same points with ``lon``/``lat`` in another frame.
+
+        Quantities stay Quantities; dask arrays are transformed lazily, block by block.
+        """
+        if frame == self._frame or frame is None:
             return self.copy()
-        lon, lat, frame = skycoord_to_lonlat(self.skycoord, frame=frame)
-        return self.__class__({**self._data, "lon": lon, "lat": lat}, frame, self._match_by_name)
+        lon, lat = self.lon, self.lat
+        if _is_dask(lon) or _is_dask(lat):
+            lon, lat = da.broadcast_arrays(da.asarray(u.Quantity(lon, "deg").value), da.asarray(lat))
+            lonlat = da.map_blocks(
+                transform_lonlat,
+                lon,
+                lat,
+                self._frame,
+                frame,
+                new_axis=0,
+                chunks=((2,), *lon.chunks),
+                dtype=float,
+                meta=np.empty((0,) * (lon.ndim + 1)),
+            )
+            new_lon, new_lat = lonlat[0], lonlat[1]
+        else:
+            new_lon, new_lat = transform_lonlat(lon, lat, self._frame, frame)
+            if isinstance(lon, u.Quantity):
+                new_lon = u.Quantity(new_lon, "deg")
+            if isinstance(lat, u.Quantity):
+                new_lat = u.Quantity(new_lat, "deg")
+        return self.__class__({**self._data, "lon": new_lon, "lat": new_lat}, frame, self._match_by_name)
 
     @property
     def broadcasted(self) -> MapCoord:

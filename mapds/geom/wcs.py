@@ -3,38 +3,48 @@
 Semantics and FITS header cards follow gammapy's ``WcsGeom``.  Only *regular* geometries (the same
 pixel grid in every plane) are supported; multi-resolution geometries raise an error on read.
 
-Large geometries never materialise coordinate arrays unless asked: :meth:`WcsGeom.get_coord`
-and :meth:`WcsGeom.solid_angle` accept ``chunks=`` and then return dask arrays computed per
-chunk from the WCS.
+Large geometries never materialise coordinate arrays unless asked: :meth:`WcsGeom.get_coord`,
+:meth:`WcsGeom.solid_angle`, :meth:`WcsGeom.region_mask` and :meth:`WcsGeom.region_weights`
+accept ``chunks=`` and then return dask arrays computed per chunk from the WCS
+(see :mod:`mapds.geom.pixel_grid`).
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+from functools import cached_property
 
 import astropy.units as u
 import dask.array as da
 import numpy as np
+from astropy.convolution import Tophat2DKernel
 from astropy.coordinates import Angle, SkyCoord
 from astropy.io import fits
-from astropy.nddata import Cutout2D
+from astropy.nddata import Cutout2D, NoOverlapError, PartialOverlapError
 from astropy.nddata.utils import overlap_slices
 from astropy.wcs import WCS
-from astropy.wcs.utils import (
-    celestial_frame_to_wcs,
-    proj_plane_pixel_scales,
-    wcs_to_celestial_frame,
-)
-from dask.base import tokenize
+from astropy.wcs.utils import celestial_frame_to_wcs, proj_plane_pixel_scales, wcs_to_celestial_frame
+from regions import RectangleSkyRegion
 
-from ..errors import GeometryMismatchError
-from .axes import INVALID_INDEX, MapAxes
+from ..errors import GeometryError, GeometryMismatchError, InvalidArgumentError, MissingHDUError
+from .axes import MapAxes
+from .axis import INVALID_INDEX
 from .base import Geom, pix_tuple_to_idx
 from .coord import MapCoord, skycoord_to_lonlat
-from .spherical import pixel_solid_angle
+from .pixel_grid import (
+    boundary_mask_dask,
+    lonlat_dask,
+    region_mask_dask,
+    region_weights_dask,
+    solid_angle_block,
+    solid_angle_dask,
+)
+from .sky_regions import parse_regions
 
-__all__ = ["WcsGeom", "round_up_to_even", "round_up_to_odd"]
+__all__ = ["WcsGeom", "deg_pair", "round_up_to_even", "round_up_to_odd"]
+
+CUTOUT_MODES = ("trim", "partial", "strict")
 
 
 def round_up_to_odd(value):
@@ -47,25 +57,30 @@ def round_up_to_even(value):
     return (np.ceil(value + 1) // 2 * 2).astype(int)
 
 
-def _deg_pair(value) -> tuple[float, float]:
-    """Normalise a width/bin size given as float, string, Quantity or pair to ``(lon, lat)`` deg."""
+def deg_pair(value) -> tuple[float, float]:
+    """A width or bin size (float, string, Quantity, or a (lon, lat) pair) as ``(lon, lat)`` deg."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        return float(Angle(value[0], "deg").deg), float(Angle(value[1], "deg").deg)
-    angle = Angle(value, "deg").deg
-    if np.ndim(angle) == 0:
-        return float(angle), float(angle)
-    angle = np.ravel(angle)
+        return float(np.ravel(Angle(value[0], "deg").deg)[0]), float(np.ravel(Angle(value[1], "deg").deg)[0])
+    angle = np.ravel(Angle(value, "deg").deg)
+    if angle.size == 1:
+        return float(angle[0]), float(angle[0])
     return float(angle[0]), float(angle[1])
 
 
 def _single(value, name: str) -> float:
-    """Scalar from something that may be a 1-element (multi-resolution style) array."""
+    """Scalar from something that may be a (multi-resolution style) array of equal values."""
     array = np.unique(np.ravel(value))
     if array.size != 1:
-        raise NotImplementedError(
-            f"Multi-resolution (irregular) WCS geometries are not supported: {name}={value}"
-        )
+        raise GeometryError(f"Multi-resolution (irregular) WCS geometries are not supported: {name}={value}")
     return array[0]
+
+
+def _resampled_wcs(wcs: WCS, factor: float) -> WCS:
+    """WCS of pixels ``factor`` times larger, on the same sky grid (edges kept)."""
+    wcs = wcs.deepcopy()
+    wcs.wcs.cdelt *= factor
+    wcs.wcs.crpix = (wcs.wcs.crpix - 0.5) / factor + 0.5
+    return wcs
 
 
 class WcsGeom(Geom):
@@ -74,7 +89,7 @@ class WcsGeom(Geom):
     Parameters
     ----------
     wcs : `~astropy.wcs.WCS`
-        Two-dimensional celestial WCS.
+        Celestial WCS (only its celestial part is kept).
     npix : tuple of int
         Number of pixels ``(nx, ny)``; defaults to the WCS ``array_shape``.
     cdelt : tuple of float, optional
@@ -84,6 +99,9 @@ class WcsGeom(Geom):
     axes : sequence of `MapAxis`, optional
         Non-spatial axes.
     """
+
+    is_hpx = False
+    is_region = False
 
     def __init__(self, wcs: WCS, npix=None, cdelt=None, crpix=None, axes=None):
         if wcs.naxis != 2:
@@ -135,7 +153,7 @@ class WcsGeom(Geom):
         axes : list of `MapAxis`, optional
             Non-spatial axes.
         skydir : `~astropy.coordinates.SkyCoord` or (lon, lat) in deg, optional
-            Centre (CRVAL); default (0, 0).
+            Reference position (CRVAL, transformed to ``frame``); default (0, 0).
         width : float, str, Quantity or pair, optional
             Width (lon, lat) in degrees; with neither ``npix`` nor ``width`` the map is all-sky.
         """
@@ -147,19 +165,27 @@ class WcsGeom(Geom):
         elif isinstance(skydir, (tuple, list)):
             crval = (float(u.Quantity(skydir[0], "deg").value), float(u.Quantity(skydir[1], "deg").value))
         else:
-            raise TypeError(f"Invalid type for skydir: {type(skydir).__name__}")
-        binsz = _deg_pair(binsz)
+            raise GeometryError(
+                f"Invalid type for skydir: {type(skydir).__name__}, expected SkyCoord or tuple"
+            )
+        binsz = deg_pair(binsz)
         if npix is None and width is None:
             width = (360.0, 180.0)
         if npix is None:
-            width = _deg_pair(width)
+            width = deg_pair(width)
             npix = (int(np.rint(width[0] / binsz[0])), int(np.rint(width[1] / binsz[1])))
         else:
             npix = tuple(int(n) for n in np.broadcast_to(np.ravel(npix), (2,)))
         if refpix is None:
             refpix = ((npix[0] + 1) / 2.0, (npix[1] + 1) / 2.0)
-        sky_frame = SkyCoord(np.nan, np.nan, frame=frame, unit="deg").frame
-        wcs = celestial_frame_to_wcs(sky_frame, projection=proj)
+        try:
+            sky_frame = SkyCoord(np.nan, np.nan, frame=frame, unit="deg").frame
+        except ValueError as exc:
+            raise GeometryError(f"Unknown sky frame {frame!r}") from exc
+        try:
+            wcs = celestial_frame_to_wcs(sky_frame, projection=proj)
+        except ValueError as exc:
+            raise GeometryError(f"Cannot make a {proj!r} WCS in frame {frame!r}: {exc}") from exc
         wcs.wcs.crpix = refpix
         wcs.wcs.crval = crval
         wcs.wcs.cdelt = (-binsz[0], binsz[1])
@@ -168,15 +194,15 @@ class WcsGeom(Geom):
         return cls(wcs, npix, cdelt=binsz, axes=axes)
 
     @classmethod
-    def from_header(cls, header: fits.Header, hdu_bands=None, format="gadf", axes=None) -> WcsGeom:
-        """Geometry from an image header and its BANDS table (HDU or Table).
+    def from_header(cls, header: fits.Header, hdu_bands=None, format="gadf") -> WcsGeom:
+        """Geometry from an image header and its BANDS table HDU.
 
-        ``axes`` may be given instead of ``hdu_bands`` when they are already known.
+        The pixel shape comes from ``WCSSHAPE`` (else ``NAXIS1``/``NAXIS2``); irregular
+        geometries (a ``NPIX`` column in the BANDS table) are not supported.
         """
         wcs = WCS(header, naxis=2).sub(2)
-        if axes is None:
-            axes = MapAxes.from_table_hdu(hdu_bands, format=format) if hdu_bands is not None else MapAxes([])
-        if hdu_bands is not None and "NPIX" in getattr(hdu_bands, "columns", ()).names:
+        axes = MapAxes.from_table_hdu(hdu_bands, format=format)
+        if hdu_bands is not None and "NPIX" in hdu_bands.columns.names:
             npix_col = np.asarray(hdu_bands.data.field("NPIX"))
             npix = (npix_col[..., 0], npix_col[..., 1])
         elif "WCSSHAPE" in header:
@@ -188,6 +214,29 @@ class WcsGeom(Geom):
         geom._wcs.array_shape = geom._npix[::-1]
         return geom
 
+    @classmethod
+    def from_hdulist(cls, hdulist: fits.HDUList, hdu=None, hdu_bands=None, format="gadf") -> WcsGeom:
+        """Geometry of an image HDU of ``hdulist`` (default: the first with data).
+
+        The BANDS HDU is ``hdu_bands``, else the one named by ``BANDSHDU``, else ``EBOUNDS`` or
+        ``ENERGIES`` for a cube.
+        """
+        if hdu is None:
+            hdu = next((h for h in hdulist if h.header.get("NAXIS", 0) > 0), None)
+            if hdu is None:
+                raise MissingHDUError("No image HDU with data found in HDU list")
+        else:
+            hdu = hdulist[hdu]
+        if hdu_bands is None:
+            hdu_bands = hdu.header.get("BANDSHDU")
+            if hdu_bands is None and hdu.header.get("NAXIS") == 3:
+                hdu_bands = next((name for name in ("EBOUNDS", "ENERGIES") if name in hdulist), None)
+        if hdu_bands is not None:
+            if hdu_bands not in hdulist:
+                raise MissingHDUError(f"BANDS HDU {hdu_bands!r} not found in HDU list")
+            hdu_bands = hdulist[hdu_bands]
+        return cls.from_header(hdu.header, hdu_bands, format=format)
+
     def to_header(self) -> fits.Header:
         """WCS cards plus ``AXCOLSn``/``INTERPn`` and ``WCSSHAPE``, as gammapy writes them."""
         header = self.wcs.to_header()
@@ -196,10 +245,14 @@ class WcsGeom(Geom):
         header["WCSSHAPE"] = f"({shape})"
         return header
 
+    def to_bands_hdu(self, hdu_bands=None, format="gadf") -> fits.BinTableHDU:
+        """The BANDS table of the non-spatial axes (regular geometries need no extra columns)."""
+        return self.axes.to_table_hdu(format=format, hdu_bands=hdu_bands)
+
     @classmethod
     def from_aligned(cls, geom: WcsGeom, skydir, width) -> WcsGeom:
         """Geometry on the pixel grid of ``geom`` covering ``width`` around ``skydir``."""
-        width = u.Quantity(_deg_pair(width), "deg")
+        width = u.Quantity(deg_pair(width), "deg")
         npix = tuple(np.round((width / geom.pixel_scales).to_value("")).astype(int))
         xref, yref = geom.to_image().coord_to_pix(skydir)
         xref = int(np.floor(-xref[0] + npix[0] / 2.0)) + geom.wcs.wcs.crpix[0]
@@ -224,6 +277,11 @@ class WcsGeom(Geom):
         }
         args.update(kwargs)
         return self.__class__(**args)
+
+    def _with_image(self, wcs: WCS, npix, cdelt=None) -> WcsGeom:
+        """Same axes on another pixel grid."""
+        wcs.array_shape = npix[1], npix[0]
+        return self._init_copy(wcs=wcs, npix=npix, cdelt=cdelt, crpix=None)
 
     # -- properties -----------------------------------------------------------------------------
 
@@ -252,6 +310,11 @@ class WcsGeom(Geom):
         return (*self.axes.shape[::-1], self._npix[1], self._npix[0])
 
     @property
+    def shape_axes(self) -> tuple[int, ...]:
+        """Number of bins of the non-spatial axes (geometry order)."""
+        return self.axes.shape
+
+    @property
     def is_regular(self) -> bool:
         """Always True: every plane has the same pixel grid."""
         return True
@@ -270,9 +333,9 @@ class WcsGeom(Geom):
         return u.Quantity([[self._cdelt[0] * self._npix[0]], [self._cdelt[1] * self._npix[1]]], "deg")
 
     @property
-    def pixel_area(self) -> float:
-        """``cdelt_lon × cdelt_lat`` in deg² (flat-sky approximation)."""
-        return self._cdelt[0] * self._cdelt[1]
+    def pixel_area(self) -> np.ndarray:
+        """``cdelt_lon × cdelt_lat`` in deg² (flat-sky approximation), a one-element array."""
+        return np.array([self._cdelt[0]]) * np.array([self._cdelt[1]])
 
     @property
     def pixel_scales(self) -> Angle:
@@ -300,39 +363,48 @@ class WcsGeom(Geom):
         return SkyCoord(self.wcs.calc_footprint(), frame=self.frame, unit="deg")
 
     @property
-    def footprint_rectangle_sky_region(self):
+    def footprint_rectangle_sky_region(self) -> RectangleSkyRegion:
         """The image as a `~regions.RectangleSkyRegion`."""
-        from regions import RectangleSkyRegion
-
         width = self.width
         return RectangleSkyRegion(center=self.center_skydir, width=width[0][0], height=width[1][0])
 
     # -- pixels and coordinates -----------------------------------------------------------------
 
-    def _pix_vectors(self, mode="center", axis_name=("lon", "lat")):
+    def _pix_vectors(self, idx=None, mode="center", axis_name=("lon", "lat")) -> list[np.ndarray]:
+        """Pixel coordinates along each geometry axis (spatial edges/centres, axis bins or ``idx``)."""
         vectors = []
         for name, nbin in zip(self.axes_names, (*self._npix, *self.axes.shape), strict=True):
             edges = mode == "edges" and name in axis_name
             vectors.append(np.arange(-0.5, nbin, dtype=float) if edges else np.arange(nbin, dtype=float))
-        return vectors
-
-    def get_idx(self, idx=None, flat=False):
-        """Integer pixel indices of every pixel, ``(x, y, *axes)`` broadcast to the data shape."""
-        return pix_tuple_to_idx(self.get_pix(idx=idx, flat=flat))
-
-    def get_pix(self, idx=None, mode="center", flat=False):
-        """Pixel coordinates of every pixel centre (or edge), ``(x, y, *axes)``."""
-        vectors = self._pix_vectors(mode)
         if idx is not None:
             vectors = vectors[:2] + [np.array([float(t)]) for t in idx]
-        pix = np.meshgrid(*vectors[::-1], indexing="ij")[::-1]
+        return vectors
+
+    def _pix_grid(self, idx=None, mode="center", sparse=False, axis_name=("lon", "lat")) -> list[np.ndarray]:
+        vectors = self._pix_vectors(idx=idx, mode=mode, axis_name=axis_name)
+        return np.meshgrid(*vectors[::-1], indexing="ij", sparse=sparse)[::-1]
+
+    def get_pix(self, idx=None, mode="center") -> tuple[np.ndarray, ...]:
+        """Pixel coordinates of every pixel centre (or edge), ``(x, y, *axes)``.
+
+        Pixels outside the projection's valid region are NaN.
+        """
+        pix = self._pix_grid(idx=idx, mode=mode)
         lon, _ = self.wcs.wcs_pix2world(pix[0], pix[1], 0)
         invalid = ~np.isfinite(lon)
         for p in pix:
             p[invalid] = np.nan
-        if flat:
-            pix = tuple(p[~invalid] for p in pix)
         return tuple(pix)
+
+    def get_idx(self, idx=None, flat=False) -> tuple[np.ndarray, ...]:
+        """Integer indices of every pixel, ``(x, y, *axes)`` (``-1`` outside the projection).
+
+        ``flat=True`` returns 1D arrays of the valid pixels only.
+        """
+        pix = self.get_pix(idx=idx)
+        if flat:
+            pix = tuple(p[np.isfinite(p)] for p in pix)
+        return pix_tuple_to_idx(pix)
 
     def get_coord(
         self, idx=None, mode="center", frame=None, sparse=False, axis_name=None, *, chunks=None
@@ -341,39 +413,44 @@ class WcsGeom(Geom):
 
         Parameters
         ----------
+        idx : tuple of int, optional
+            Only the image plane with these non-spatial indices.
         mode : {"center", "edges"}
             Pixel centres or edges (edges of the spatial axes, or of ``axis_name``).
         frame : str, optional
             Frame of the returned lon/lat.
         sparse : bool
-            Return non-broadcast arrays (``lon``/``lat`` images, axis vectors).
-        chunks : tuple or dask chunks, optional
-            When given, ``lon``/``lat`` are dask arrays of shape ``(ny, nx)`` computed per
-            chunk (non-spatial axes as small broadcastable Quantities); nothing is computed
-            until asked.  ``chunks`` describes the ``(y, x)`` chunking.
+            Non-broadcast arrays: ``lon``/``lat`` images and axis vectors, each with singleton
+            dimensions for the others.
+        axis_name : str or tuple, optional
+            Axes whose edges ``mode="edges"`` returns (default the spatial ones).
+        chunks : int, tuple, dict or "auto", optional
+            Lazy mode: ``lon``/``lat`` are dask arrays of shape ``(ny, nx)`` (``(ny + 1, nx + 1)``
+            for edges) chunked as ``chunks`` in ``(y, x)``, computed block by block from the WCS
+            when asked; non-spatial axes are small broadcastable Quantities.
+
+        Returns
+        -------
+        coords : `MapCoord`
+            ``lon``, ``lat`` (deg) and one entry per non-spatial axis.
         """
         axis_name = ("lon", "lat") if axis_name is None else axis_name
         if chunks is not None:
-            lon, lat = self._lonlat_dask(chunks)
-            data = {"lon": lon, "lat": lat}
-            data.update(self.axes.get_coord(mode=mode, axis_name=axis_name))
-            coord = MapCoord(data, frame=self.frame)
-            return coord if frame is None or frame == self.frame else coord.to_frame(frame)
-        vectors = self._pix_vectors(mode, axis_name=axis_name)
-        if idx is not None:
-            vectors = vectors[:2] + [np.array([float(t)]) for t in idx]
-        if sparse:
-            xx, yy = np.meshgrid(vectors[0], vectors[1])
-            lon, lat = self.wcs.wcs_pix2world(xx, yy, 0)
-            data = {"lon": u.Quantity(lon, "deg"), "lat": u.Quantity(lat, "deg")}
-            for (shape, axis), pix in zip(self.axes.iter_with_reshape(), vectors[2:], strict=True):
-                data[axis.name] = axis.pix_to_coord(pix).reshape(shape)
-        else:
-            pix = np.meshgrid(*vectors[::-1], indexing="ij")[::-1]
-            coords = self.pix_to_coord(pix)
-            data = dict(zip(["lon", "lat", *self.axes.names], coords, strict=True))
-        coord = MapCoord(data, frame=self.frame)
-        return coord if frame is None or frame == self.frame else coord.to_frame(frame)
+            spatial_edges = mode == "edges" and "lon" in axis_name
+            lon, lat = lonlat_dask(
+                self.wcs,
+                self.data_shape[-2:],
+                chunks,
+                mode="edges" if spatial_edges else "center",
+                frame=self.frame,
+                new_frame=frame,
+            )
+            data = {"lon": lon, "lat": lat, **self.axes.get_coord(mode=mode, axis_name=axis_name)}
+            return MapCoord(data, frame=frame or self.frame)
+        pix = self._pix_grid(idx=idx, mode=mode, sparse=sparse, axis_name=axis_name)
+        coords = self.pix_to_coord(pix)
+        data = dict(zip(["lon", "lat", *self.axes.names], coords, strict=True))
+        return MapCoord(data, frame=self.frame).to_frame(frame or self.frame)
 
     def coord_to_pix(self, coords) -> tuple:
         """Map coordinates (MapCoord, dict, tuple or SkyCoord) to pixel coordinates."""
@@ -383,17 +460,13 @@ class WcsGeom(Geom):
         lon = u.Quantity(coords.lon, "deg").value
         lat = u.Quantity(coords.lat, "deg").value
         pix = list(self.wcs.wcs_world2pix(lon, lat, 0))
-        if coords.match_by_name:
-            pix += list(self.axes.coord_to_pix(coords))
-        else:
-            pix += [ax.coord_to_pix(c) for ax, c in zip(self.axes, list(coords)[2:], strict=False)]
-        return tuple(pix)
+        return (*pix, *self.axes.coord_to_pix(coords))
 
     def pix_to_coord(self, pix) -> tuple:
         """Pixel coordinates ``(x, y, *axes)`` to ``(lon, lat, *axes)`` Quantities."""
         lon, lat = self.wcs.wcs_pix2world(pix[0], pix[1], 0)
         coords = (u.Quantity(lon, "deg"), u.Quantity(lat, "deg"))
-        return coords + self.axes.pix_to_coord(pix[2:])
+        return coords + tuple(ax.pix_to_coord(p) for ax, p in zip(self.axes, pix[2:], strict=False))
 
     def pix_to_idx(self, pix, clip=False) -> tuple:
         """Pixel coordinates to integer indices; outside -> ``-1`` unless ``clip``."""
@@ -408,34 +481,16 @@ class WcsGeom(Geom):
             idx_spatial.append(idx)
         return tuple(idx_spatial) + idx_axes
 
-    def _lonlat_dask(self, chunks):
-        """Lazy lon/lat images of the pixel centres (deg), chunked like ``chunks`` in (y, x)."""
-        chunks = da.core.normalize_chunks(chunks, (self._npix[1], self._npix[0]), dtype=float)
-        name = "lonlat-" + tokenize(self._wcs.to_header_string(), chunks)
-        wcs = self._wcs
-
-        def block(which, block_info=None):
-            (y0, y1), (x0, x1) = block_info[None]["array-location"]
-            yy, xx = np.mgrid[y0:y1, x0:x1].astype(float)
-            return wcs.wcs_pix2world(xx, yy, 0)[which]
-
-        return tuple(
-            da.map_blocks(
-                block, which, chunks=chunks, dtype=float, name=f"{name}-{which}", meta=np.empty((0, 0))
-            )
-            for which in (0, 1)
-        )
-
     def separation(self, center: SkyCoord) -> Angle:
         """Angular distance of every pixel centre of the image to ``center``."""
         return center.separation(self.to_image().get_coord().skycoord)
 
     # -- solid angle ----------------------------------------------------------------------------
 
-    def _solid_angle_block(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        yy, xx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1].astype(float)
-        lon, lat = self.wcs.wcs_pix2world(xx - 0.5, yy - 0.5, 0)
-        return pixel_solid_angle(lon, lat)
+    @cached_property
+    def _solid_angle_image(self) -> u.Quantity:
+        value = solid_angle_block(self.wcs, 0, self._npix[1], 0, self._npix[0])
+        return u.Quantity(value, "sr")
 
     def solid_angle(self, *, chunks=None):
         """Solid angle of each pixel.
@@ -446,16 +501,8 @@ class WcsGeom(Geom):
         all-sky 0.01° grid never sits in memory at once.
         """
         if chunks is None:
-            value = self._solid_angle_block(0, self._npix[1], 0, self._npix[0])
-            return u.Quantity(value.reshape(self.data_shape_image), "sr")
-        chunks = da.core.normalize_chunks(chunks, (self._npix[1], self._npix[0]), dtype=float)
-
-        def block(block_info=None):
-            (y0, y1), (x0, x1) = block_info[None]["array-location"]
-            return self._solid_angle_block(y0, y1, x0, x1)
-
-        name = "solid-angle-" + tokenize(self._wcs.to_header_string(), self._npix, chunks)
-        return da.map_blocks(block, chunks=chunks, dtype=float, name=name, meta=np.empty((0, 0)))
+            return self._solid_angle_image.reshape(self.data_shape_image)
+        return solid_angle_dask(self.wcs, self.data_shape[-2:], chunks)
 
     def bin_volume(self) -> u.Quantity:
         """Solid angle × product of non-spatial bin widths."""
@@ -468,29 +515,25 @@ class WcsGeom(Geom):
         return self._init_copy(axes=[])
 
     def to_cube(self, axes) -> WcsGeom:
-        return self._init_copy(axes=list(self.axes) + list(axes))
+        return self._init_copy(axes=[*self.axes, *axes])
 
     def pad(self, pad_width, axis_name=None) -> WcsGeom:
-        """Grow by ``pad_width`` pixels on each side (spatial) or bins along ``axis_name``."""
+        """Grow by ``pad_width`` pixels on each side (``(x, y)`` pair allowed), or by bins of
+        the non-spatial axis ``axis_name``."""
         if axis_name is not None:
-            return self.to_image().to_cube(self.axes.pad(axis_name, pad_width))
+            return self._init_copy(axes=self.axes.pad(axis_name, pad_width))
         pad = (pad_width, pad_width) if np.isscalar(pad_width) else tuple(pad_width)
+        npix = (self._npix[0] + 2 * pad[0], self._npix[1] + 2 * pad[1])
+        if min(npix) < 1:
+            raise GeometryError(f"Padding/cropping {pad} leaves no pixel of a {self._npix} image")
         wcs = self._wcs.deepcopy()
         wcs.wcs.crpix += np.array(pad)
-        npix = (self._npix[0] + 2 * pad[0], self._npix[1] + 2 * pad[1])
-        wcs.array_shape = npix[::-1]
-        return self._init_copy(wcs=wcs, npix=npix, crpix=None)
+        return self._with_image(wcs, npix)
 
     def crop(self, crop_width) -> WcsGeom:
-        """Shrink by ``crop_width`` pixels on each side."""
+        """Shrink by ``crop_width`` pixels on each side (``(x, y)`` pair allowed)."""
         crop = (crop_width, crop_width) if np.isscalar(crop_width) else tuple(crop_width)
         return self.pad((-crop[0], -crop[1]))
-
-    def _resampled_wcs(self, factor: float) -> WCS:
-        wcs = self._wcs.deepcopy()
-        wcs.wcs.cdelt *= factor
-        wcs.wcs.crpix = (wcs.wcs.crpix - 0.5) / factor + 0.5
-        return wcs
 
     def downsample(self, factor: int, axis_name=None) -> WcsGeom:
         """Merge ``factor × factor`` pixels (or ``factor`` bins of ``axis_name``)."""
@@ -503,9 +546,7 @@ class WcsGeom(Geom):
             )
         npix = (self._npix[0] // factor, self._npix[1] // factor)
         cdelt = (self._cdelt[0] * factor, self._cdelt[1] * factor)
-        wcs = self._resampled_wcs(factor)
-        wcs.array_shape = npix[::-1]
-        return self._init_copy(wcs=wcs, npix=npix, cdelt=cdelt, crpix=None)
+        return self._with_image(_resampled_wcs(self._wcs, factor), npix, cdelt)
 
     def upsample(self, factor: int, axis_name=None) -> WcsGeom:
         """Split every pixel into ``factor × factor`` (or every bin of ``axis_name``)."""
@@ -513,9 +554,7 @@ class WcsGeom(Geom):
             return self._init_copy(axes=self.axes.upsample(factor, axis_name))
         npix = (self._npix[0] * factor, self._npix[1] * factor)
         cdelt = (self._cdelt[0] / factor, self._cdelt[1] / factor)
-        wcs = self._resampled_wcs(1.0 / factor)
-        wcs.array_shape = npix[::-1]
-        return self._init_copy(wcs=wcs, npix=npix, cdelt=cdelt, crpix=None)
+        return self._with_image(_resampled_wcs(self._wcs, 1.0 / factor), npix, cdelt)
 
     def to_binsz(self, binsz) -> WcsGeom:
         """Same centre and width with another pixel size."""
@@ -529,10 +568,7 @@ class WcsGeom(Geom):
             axes=self.axes,
         )
 
-    def to_odd_npix(self, max_radius=None) -> WcsGeom:
-        """Centred geometry with an odd number of pixels covering ``2 * max_radius``."""
-        width = self.width.max() if max_radius is None else 2 * u.Quantity(max_radius)
-        npix = round_up_to_odd((width / self.pixel_scales.max()).to_value(""))
+    def _centered(self, npix) -> WcsGeom:
         return WcsGeom.create(
             skydir=self.center_skydir,
             binsz=self.pixel_scales.max(),
@@ -541,36 +577,39 @@ class WcsGeom(Geom):
             frame=self.frame,
             axes=self.axes,
         )
+
+    def to_odd_npix(self, max_radius=None) -> WcsGeom:
+        """Centred geometry with an odd number of pixels covering ``2 * max_radius``
+        (default: the larger width)."""
+        width = self.width.max() if max_radius is None else 2 * u.Quantity(max_radius)
+        return self._centered(round_up_to_odd((width / self.pixel_scales.max()).to_value("")))
 
     def to_even_npix(self) -> WcsGeom:
-        """Centred geometry with an even number of pixels."""
-        npix = round_up_to_even((self.width.max() / self.pixel_scales.max()).to_value(""))
-        return WcsGeom.create(
-            skydir=self.center_skydir,
-            binsz=self.pixel_scales.max(),
-            npix=npix,
-            proj=self.projection,
-            frame=self.frame,
-            axes=self.axes,
-        )
+        """Centred geometry with an even number of pixels covering the larger width."""
+        return self._centered(round_up_to_even((self.width.max() / self.pixel_scales.max()).to_value("")))
 
-    def _cutout2d(self, position: SkyCoord, width, mode="trim", odd_npix=False, min_npix=1):
-        width = u.Quantity(_deg_pair(width), "deg")
+    def cutout(self, position: SkyCoord, width, mode="trim", odd_npix=False, min_npix=1) -> WcsGeom:
+        """Geometry of a cutout of ``width`` (lon, lat) around ``position``.
+
+        The size in pixels is ``max(width / pixel_scales, min_npix)`` (rounded up to odd with
+        ``odd_npix``); the cutout follows astropy's ``Cutout2D`` (modes ``trim``, ``partial``,
+        ``strict``), as in gammapy.
+        """
+        if mode not in CUTOUT_MODES:
+            raise InvalidArgumentError(f"Invalid cutout mode {mode!r}, expected one of {CUTOUT_MODES}")
+        width = u.Quantity(deg_pair(width), "deg")
         width_npix = np.clip((width / self.pixel_scales).to_value(""), min_npix, None)
         if odd_npix:
             width_npix = round_up_to_odd(width_npix)
         # Cutout2D only needs the array's shape: a zero-stride view costs no memory.
         dummy = np.broadcast_to(np.zeros((1, 1), dtype=bool), (self._npix[1], self._npix[0]))
-        return Cutout2D(
-            dummy, position=position, size=width_npix[::-1], wcs=self.wcs, mode=mode, fill_value=False
-        )
-
-    def cutout(self, position: SkyCoord, width, mode="trim", odd_npix=False, min_npix=1) -> WcsGeom:
-        """Geometry of a cutout of ``width`` (lon, lat) around ``position``.
-
-        Uses astropy's ``Cutout2D`` conventions (``trim``, ``partial``, ``strict``), as gammapy.
-        """
-        c2d = self._cutout2d(position, width, mode=mode, odd_npix=odd_npix, min_npix=min_npix)
+        try:
+            c2d = Cutout2D(dummy, position=position, size=width_npix[::-1], wcs=self.wcs, mode=mode)
+        except (NoOverlapError, PartialOverlapError) as exc:
+            raise GeometryError(
+                f"Cutout of width {width} around {position} (mode {mode!r}) does not fit the "
+                f"{self._npix} image: {exc}"
+            ) from exc
         return self._init_copy(wcs=c2d.wcs, npix=c2d.shape[::-1], crpix=None)
 
     def cutout_slices(self, geom: WcsGeom, mode="partial") -> dict:
@@ -587,42 +626,77 @@ class WcsGeom(Geom):
         )
         return {"parent-slices": slices[0], "cutout-slices": slices[1]}
 
-    # -- regions --------------------------------------------------------------------------------
+    # -- masks ----------------------------------------------------------------------------------
 
-    def region_mask(self, regions, inside=True):
+    def _image_map(self, image: da.Array):
+        """A Map of this geometry whose every plane is the lazy ``image``."""
+        from ..maps import Map  # deferred: maps sits below geometry in the layering
+
+        chunks = tuple((n,) for n in self.data_shape[:-2]) + image.chunks
+        return Map.from_geom(self, data=da.broadcast_to(image, self.data_shape, chunks=chunks))
+
+    def region_mask(self, regions, inside=True, *, chunks="auto"):
         """Boolean map, True for pixels whose centre lies in any of ``regions``.
 
-        Accepts a DS9 string, a sky region, a list of regions or a SkyCoord (point).  Point
-        regions mark the pixels with non-zero bilinear weight around the point, as gammapy.
-        The mask is computed lazily, per chunk, from the pixel-space region.
+        Parameters
+        ----------
+        regions : str, region, list of regions or SkyCoord
+            DS9 string, sky or pixel region(s), compound regions; a SkyCoord or
+            `~regions.PointSkyRegion` marks the pixels with non-zero bilinear weight around the
+            point, as gammapy.
+        inside : bool
+            False inverts the mask (exclusion mask).
+        chunks : see `~mapds.geom.pixel_grid.image_chunks`
+            Chunking of the lazy ``(y, x)`` mask, computed per chunk from the pixel-space regions.
         """
-        from ..maps import Map  # deferred: the geometry layer does not depend on maps
-        from .region import parse_regions
-
         regions = parse_regions(regions) or []
-        shape = self.data_shape[-2:]
-        data = region_mask_dask(self, regions, da.core.normalize_chunks("auto", shape, dtype=bool))
-        if not inside:
-            data = ~data
-        chunks = tuple((n,) for n in self.data_shape[:-2]) + data.chunks
-        return Map.from_geom(self, data=da.broadcast_to(data, self.data_shape, chunks=chunks))
+        data = region_mask_dask(self.wcs, self.data_shape[-2:], regions, chunks)
+        return self._image_map(data if inside else ~data)
 
-    def region_weights(self, regions, oversampling_factor=10):
-        """Fraction of each pixel covered by ``regions`` (10× oversampled region mask)."""
-        geom = self.upsample(oversampling_factor)
-        mask = geom.region_mask(regions)
-        return mask.astype(float).downsample(oversampling_factor, preserve_counts=False)
+    def region_weights(self, regions, oversampling_factor=10, *, chunks="auto"):
+        """Fraction of each pixel inside ``regions`` (mask on an ``oversampling_factor`` finer grid).
+
+        Lazy, chunk by chunk: each chunk only evaluates its own sub-pixels.
+        """
+        regions = parse_regions(regions) or []
+        fine_wcs = self.upsample(oversampling_factor).wcs
+        data = region_weights_dask(fine_wcs, self.data_shape[-2:], regions, oversampling_factor, chunks)
+        return self._image_map(data)
+
+    def binary_structure(self, width, kernel="disk") -> np.ndarray:
+        """Structuring element of ``width`` (angle, converted with the pixel scales) for binary
+        morphology: a disk of that radius or a box of that side, in odd pixels, with leading
+        singleton dimensions for the non-spatial axes."""
+        width = u.Quantity(width)
+        if width.unit.is_equivalent("deg"):
+            width = width / self.pixel_scales
+        width = np.atleast_1d(round_up_to_odd(width.to_value("")))
+        if kernel == "disk":
+            disk = Tophat2DKernel(width[0])
+            disk.normalize("peak")
+            structure = disk.array
+        elif kernel == "box":
+            structure = np.ones(np.broadcast_to(width, (2,))[::-1])
+        else:
+            raise InvalidArgumentError(f"Invalid kernel {kernel!r}, expected 'disk' or 'box'")
+        return structure.reshape((1,) * len(self.axes) + structure.shape)
+
+    def boundary_mask(self, width, *, chunks="auto"):
+        """Boolean map, False within ``width`` (angle, scalar or (lon, lat)) of the image edges.
+
+        Equals gammapy's binary erosion of an all-True map with a box of side ``2 × width``.
+        """
+        width = u.Quantity(width)
+        box = np.broadcast_to(round_up_to_odd((2 * width / self.pixel_scales).to_value("")), (2,))
+        margin = (int(box[0] - 1) // 2, int(box[1] - 1) // 2)
+        return self._image_map(boundary_mask_dask(margin, self.data_shape[-2:], chunks))
 
     # -- serialisation on a scalar coordinate (see mapds.maps.dataarray) -------------------------
 
     def to_spatial_attrs(self) -> dict:
         """JSON-friendly description of the spatial grid (kept on the ``spatial_ref`` coord)."""
         header = self.wcs.to_header()
-        return {
-            "geom_type": "wcs",
-            "npix": list(self._npix),
-            "wcs": {key: header[key] for key in header},
-        }
+        return {"geom_type": "wcs", "npix": list(self._npix), "wcs": {key: header[key] for key in header}}
 
     @classmethod
     def from_spatial_attrs(cls, attrs: dict, axes) -> WcsGeom:
@@ -635,8 +709,8 @@ class WcsGeom(Geom):
     # -- comparisons ----------------------------------------------------------------------------
 
     def is_aligned(self, other: WcsGeom, tolerance=1e-6) -> bool:
-        """Same axes and same WCS up to CRPIX shifts (pixel grids coincide)."""
-        if list(self.axes) != list(other.axes):
+        """Same axes (compared pairwise) and a WCS equal up to a CRPIX shift (pixel grids coincide)."""
+        if not all(a == b for a, b in zip(self.axes, other.axes, strict=False)):
             return False
         return bool(self.wcs.wcs.compare(other.wcs.wcs, cmp=2, tolerance=tolerance))
 
@@ -657,7 +731,8 @@ class WcsGeom(Geom):
         return self._init_copy(axes=copy.deepcopy(list(self.axes), memo))
 
     def __repr__(self) -> str:
-        lon, lat = self.center_skydir.data.lon.deg, self.center_skydir.data.lat.deg
+        center = self.center_skydir
+        lon_ref, lat_ref = self.wcs.wcs.crval
         width = self.width
         return (
             f"WcsGeom\n\n"
@@ -666,31 +741,7 @@ class WcsGeom(Geom):
             f"\tndim       : {self.ndim}\n"
             f"\tframe      : {self.frame}\n"
             f"\tprojection : {self.projection}\n"
-            f"\tcenter     : {lon:.1f} deg, {lat:.1f} deg\n"
+            f"\tcenter     : {center.data.lon.deg:.1f} deg, {center.data.lat.deg:.1f} deg\n"
             f"\twidth      : {width[0][0]:.1f} x {width[1][0]:.1f}\n"
+            f"\twcs ref    : {lon_ref:.1f} deg, {lat_ref:.1f} deg\n"
         )
-
-
-def region_mask_dask(geom: WcsGeom, regions, chunks) -> da.Array:
-    """Lazy boolean image: pixel centres inside any region (point regions: bilinear support)."""
-    from regions import PixCoord, PointSkyRegion
-
-    points = [r for r in regions if isinstance(r, PointSkyRegion)]
-    extended = [r.to_pixel(geom.wcs) for r in regions if not isinstance(r, PointSkyRegion)]
-    point_pix = [geom.wcs.world_to_pixel(r.center) for r in points]
-
-    def block(block_info=None):
-        (y0, y1), (x0, x1) = block_info[None]["array-location"]
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        out = np.zeros(yy.shape, dtype=bool)
-        pix = PixCoord(xx, yy)
-        for region in extended:
-            out |= region.contains(pix)
-        for px, py in point_pix:
-            out |= (np.abs(xx - px) < 1) & (np.abs(yy - py) < 1)
-        return out
-
-    name = "region-mask-" + tokenize(
-        geom.wcs.to_header_string(), geom.data_shape[-2:], [str(r) for r in regions], chunks
-    )
-    return da.map_blocks(block, chunks=chunks, dtype=bool, name=name, meta=np.empty((0, 0), bool))
