@@ -37,7 +37,7 @@ def power_law_integral(energy_min, energy_max, index, amplitude, reference):
     ``amplitude × reference / (1 − Γ) × [(E_max/E_0)^(1−Γ) − (E_min/E_0)^(1−Γ)]``, and
     ``amplitude × reference × ln(E_max / E_min)`` where ``1 − Γ`` is close to 0.
     """
-    exponent = 1 - index
+    exponent = np.subtract(1, index)
     with np.errstate(divide="ignore", invalid="ignore"):
         general = (
             amplitude
@@ -51,7 +51,7 @@ def power_law_integral(energy_min, energy_max, index, amplitude, reference):
 
 def power_law_energy_flux(energy_min, energy_max, index, amplitude, reference):
     """∫ E × amplitude (E / reference)^−index dE (``ln`` form where ``2 − Γ`` is close to 0)."""
-    exponent = 2 - index
+    exponent = np.subtract(2, index)
     with np.errstate(divide="ignore", invalid="ignore"):
         general = (
             amplitude
@@ -69,7 +69,7 @@ def power_law2_integral(energy_min, energy_max, amplitude, index, emin, emax):
     Energies are raised to a power directly (not as ratios), as gammapy does; pass them in one
     unit as plain numbers or Quantities.
     """
-    exponent = 1 - index
+    exponent = np.subtract(1, index)
     top = np.power(energy_max, exponent) - np.power(energy_min, exponent)
     bottom = np.power(emax, exponent) - np.power(emin, exponent)
     return amplitude * top / bottom

@@ -9,7 +9,7 @@ from typing import ClassVar
 import astropy.units as u
 import numpy as np
 
-from ...errors import ModelError, ParameterError
+from ...errors import ModelError, ParameterError, UnitMismatchError
 from ..covariance import Covariance
 from ..parameter import Parameter, Parameters
 
@@ -96,13 +96,11 @@ class ModelBase:
             else:
                 par = default.copy()
                 if value is not None:
+                    quantity = _quantity(value, f"{type(self).__name__} parameter {default.name!r}")
                     try:
-                        par.quantity = u.Quantity(value)
-                    except (TypeError, ValueError) as exc:
-                        raise ParameterError(
-                            f"{type(self).__name__}: invalid value {value!r} for parameter "
-                            f"{default.name!r}: {exc}"
-                        ) from exc
+                        par.quantity = quantity
+                    except UnitMismatchError as exc:
+                        raise UnitMismatchError(f"{type(self).__name__}: {exc}") from exc
             par._type = self._type
             setattr(self, default.name, par)
         self._covariance = None
@@ -257,6 +255,13 @@ class ModelBase:
         if len(self.parameters) > 0:
             text += f"\n{self.parameters.to_table()}"
         return text
+
+
+def _quantity(value, what: str) -> u.Quantity:
+    try:
+        return u.Quantity(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{what}: invalid value {value!r}: {exc}") from exc
 
 
 def _inner(data: dict, model_type: str | None) -> dict:

@@ -62,6 +62,8 @@ class SpectralModel(ModelBase):
     """
 
     _type = "spectral"
+    # Lets ``quantity + model`` reach ``model.__radd__`` instead of numpy's ufunc machinery.
+    __array_ufunc__ = None
 
     def __call__(self, energy) -> u.Quantity:
         """dN/dE at ``energy`` (Quantity)."""
