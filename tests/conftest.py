@@ -51,3 +51,139 @@ def raise_if_dask_computes():
         return dask.config.set(scheduler=ComputeCounter(max_computes))
 
     return factory
+
+
+# -- storage fixtures ------------------------------------------------------------------------------
+
+
+class ByteCounter:
+    """Records every read made through a :class:`CountingFileSystem` (shared by its instances)."""
+
+    def __init__(self):
+        self.reads: list[tuple[str, int, int]] = []
+
+    def reset(self) -> None:
+        self.reads.clear()
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(n for _, _, n in self.reads)
+
+    def ranges(self, path: str | None = None) -> list[tuple[int, int]]:
+        """``(start, end)`` of the reads (of one file when ``path`` is given)."""
+        return [(s, s + n) for p, s, n in self.reads if path is None or p.endswith(path)]
+
+    def bytes_in(self, start: int, end: int, path: str | None = None) -> int:
+        """Bytes read that fall inside ``[start, end)``."""
+        return sum(max(0, min(e, end) - max(s, start)) for s, e in self.ranges(path))
+
+
+def _counting_filesystem_class():
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+
+    class CountingFile:
+        """File object of the real local filesystem that records what ``read`` returns."""
+
+        def __init__(self, f, path, counter):
+            self._f, self._path, self._counter = f, path, counter
+
+        def read(self, n=-1):
+            start = self._f.tell()
+            data = self._f.read(n)
+            self._counter.reads.append((self._path, start, len(data)))
+            return data
+
+        def readinto(self, buf):
+            start = self._f.tell()
+            n = self._f.readinto(buf)
+            self._counter.reads.append((self._path, start, n or 0))
+            return n
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+        def __iter__(self):
+            return iter(self._f)
+
+    class CountingFileSystem(LocalFileSystem):
+        """The local filesystem under the ``countfile://`` protocol, counting bytes read.
+
+        Every read path of fsspec (``cat_file``, ``cat_ranges``, ``open().read``) goes through
+        the file objects returned by ``_open``, so wrapping them counts each byte once.
+        """
+
+        protocol = ("countfile",)
+        counter = ByteCounter()
+
+        @classmethod
+        def _strip_protocol(cls, path):
+            path = str(path)
+            if path.startswith("countfile://"):
+                path = path[len("countfile://") :]
+            return LocalFileSystem._strip_protocol(path)
+
+        def unstrip_protocol(self, name):
+            return f"countfile://{self._strip_protocol(name)}"
+
+        def _open(self, path, mode="rb", **kwargs):
+            f = super()._open(path, mode=mode, **kwargs)
+            return CountingFile(f, self._strip_protocol(path), self.counter) if "r" in mode else f
+
+    fsspec.register_implementation("countfile", CountingFileSystem, clobber=True)
+    return CountingFileSystem
+
+
+@pytest.fixture
+def counting_fs():
+    """A byte-counting wrapper of the local filesystem, registered as ``countfile://``.
+
+    Yields the :class:`ByteCounter` (reset at the start of the test); open files through
+    ``f"countfile://{path}"``.
+    """
+    cls = _counting_filesystem_class()
+    cls.counter.reset()
+    yield cls.counter
+    cls.counter.reset()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server on 127.0.0.1 (a random free port), for the whole session.
+
+    Yields the fsspec ``storage_options`` that reach it (dummy credentials).
+    """
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "anon": False,
+        "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"},
+        "skip_instance_cache": True,
+    }
+    yield options
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request):
+    """A fresh bucket on the moto server: yields ``(s3 url prefix, storage_options)``."""
+    import uuid
+
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3_server)
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    yield f"s3://{name}", s3_server
+    fs.rm(name, recursive=True)

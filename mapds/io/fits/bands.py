@@ -1,0 +1,171 @@
+"""BANDS tables and the header conventions around them (gadf and Fermi-LAT formats).
+
+- Which table describes a map's non-spatial axes: the ``BANDSHDU`` card, else (for 3D images
+  and multi-column tables) a Fermi ``EBOUNDS`` or ``ENERGIES`` table.
+- Which format that implies: ``fgst-template`` for ``ENERGIES``, ``fgst-ccube`` for
+  ``EBOUNDS``, ``gadf`` otherwise.
+- Axes from the table, after checking that each axis' values come in increasing order (the
+  geometry builder sorts unique values, which would hide a scrambled table).
+- ``BUNIT`` and ``META`` cards.
+"""
+
+from __future__ import annotations
+
+import json
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from ...errors import AxisError, UnitMismatchError
+from ...geom import MapAxes
+
+__all__ = [
+    "FGST_BANDS",
+    "axes_from_bands",
+    "bands_hdu_name",
+    "decode_meta",
+    "encode_meta",
+    "format_of_bands",
+    "unit_from_header",
+]
+
+#: Bands table names of the Fermi-LAT formats.
+FGST_BANDS = {"fgst-ccube": "EBOUNDS", "fgst-template": "ENERGIES"}
+
+
+def bands_hdu_name(header: fits.Header, is_table: bool, n_columns: int, names) -> str | None:
+    """Name of the table describing a map's non-spatial axes, if any.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+        Header of the map HDU.
+    is_table : bool
+        Whether the map HDU is a table (region or sparse map).
+    n_columns : int
+        Number of columns of the table (ignored for images).
+    names : collection of str
+        HDU names present in the file.
+    """
+    if "BANDSHDU" in header:
+        return str(header["BANDSHDU"]).strip()
+    if is_table:
+        cube = header.get("INDXSCHM", "") in ("EXPLICIT", "IMPLICIT", "") and n_columns > 1
+    else:
+        cube = header.get("NAXIS") == 3
+    if cube:
+        for name in FGST_BANDS.values():
+            if name in names:
+                return name
+    return None
+
+
+def format_of_bands(bands_name: str | None) -> str:
+    """Map format implied by the name of the bands table."""
+    for fmt, name in FGST_BANDS.items():
+        if bands_name is not None and bands_name.upper() == name:
+            return fmt
+    return "gadf"
+
+
+def _check_increasing(table: Table, column: str, where: str) -> None:
+    values = np.asarray(table[column])
+    if values.dtype.kind not in "fiu" or values.ndim != 1:
+        return
+    _, first = np.unique(values, return_index=True)
+    in_file_order = values[np.sort(first)]
+    if np.any(np.diff(in_file_order) <= 0):
+        raise AxisError(
+            f"{where}: column {column!r} is not monotonic: the axis values must increase in the "
+            f"order of the table rows, got {in_file_order.tolist()}"
+        )
+
+
+def axes_from_bands(table: Table, format: str, where: str) -> MapAxes:
+    """Non-spatial axes described by a BANDS (or Fermi energy) table.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        The bands table, its header cards in ``table.meta``.
+    format : {"gadf", "fgst-ccube", "fgst-template"}
+        Convention of the table.
+    where : str
+        File and HDU, for error messages.
+
+    Raises
+    ------
+    AxisError
+        A column is missing or an axis' values do not increase.
+    """
+    if format == "gadf":
+        for idx in range(1, 6):
+            axcols = table.meta.get(f"AXCOLS{idx}")
+            if axcols is None:
+                break
+            for column in str(axcols).split(","):
+                if column not in table.colnames:
+                    raise AxisError(
+                        f"{where}: AXCOLS{idx} = {axcols!r} names column {column!r}, which the table "
+                        f"lacks (columns: {table.colnames})"
+                    )
+                _check_increasing(table, column, where)
+    else:
+        for column in ("E_MIN", "E_MAX", "ENERGY", "Energy", "energy"):
+            if column in table.colnames:
+                _check_increasing(table, column, where)
+    try:
+        return MapAxes.from_table(table, format=format)
+    except AxisError as exc:
+        raise AxisError(f"{where}: {exc}") from exc
+    except (KeyError, StopIteration) as exc:
+        raise AxisError(f"{where}: the table does not describe {format} axes: {exc}") from exc
+
+
+def unit_from_header(header: fits.Header, where: str) -> u.Unit:
+    """Unit of a map from ``BUNIT``, without ``ph``/``ct`` (gammapy's standardisation).
+
+    Raises
+    ------
+    UnitMismatchError
+        ``BUNIT`` is not a unit astropy understands.
+    """
+    text = header.get("BUNIT", "")
+    try:
+        unit = u.Unit(text)
+    except (ValueError, TypeError) as exc:
+        raise UnitMismatchError(f"{where}: BUNIT = {text!r} is not a known unit ({exc})") from exc
+    keep = [(b, p) for b, p in zip(unit.bases, unit.powers, strict=True) if str(b) not in ("ph", "ct")]
+    return u.CompositeUnit(unit.scale, [b for b, _ in keep], [p for _, p in keep])
+
+
+def _quantities(obj: dict) -> dict:
+    # gammapy's META decoding: every value that parses as a Quantity becomes one.
+    for key, value in obj.items():
+        try:
+            obj[key] = u.Quantity(value)
+        except TypeError:
+            continue
+    return obj
+
+
+def decode_meta(text: str | None) -> dict:
+    """Map metadata from the JSON of a ``META`` card (strings that parse become Quantities)."""
+    return {} if not text else json.loads(text, object_hook=_quantities)
+
+
+def _jsonable(obj):
+    if isinstance(obj, u.Quantity):
+        return obj.to_string()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"Map meta value {obj!r} of type {type(obj).__name__} cannot be written to FITS")
+
+
+def encode_meta(meta: dict) -> str:
+    """``META`` card value for ``meta``, as gammapy writes it."""
+    return json.dumps(meta, default=_jsonable)

@@ -1,0 +1,44 @@
+"""`HDUListSource`: an in-memory ``astropy.io.fits.HDUList`` seen as an :class:`HduSource`."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.io import fits
+from dask.base import tokenize
+
+from ...errors import MissingHDUError
+
+__all__ = ["HDUListSource"]
+
+
+class HDUListSource:
+    """Adapter so that maps are read from an ``HDUList`` exactly as from a file."""
+
+    def __init__(self, hdulist: fits.HDUList):
+        self.hdulist = hdulist
+        self.url = hdulist.filename() or "<HDUList>"
+
+    @property
+    def names(self) -> list[str]:
+        return [hdu.name.upper() if i else "PRIMARY" for i, hdu in enumerate(self.hdulist)]
+
+    def index(self, hdu) -> int:
+        if isinstance(hdu, (int, np.integer)) and -len(self.hdulist) <= hdu < len(self.hdulist):
+            return int(hdu) % len(self.hdulist)
+        if isinstance(hdu, str) and hdu.strip().upper() in self.names:
+            return self.names.index(hdu.strip().upper())
+        raise MissingHDUError(f"{self.url!r} has no HDU {hdu!r}; available HDUs: {self.names}")
+
+    def header(self, hdu) -> fits.Header:
+        return self.hdulist[self.index(hdu)].header
+
+    def has_data(self, index: int) -> bool:
+        return self.hdulist[index].data is not None
+
+    def read_hdu(self, hdu):
+        return self.hdulist[self.index(hdu)]
+
+    def image_array(self, hdu, as_bool: bool = False):
+        data = np.asarray(self.hdulist[self.index(hdu)].data)
+        data = data.astype(bool) if as_bool else data.astype(data.dtype.newbyteorder("="))
+        return data, "hdulist-" + tokenize(data)

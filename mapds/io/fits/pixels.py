@@ -1,0 +1,146 @@
+"""FITS pixel values <-> numpy values (BITPIX, byte order, BSCALE/BZERO, BLANK, masks).
+
+The conversions reproduce what ``astropy.io.fits`` hands to gammapy, so a map read by mapds
+has the values and dtype gammapy would see:
+
+- big-endian storage becomes native byte order;
+- the unsigned-integer conventions (BITPIX 16/32/64 with BZERO = 2**(n-1), BITPIX 8 with
+  BZERO = -128 for int8) give exact unsigned (or int8) integers;
+- any other BSCALE/BZERO, or a BLANK card on integers, gives floats (float32 for BITPIX 8/16,
+  float64 above; float images keep their type), with BLANK pixels set to NaN;
+- masks (gammapy writes them as int64) become bool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+
+from ...errors import CorruptFileError
+
+__all__ = ["PixelCodec"]
+
+_BITPIX_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+_SIGNED_FOR_UNSIGNED = {np.dtype("u2"): ">i2", np.dtype("u4"): ">i4", np.dtype("u8"): ">i8"}
+
+
+@dataclass(frozen=True)
+class PixelCodec:
+    """How stored pixels map to values.
+
+    Attributes
+    ----------
+    file_dtype : numpy.dtype
+        dtype of the stored (big-endian) pixels.
+    dtype : numpy.dtype
+        dtype of the values (native byte order).
+    kind : {"plain", "offset", "scaled", "bool"}
+        ``offset``: an exact integer offset convention (unsigned integers, int8);
+        ``scaled``: ``value = stored * bscale + bzero`` in floating point.
+    bscale, bzero : float
+        Linear scaling (``scaled`` kind).
+    blank : int, optional
+        Stored integer value meaning "undefined" (``scaled`` kind), read as NaN.
+    """
+
+    file_dtype: np.dtype
+    dtype: np.dtype
+    kind: str = "plain"
+    bscale: float = 1.0
+    bzero: float = 0.0
+    blank: int | None = None
+
+    @classmethod
+    def from_header(cls, header: fits.Header, as_bool: bool = False, where: str = "") -> PixelCodec:
+        """Codec of an image HDU.
+
+        Parameters
+        ----------
+        header : `~astropy.io.fits.Header`
+            Image header (``BITPIX``, optional ``BSCALE``/``BZERO``/``BLANK``).
+        as_bool : bool
+            Read the values as a mask (non-zero is True).
+        where : str
+            File and HDU, for error messages.
+        """
+        bitpix = header.get("BITPIX")
+        if bitpix not in _BITPIX_DTYPES:
+            raise CorruptFileError(
+                f"{where}: BITPIX = {bitpix!r} is not a FITS pixel type (expected one of "
+                f"{sorted(_BITPIX_DTYPES)})"
+            )
+        file_dtype = np.dtype(_BITPIX_DTYPES[bitpix])
+        bscale = float(header.get("BSCALE", 1.0))
+        bzero = float(header.get("BZERO", 0.0))
+        blank = header.get("BLANK") if file_dtype.kind != "f" else None
+        if as_bool:
+            return cls(file_dtype, np.dtype(bool), "bool")
+        if bscale == 1.0 and file_dtype.kind in "iu":
+            if bitpix == 8 and bzero == -128.0:
+                return cls(file_dtype, np.dtype("i1"), "offset")
+            if bitpix > 8 and bzero == 2.0 ** (bitpix - 1):
+                return cls(file_dtype, np.dtype(f"u{bitpix // 8}"), "offset")
+        if bscale == 1.0 and bzero == 0.0 and blank is None:
+            return cls(file_dtype, file_dtype.newbyteorder("="))
+        if file_dtype.kind == "f":
+            out = file_dtype.newbyteorder("=")
+        else:
+            out = np.dtype("f4") if bitpix in (8, 16) else np.dtype("f8")
+        return cls(file_dtype, out, "scaled", bscale, bzero, None if blank is None else int(blank))
+
+    @classmethod
+    def for_values(cls, dtype, where: str = "") -> PixelCodec:
+        """Codec that stores values of ``dtype`` (bool is stored as int64, as gammapy does)."""
+        dtype = np.dtype(dtype)
+        if dtype.kind == "b":
+            return cls(np.dtype(">i8"), dtype, "bool")
+        if dtype == np.dtype("i1"):
+            return cls(np.dtype("u1"), dtype, "offset")
+        if dtype in _SIGNED_FOR_UNSIGNED:
+            return cls(np.dtype(_SIGNED_FOR_UNSIGNED[dtype]), dtype, "offset")
+        file_dtype = dtype.newbyteorder(">") if dtype.itemsize > 1 else dtype
+        if file_dtype not in {np.dtype(v) for v in _BITPIX_DTYPES.values()}:
+            raise TypeError(f"{where}: cannot store {dtype} values in a FITS image")
+        return cls(file_dtype, dtype.newbyteorder("="))
+
+    def placeholder(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A zero-memory array of the value dtype, from which astropy derives image cards."""
+        dtype = np.dtype("i8") if self.kind == "bool" else self.dtype
+        return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+    def decode(self, raw: np.ndarray) -> np.ndarray:
+        """Values from stored pixels (``raw`` has ``file_dtype`` and may be modified in place)."""
+        if self.kind == "bool":
+            return raw != 0
+        native = raw.view(raw.dtype.newbyteorder("="))
+        if raw.dtype.byteorder not in ("=", "|") and raw.dtype.itemsize > 1:
+            raw.byteswap(inplace=True)
+        if self.kind == "plain":
+            return native
+        if self.kind == "offset":
+            unsigned = native.view(f"u{native.itemsize}")
+            unsigned ^= np.array(1 << (8 * native.itemsize - 1), dtype=unsigned.dtype)
+            return unsigned.view(self.dtype)
+        values = native.astype(self.dtype)
+        if self.bscale != 1.0:
+            values *= self.dtype.type(self.bscale)
+        if self.bzero != 0.0:
+            values += self.dtype.type(self.bzero)
+        if self.blank is not None:
+            values[native == self.blank] = np.nan
+        return values
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Stored pixels (C-contiguous, ``file_dtype``) from values."""
+        values = np.asarray(values)
+        if self.kind == "bool":
+            return np.ascontiguousarray(values, dtype=self.file_dtype)
+        if self.kind == "offset":
+            unsigned = np.array(values, dtype=self.dtype).view(f"u{self.dtype.itemsize}")
+            unsigned ^= np.array(1 << (8 * self.dtype.itemsize - 1), dtype=unsigned.dtype)
+            return np.ascontiguousarray(unsigned.view(self.file_dtype.newbyteorder("=")), self.file_dtype)
+        if self.kind == "scaled":
+            raise TypeError("scaled pixels are only decoded; values are written unscaled")
+        return np.ascontiguousarray(values, dtype=self.file_dtype)

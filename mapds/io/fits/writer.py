@@ -1,0 +1,152 @@
+"""Writing FITS files by streaming: headers first, then image data chunk by chunk.
+
+The whole layout is known before any data are computed: each header's size, each data
+section's offset and padded size.  The file is allocated at its final size (data padding is
+zeros), headers and small tables are written in place, and :func:`dask.array.store` computes
+the image chunks and writes each at its byte offsets with ``os.pwrite``, from as many threads
+or workers as the scheduler runs.  Memory stays at a few chunks; nothing is written twice.
+Everything goes to a temporary file beside the target that replaces it only when complete
+(:func:`mapds.io.urls.atomic_file`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+
+import dask.array as da
+import numpy as np
+from astropy.io import fits
+
+from ..urls import atomic_file, resolve
+from .checksum import add_checksum_cards, fill_checksums
+from .headers import BLOCK
+from .maps import LazyImageHDU, with_primary
+from .pixels import PixelCodec
+from .runs import contiguous_runs, normalize_key
+
+__all__ = ["write_fits"]
+
+
+class PixelTarget:
+    """Target of :func:`dask.array.store` writing one image's chunks at their byte offsets."""
+
+    def __init__(self, path: str, data_offset: int, shape: tuple[int, ...], codec: PixelCodec):
+        self.path = path
+        self.data_offset = data_offset
+        self.shape = shape
+        self.codec = codec
+
+    def __setitem__(self, key, values) -> None:
+        slices, _ = normalize_key(key, self.shape)
+        encoded = self.codec.encode(values)
+        offsets, length = contiguous_runs(self.shape, slices)
+        itemsize = encoded.dtype.itemsize
+        run_bytes = length * itemsize
+        view = memoryview(encoded.reshape(-1)).cast("B")
+        fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        try:
+            for i, offset in enumerate(offsets.tolist()):
+                pwrite_all(
+                    fd, view[i * run_bytes : (i + 1) * run_bytes], self.data_offset + offset * itemsize
+                )
+        finally:
+            os.close(fd)
+
+
+def pwrite_all(fd: int, data, position: int) -> None:
+    """``os.pwrite`` until every byte is written."""
+    data = memoryview(data)
+    while data:
+        written = os.pwrite(fd, data, position)
+        data, position = data[written:], position + written
+
+
+def hdu_bytes(hdu, checksum: bool = False) -> bytes:
+    """Complete serialisation (header, data, padding) of an in-memory astropy HDU."""
+    buf = io.BytesIO()
+    if isinstance(hdu, fits.PrimaryHDU):
+        hdu.writeto(buf, checksum=checksum)
+        return buf.getvalue()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf, checksum=checksum)
+    # Skip the empty primary HDU in front: one header block (two with checksum cards it
+    # cannot have: they fit in the first block).
+    return buf.getvalue()[BLOCK:]
+
+
+def _padded(n: int) -> int:
+    return BLOCK * math.ceil(n / BLOCK)
+
+
+def write_fits(url, hdus: Sequence, *, overwrite=False, storage_options=None, checksum=False) -> None:
+    """Write HDUs into one FITS file, streaming lazy images chunk by chunk, atomically.
+
+    Parameters
+    ----------
+    url : str or os.PathLike
+        Target path or fsspec URL (remote targets are written locally, then uploaded).
+    hdus : sequence
+        :class:`~mapds.io.fits.LazyImageHDU` (e.g. from :func:`~mapds.io.fits.map_to_hdus`)
+        and astropy HDUs (tables, headers).  An empty primary HDU is added in front unless
+        the first item is a primary.
+    overwrite : bool
+        Replace an existing target; otherwise :class:`~mapds.errors.OverwriteError`.
+    storage_options : dict, optional
+        fsspec options for remote targets.
+    checksum : bool
+        Add ``CHECKSUM``/``DATASUM`` cards to every HDU (one extra read of the written file).
+    """
+    hdus = with_primary(hdus)
+    for hdu in hdus[1:]:
+        if isinstance(hdu, fits.PrimaryHDU) or (isinstance(hdu, LazyImageHDU) and hdu.is_primary):
+            raise ValueError("Only the first HDU of a FITS file can be a primary HDU")
+    target = resolve(url, storage_options)
+    with atomic_file(target, overwrite=overwrite) as tmp:
+        _write_local(tmp, hdus, checksum)
+
+
+def _write_local(path: str, hdus: list, checksum: bool) -> None:
+    blobs: list[tuple[int, bytes]] = []
+    # (hdu, header as written, header offset, data offset, padded data size)
+    images: list[tuple[LazyImageHDU, fits.Header, int, int, int]] = []
+    offset = 0
+    for hdu in hdus:
+        if isinstance(hdu, LazyImageHDU):
+            header = hdu.header.copy()
+            if checksum:
+                add_checksum_cards(header)
+            text = header.tostring(endcard=True, padding=True).encode("ascii")
+            shape = tuple(int(header[f"NAXIS{i}"]) for i in range(int(header["NAXIS"]), 0, -1))
+            if tuple(hdu.data.shape) != shape:
+                raise ValueError(
+                    f"HDU {hdu.name!r}: data shape {hdu.data.shape} does not match header {shape}"
+                )
+            padded = _padded(int(np.prod(shape)) * hdu.codec.file_dtype.itemsize)
+            blobs.append((offset, text))
+            images.append((hdu, header, offset, offset + len(text), padded))
+            offset += len(text) + padded
+        else:
+            blob = hdu_bytes(hdu, checksum=checksum)
+            blobs.append((offset, blob))
+            offset += len(blob)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        os.ftruncate(fd, offset)  # data padding is zeros
+        for position, blob in blobs:
+            pwrite_all(fd, blob, position)
+    finally:
+        os.close(fd)
+    if images:
+        da.store(
+            [hdu.data for hdu, *_ in images],
+            [
+                PixelTarget(path, data_offset, hdu.data.shape, hdu.codec)
+                for hdu, _, _, data_offset, _ in images
+            ],
+            lock=False,
+            compute=True,
+        )
+    if checksum:
+        fill_checksums(path, [(header, h_off, d_off, size) for _, header, h_off, d_off, size in images])

@@ -1,0 +1,209 @@
+"""Gzip-compressed FITS files, decompressed once into a local zarr cache.
+
+A gzip stream can only be read from the start, so ranged reads are impossible.  The first
+time such a file is opened it is decompressed sequentially, HDU by HDU: headers are kept,
+images are decoded and written into zarr arrays slab by slab (each slab a contiguous run of
+the image, a few tens of MB, so memory stays bounded whatever the file size), other HDUs are
+kept as raw bytes.  The cache entry is keyed by the URL, size and modification marker
+(ETag, mtime...) of the file, written to a temporary directory and renamed into place, and
+reused by later opens (also from other processes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import re
+import zlib
+
+import numpy as np
+import zarr
+from astropy.io import fits
+
+from ..errors import CorruptFileError
+from .fits.file import FitsBackend, FitsFile
+from .fits.headers import BLOCK, HduInfo, data_size, hdu_name, read_header
+from .fits.pixels import PixelCodec
+from .urls import Location, atomic_directory, resolve, storage_errors
+from .zarr_store import ZarrLazyArray
+
+__all__ = ["cache_path", "default_cache_dir", "open_cached"]
+
+log = logging.getLogger(__name__)
+
+#: Bytes of a decompressed image converted at a time.
+SLAB_BYTES = 32 * 2**20
+_LAYOUT = "mapds-fits-cache-1"
+
+
+def default_cache_dir() -> str:
+    """``$MAPDS_CACHE_DIR``, else ``~/.cache/mapds``."""
+    return os.environ.get("MAPDS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mapds")
+
+
+def cache_path(token: str, url: str, cache_dir=None) -> str:
+    """Directory of the cache entry of a file identified by ``token``."""
+    key = hashlib.sha256(token.encode()).hexdigest()[:24]
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(url.rstrip("/")))[:60]
+    return os.path.join(os.fspath(cache_dir or default_cache_dir()), f"{stem}-{key}.zarr")
+
+
+def slab_chunks(shape: tuple[int, ...], itemsize: int, target: int = SLAB_BYTES) -> tuple[int, ...]:
+    """Chunk shape whose chunks are contiguous runs of a C-ordered array (whole trailing
+    dimensions, a block of the next one, single indices before), about ``target`` bytes."""
+    chunks = [1] * len(shape)
+    size = itemsize
+    for dim in range(len(shape) - 1, -1, -1):
+        if size * shape[dim] <= target:
+            chunks[dim] = shape[dim]
+            size *= shape[dim]
+        else:
+            chunks[dim] = max(1, target // size)
+            break
+    return tuple(chunks)
+
+
+class _Stream:
+    """Exact-size reads from a decompressing stream, with clear errors on truncation."""
+
+    def __init__(self, fileobj, url: str):
+        self.fileobj = fileobj
+        self.url = url
+        self.position = 0
+
+    def read_into(self, buf: memoryview) -> int:
+        done = 0
+        try:
+            while done < len(buf):
+                n = self.fileobj.readinto(buf[done:])
+                if not n:
+                    break
+                done += n
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise CorruptFileError(f"{self.url!r}: corrupt or truncated gzip stream: {exc}") from exc
+        self.position += done
+        return done
+
+    def read(self, n: int) -> bytes:
+        buf = bytearray(n)
+        done = self.read_into(memoryview(buf))
+        return bytes(buf[:done])
+
+    def read_exact(self, buf: memoryview, what: str) -> None:
+        done = self.read_into(buf)
+        if done < len(buf):
+            raise CorruptFileError(
+                f"{self.url!r}: {what} claims {len(buf)} bytes but the file ends after {done}"
+            )
+
+    def skip(self, n: int) -> None:
+        self.read(n)
+
+
+def _convert_image(stream: _Stream, header: fits.Header, group: zarr.Group, key: str, where: str) -> None:
+    """Stream an image into a zarr array, one contiguous slab (one zarr chunk) at a time."""
+    shape = tuple(int(header[f"NAXIS{i}"]) for i in range(int(header["NAXIS"]), 0, -1))
+    codec = PixelCodec.from_header(header, where=where)
+    chunks = slab_chunks(shape, codec.file_dtype.itemsize)
+    array = group.create_array(key, shape=shape, chunks=chunks, dtype=codec.dtype, compressors=None)
+    for index in np.ndindex(*(-(-n // c) for n, c in zip(shape, chunks, strict=True))):
+        region = tuple(
+            slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True)
+        )
+        raw = np.empty(tuple(s.stop - s.start for s in region), dtype=codec.file_dtype)
+        stream.read_exact(memoryview(raw.reshape(-1)).cast("B"), where)
+        array[region] = codec.decode(raw)
+
+
+def _convert(location: Location, dest: Location) -> None:
+    """Decompress ``location`` into a cache entry at ``dest``."""
+    store = zarr.storage.LocalStore(dest.path)
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    entries = []
+    with storage_errors(location.url), location.fs.open(location.path, "rb") as raw:
+        stream = _Stream(gzip.GzipFile(fileobj=raw, mode="rb"), location.url)
+        while True:
+            index = len(entries)
+            first = stream.read(BLOCK)
+            if index > 0 and not first.startswith(b"XTENSION"):
+                break  # end of file, or trailing padding
+            pending = [first]
+
+            def next_block(pending=pending) -> bytes:
+                return pending.pop() if pending else stream.read(BLOCK)
+
+            header, _ = read_header(next_block, index, location.url)
+            name = hdu_name(header, index)
+            nbytes = data_size(header, is_primary=index == 0)
+            info = HduInfo(index, name, header, 0, 0, nbytes)
+            where = f"{location.url!r}, {info.label()}"
+            key = f"hdu{index}"
+            if info.is_image and nbytes:
+                _convert_image(stream, header, group, key, where)
+            elif nbytes:
+                data = bytearray(nbytes)
+                stream.read_exact(memoryview(data), where)
+                group.create_array(key, data=np.frombuffer(data, dtype="u1"), compressors=None)
+            stream.skip(info.padded_size - nbytes)
+            entries.append({"name": name, "header": header.tostring(), "data_size": nbytes})
+    group.attrs.update({"layout": _LAYOUT, "source": location.url, "hdus": entries})
+
+
+class CachedBackend(FitsBackend):
+    """HDU data served from a cache entry."""
+
+    def __init__(self, group: zarr.Group):
+        self.group = group
+
+    def data_bytes(self, info: HduInfo) -> bytes:
+        if info.data_size == 0:
+            return b""
+        return np.asarray(self.group[f"hdu{info.index}"][:]).tobytes()
+
+    def image(self, info: HduInfo, as_bool: bool, where: str) -> ZarrLazyArray:
+        return ZarrLazyArray(self.group[f"hdu{info.index}"], as_bool=as_bool)
+
+
+def open_cached(location: Location, token: str, cache_dir=None, checksum: bool = False) -> FitsFile:
+    """Open a gzip-compressed FITS file through its cache entry (created on first use).
+
+    Parameters
+    ----------
+    location : Location
+        The compressed file.
+    token : str
+        Identity of the file (URL, size, modification marker): the cache key.
+    cache_dir : str, optional
+        Cache directory (default :func:`default_cache_dir`).
+    checksum : bool
+        Accepted for symmetry with plain files; the cache holds decoded values, so checksums
+        are not verified.
+    """
+    path = cache_path(token, location.url, cache_dir)
+    entry = resolve(path)
+    if not os.path.exists(os.path.join(path, "zarr.json")):
+        log.warning(
+            "%s is gzip-compressed and cannot be read at random; decompressing it once into the "
+            "cache %s (later reads use the cache)",
+            location.url,
+            path,
+        )
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_directory(entry, overwrite=True) as tmp:
+            _convert(location, tmp)
+    else:
+        log.info("Reading %s from its decompressed cache %s", location.url, path)
+    if checksum:
+        log.warning(
+            "Checksums of gzip-compressed %s are not verified (the cache holds decoded data)", location.url
+        )
+    group = zarr.open_group(zarr.storage.LocalStore(path, read_only=True), mode="r", zarr_format=3)
+    if group.attrs.get("layout") != _LAYOUT:
+        raise CorruptFileError(f"Cache entry {path!r} for {location.url!r} has an unknown layout")
+    hdus = [
+        HduInfo(i, e["name"], fits.Header.fromstring(e["header"]), 0, 0, int(e["data_size"]))
+        for i, e in enumerate(group.attrs["hdus"])
+    ]
+    return FitsFile(location, hdus, token, CachedBackend(group))

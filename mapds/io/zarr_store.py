@@ -1,0 +1,308 @@
+"""zarr (v3) stores of maps, laid out so that ``xarray.open_zarr`` opens them directly.
+
+A map is stored as an xarray Dataset with one data variable (its values, named after the map)
+and the coordinates of :mod:`mapds.maps.dataarray` (``<axis>``, ``<axis>_min``, ``<axis>_max``
+and the scalar ``spatial_ref`` carrying the WCS), units in ``attrs["units"]``, map metadata in
+``attrs["meta"]`` (quantities as strings, as in FITS ``META`` cards).
+
+- A single map (``Map.write("m.zarr")``) is such a Dataset at the root of the store.
+- A dataset (:func:`write_zarr_group`) is a group whose attributes hold free metadata and
+  whose subgroups hold one map (or one table) each, e.g. ``xr.open_zarr(url, group="counts")``;
+  different maps may have different grids (a PSF map next to counts).
+
+Reading builds the geometry from the coordinates and wraps the data array in
+:class:`ZarrLazyArray`, so a map opened from zarr reads no array bytes until computed and
+cutouts read only the zarr chunks they touch.  Writing streams dask chunks straight into zarr
+chunks (xarray ``to_zarr``), into a temporary store that replaces the target when complete.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+from astropy.table import Table
+
+from ..errors import CorruptFileError, MissingHDUError, StorageError
+from ..maps import Map
+from ..maps.dataarray import SPATIAL_DIMS, geom_from_dataarray, unit_from_attrs
+from ..maps.lazy import WindowedArray
+from .fits.bands import decode_meta, encode_meta
+from .urls import Location, atomic_directory, resolve, storage_errors
+
+__all__ = [
+    "ZarrGroup",
+    "ZarrLazyArray",
+    "is_zarr",
+    "open_zarr_group",
+    "read_zarr_map",
+    "write_zarr_group",
+    "write_zarr_map",
+]
+
+#: Name of the data variable of a single-map store written without a name.
+DEFAULT_NAME = "data"
+_GROUP_KEY = "mapds"
+
+
+def is_zarr(location: Location, must_exist: bool = True) -> bool:
+    """Whether a location is (or, for writing, names) a zarr store."""
+    if location.path.rstrip("/").endswith(".zarr"):
+        return True
+    if not must_exist:
+        return False
+    with storage_errors(location.url):
+        return location.fs.isdir(location.path) and location.fs.exists(
+            f"{location.path.rstrip('/')}/zarr.json"
+        )
+
+
+def zarr_store(location: Location, read_only: bool = True):
+    """A zarr store for a location (``LocalStore`` for local paths, else ``FsspecStore``)."""
+    if location.is_local:
+        return zarr.storage.LocalStore(location.path, read_only=read_only)
+    fs = location.fs
+    if not fs.async_impl:
+        from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+        fs = AsyncFileSystemWrapper(fs)
+    return zarr.storage.FsspecStore(fs, path=location.path, read_only=read_only)
+
+
+class ZarrLazyArray:
+    """A zarr array as a :class:`~mapds.maps.lazy.LazyArray` (native chunks = zarr chunks).
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The stored array.
+    as_bool : bool
+        Return ``values != 0`` (masks stored as integers).
+    """
+
+    def __init__(self, array: zarr.Array, as_bool: bool = False):
+        self.array = array
+        self.as_bool = as_bool
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(bool) if self.as_bool else np.dtype(self.array.dtype)
+
+    @property
+    def native_chunks(self) -> tuple[tuple[int, ...], ...]:
+        return da.core.normalize_chunks(self.array.chunks, self.shape)
+
+    def __getitem__(self, key) -> np.ndarray:
+        values = np.asarray(self.array[key])
+        return values != 0 if self.as_bool else values
+
+
+def _jsonable_meta(meta: dict) -> dict:
+    return json.loads(encode_meta(meta))
+
+
+def _dataset_of(m: Map, name: str) -> xr.Dataset:
+    data_array = m.to_xarray(name)
+    data_array.attrs["meta"] = _jsonable_meta(m.meta)
+    data = data_array.data
+    # zarr chunks must be regular: every dask chunk but the last of each dimension equal.
+    if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in data.chunks):
+        data_array = data_array.chunk(dict(zip(data_array.dims, (c[0] for c in data.chunks), strict=True)))
+    return data_array.to_dataset()
+
+
+def _write_dataset(ds: xr.Dataset, store, group: str | None, compute: bool):
+    return ds.to_zarr(store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute)
+
+
+def write_zarr_map(m: Map, url, name=None, *, overwrite=False, storage_options=None) -> None:
+    """Write one map as a zarr store (streamed chunk by chunk, atomically).
+
+    Parameters
+    ----------
+    m : Map
+        The map.
+    url : str, os.PathLike or Location
+        Target store (``*.zarr``).
+    name : str, optional
+        Name of the data variable (lower-cased); default ``"data"``.
+    overwrite : bool
+        Replace an existing store; otherwise :class:`~mapds.errors.OverwriteError`.
+    """
+    target = resolve(url, storage_options)
+    name = (name or DEFAULT_NAME).lower()
+    with atomic_directory(target, overwrite=overwrite) as tmp, storage_errors(target.url):
+        _write_dataset(_dataset_of(m, name), zarr_store(tmp, read_only=False), None, compute=True)
+
+
+def _table_dataset(table: Table) -> xr.Dataset:
+    variables = {}
+    for column in table.itercols():
+        values = np.asarray(column)
+        dims = ("row", *(f"{column.name}_dim{i}" for i in range(1, values.ndim)))
+        attrs = {"units": column.unit.to_string()} if column.unit is not None else {}
+        variables[column.name] = xr.Variable(dims, values, attrs)
+    meta = {str(k): v for k, v in table.meta.items() if k not in ("comments", "history")}
+    return xr.Dataset(variables, attrs={"meta": _jsonable_meta(meta), _GROUP_KEY: "table"})
+
+
+def _dataset_table(ds: xr.Dataset) -> Table:
+    table = Table(meta=dict(ds.attrs.get("meta", {})))
+    for name, variable in ds.data_vars.items():
+        table[name] = np.asarray(variable.values)
+        if "units" in variable.attrs:
+            table[name].unit = variable.attrs["units"]
+    return table
+
+
+def write_zarr_group(
+    url, maps: dict, *, attrs=None, tables=None, overwrite=False, storage_options=None
+) -> None:
+    """Write several maps and tables into one zarr group (a dataset), atomically.
+
+    All maps are computed and written in one dask computation, chunk by chunk.
+
+    Parameters
+    ----------
+    url : str, os.PathLike or Location
+        Target store.
+    maps : dict of str -> Map
+        One subgroup per map, named by the key (e.g. ``"counts"``, ``"exposure"``).
+    attrs : dict, optional
+        JSON-serialisable attributes of the root group (name, creation info...).
+    tables : dict of str -> `~astropy.table.Table`, optional
+        Small tables (GTI, meta table), one subgroup each.
+    overwrite : bool
+        Replace an existing store; otherwise :class:`~mapds.errors.OverwriteError`.
+    """
+    tables = tables or {}
+    clash = set(maps) & set(tables)
+    if clash:
+        raise ValueError(f"Names used for both a map and a table: {sorted(clash)}")
+    target = resolve(url, storage_options)
+    with atomic_directory(target, overwrite=overwrite) as tmp, storage_errors(target.url):
+        store = zarr_store(tmp, read_only=False)
+        root = zarr.open_group(store, mode="w", zarr_format=3)
+        root.attrs.update({**(attrs or {}), _GROUP_KEY: {"maps": list(maps), "tables": list(tables)}})
+        for name, table in tables.items():
+            _write_dataset(_table_dataset(table), store, name, compute=True)
+        delayed = [
+            _write_dataset(_dataset_of(m, name), store, name, compute=False) for name, m in maps.items()
+        ]
+        dask.compute(*delayed)
+
+
+def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:
+    candidates = [v for v, var in ds.data_vars.items() if var.dims[-2:] == SPATIAL_DIMS]
+    if name is None:
+        if not candidates:
+            raise MissingHDUError(f"{url!r} holds no map (no variable with dimensions {SPATIAL_DIMS})")
+        return candidates[0]
+    for candidate in candidates:
+        if candidate.lower() == name.lower():
+            return candidate
+    raise MissingHDUError(f"{url!r} has no map {name!r}; available: {candidates}")
+
+
+def _open_dataset(store, group: str | None, url: str) -> xr.Dataset:
+    try:
+        return xr.open_zarr(store, group=group, chunks=None, consolidated=False, zarr_format=3)
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
+        where = f"group {group!r} of " if group else ""
+        raise MissingHDUError(f"No zarr {where}store at {url!r}") from exc
+
+
+def _read_map(store, group: str | None, name: str | None, location: Location, chunks) -> Map:
+    ds = _open_dataset(store, group, location.url)
+    variable = _data_variable(ds, name, location.url)
+    try:
+        geom = geom_from_dataarray(ds[variable])
+    except (KeyError, ValueError) as exc:
+        raise CorruptFileError(f"{location.url!r}: map {variable!r} has invalid coordinates: {exc}") from exc
+    attrs = ds[variable].attrs
+    meta = decode_meta(json.dumps(attrs.get("meta", {})))
+    array = zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable]
+    key = f"{group}/{variable}" if group else variable
+    token = location.child(f"{key}/zarr.json").identity()
+    return Map._from_source(
+        geom, WindowedArray(ZarrLazyArray(array), token), chunks, unit=unit_from_attrs(attrs), meta=meta
+    )
+
+
+def read_zarr_map(url, name=None, *, chunks=None, storage_options=None) -> Map:
+    """Open a map from a zarr store lazily (no array bytes are read).
+
+    Parameters
+    ----------
+    url : str, os.PathLike or Location
+        The store.
+    name : str, optional
+        A data variable at the root, or a subgroup of a dataset group; default: the first map.
+    chunks : optional
+        Dask chunks (``{}``: the zarr chunks).
+    """
+    location = resolve(url, storage_options)
+    store = zarr_store(location)
+    with storage_errors(location.url):
+        root = zarr.open_group(store, mode="r", zarr_format=3)
+        groups = {g.lower(): g for g in root.group_keys()}
+        if name is not None and name.lower() in groups:
+            return _read_map(store, groups[name.lower()], None, location, chunks)
+        if name is None and _GROUP_KEY in root.attrs and root.attrs[_GROUP_KEY]["maps"]:
+            return _read_map(store, root.attrs[_GROUP_KEY]["maps"][0], None, location, chunks)
+        return _read_map(store, None, name, location, chunks)
+
+
+class ZarrGroup:
+    """A dataset stored as a zarr group: maps and tables by name, plus attributes.
+
+    Use :func:`open_zarr_group`.
+    """
+
+    def __init__(self, location: Location):
+        self.location = location
+        self.url = location.url
+        self._store = zarr_store(location)
+        with storage_errors(location.url):
+            self._root = zarr.open_group(self._store, mode="r", zarr_format=3)
+        contents = self._root.attrs.get(_GROUP_KEY)
+        if not isinstance(contents, dict):
+            raise CorruptFileError(f"{self.url!r} is not a mapds zarr group (no {_GROUP_KEY!r} attribute)")
+        self.map_names: list[str] = list(contents["maps"])
+        self.table_names: list[str] = list(contents["tables"])
+
+    @property
+    def attrs(self) -> dict:
+        """Attributes given when the group was written."""
+        return {k: v for k, v in self._root.attrs.items() if k != _GROUP_KEY}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.map_names or name in self.table_names
+
+    def read_map(self, name: str, *, chunks=None) -> Map:
+        """A map of the group, lazily."""
+        if name not in self.map_names:
+            raise MissingHDUError(f"{self.url!r} has no map {name!r}; maps: {self.map_names}")
+        return _read_map(self._store, name, None, self.location, chunks)
+
+    def read_table(self, name: str) -> Table:
+        """A table of the group."""
+        if name not in self.table_names:
+            raise MissingHDUError(f"{self.url!r} has no table {name!r}; tables: {self.table_names}")
+        return _dataset_table(_open_dataset(self._store, name, self.url).load())
+
+
+def open_zarr_group(url, *, storage_options=None) -> ZarrGroup:
+    """Open a dataset group written by :func:`write_zarr_group` (reads metadata only)."""
+    location = resolve(url, storage_options)
+    if not location.exists():
+        raise StorageError(f"No zarr store at {location.url!r}")
+    return ZarrGroup(location)
