@@ -1,0 +1,329 @@
+"""`PSFMap` and `RecoPSFMap`: the PSF as a function of offset ``rad``, energy and sky position.
+
+The map is lazy; a kernel or containment lookup at one position reads the (at most 2 × 2) IRF
+pixels around it, reduces them to one radial profile per energy, and builds everything else from
+that small ``(n_energy, n_rad)`` table with the pure functions of :mod:`mapds.irf.containment`
+and :mod:`mapds.irf.psf_kernel_math`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import astropy.units as u
+import numpy as np
+
+from ..errors import AxisError, GeometryMismatchError
+from ..geom import MapAxis, RegionGeom, WcsGeom
+from ..geom.scale import scale
+from ..geom.wcs import round_up_to_odd
+from ..maps import Map
+from . import containment as containment_math
+from .default_axes import RAD_AXIS_DEFAULT
+from .grid_interp import node_neighbours, pixel_neighbours
+from .irf_map import IRFMap, broadcast_lazy, quiet_divide
+from .psf_kernel import PSFKernel, centre_separation
+from .psf_kernel_math import (
+    block_sum,
+    flat_gauss_density,
+    paste_centred,
+    sample_radial_profile,
+    upsampling_factors,
+)
+
+__all__ = ["PSFMap", "RecoPSFMap"]
+
+
+def _pixel_energy_neighbours(axis: MapAxis, energy):
+    """Energy neighbours as gammapy's map interpolation finds them (axis pixel coordinates)."""
+    energy = u.Quantity(energy, axis.unit)
+    return pixel_neighbours(axis.coord_to_pix(energy).reshape(energy.shape), axis.nbin)
+
+
+def _node_energy_neighbours(axis: MapAxis, energy):
+    """Energy neighbours as gammapy's IRF interpolation finds them (between bin centres, in the
+    axis' scale), and whether each energy lies on the axis."""
+    energy = u.Quantity(energy, axis.unit)
+    i0, t = node_neighbours(scale(energy.value, axis.interp), scale(axis.center.value, axis.interp))
+    valid = axis.coord_to_idx(energy).reshape(energy.shape) != -1
+    return i0, t, valid
+
+
+class PSFMap(IRFMap):
+    """PSF map: probability density per solid angle (``sr-1``) versus offset ``rad``, true
+    energy and sky position.
+
+    Parameters
+    ----------
+    psf_map : `~mapds.maps.Map`
+        Map with axes ``["rad", "energy_true"]`` (data ``(n_energy, n_rad, ny, nx)``).
+    exposure_map : `~mapds.maps.Map`, optional
+        Exposure with ``rad`` squashed to one bin; needed for stacking.
+    """
+
+    tag = "psf_map"
+    required_axes: ClassVar[list[str]] = ["rad", "energy_true"]
+    hdu_name = "PSF"
+
+    def __init__(self, psf_map: Map, exposure_map: Map | None = None):
+        super().__init__(psf_map, exposure_map)
+
+    @property
+    def energy_name(self) -> str:
+        """Name of the energy axis (``energy_true``, or ``energy`` for a reco PSF)."""
+        return self.required_axes[-1]
+
+    @property
+    def psf_map(self) -> Map:
+        """The PSF map."""
+        return self._irf_map
+
+    @psf_map.setter
+    def psf_map(self, value: Map) -> None:
+        self._replace_irf_map(value)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_geom(cls, geom, *, chunks=None):
+        """Empty PSF map (zeros, ``sr-1``) with a zero exposure map (``m2 s``)."""
+        psf_map = Map.from_geom(geom, unit="sr-1", chunks=chunks)
+        exposure_map = Map.from_geom(geom.squash("rad"), unit="m2 s", chunks=chunks)
+        return cls(psf_map, exposure_map)
+
+    @classmethod
+    def from_gauss(cls, energy_axis_true, rad_axis=None, sigma=0.1 * u.deg, geom=None, *, chunks=None):
+        """PSF map of a flat-sky Gaussian, the same at every position, with unit exposure.
+
+        Parameters
+        ----------
+        energy_axis_true : MapAxis
+            Energy axis (``energy`` for :class:`RecoPSFMap`).
+        rad_axis : MapAxis, optional
+            Offset axis; default :data:`~mapds.irf.default_axes.RAD_AXIS_DEFAULT`.
+        sigma : Angle
+            Width, scalar or one per energy bin.
+        geom : WcsGeom, optional
+            Image grid; default an all-sky 2 × 1 pixel grid.
+        chunks : optional, keyword-only
+            Dask chunks; the data are a broadcast of one small profile, nothing is computed.
+        """
+        rad_axis = RAD_AXIS_DEFAULT if rad_axis is None else rad_axis
+        if geom is None:
+            geom = WcsGeom.create(npix=(2, 1), proj="CAR", binsz=180)
+        geom = geom.to_image().to_cube([rad_axis, energy_axis_true])
+        sigma = u.Quantity(sigma, "deg").reshape((-1, 1))
+        profile = flat_gauss_density(rad_axis.center.reshape((1, -1)), sigma).to_value("sr-1")
+        profile = np.broadcast_to(profile, geom.data_shape[:2])
+        psf_data = broadcast_lazy(profile[..., np.newaxis, np.newaxis], geom, chunks)
+        exposure_geom = geom.squash("rad")
+        exposure_data = broadcast_lazy(np.ones((1, 1, 1, 1)), exposure_geom, chunks)
+        psf_map = Map.from_geom(geom, data=psf_data, unit="sr-1")
+        exposure_map = Map.from_geom(exposure_geom, data=exposure_data, unit="m2 s")
+        return cls(psf_map, exposure_map)
+
+    # -- lookups at one position ----------------------------------------------------------------
+
+    def _profile(self, position):
+        """Radial profiles ``(n_energy, n_rad)`` at ``position`` and whether it is on the grid."""
+        if len(self.psf_map.geom.axes) != 2:
+            raise AxisError(
+                f"{type(self).__name__} lookups support only the axes {self.required_axes}, "
+                f"got {self.psf_map.geom.axes.names}"
+            )
+        if position is None and not isinstance(self.psf_map.geom, RegionGeom):
+            position = self.psf_map.geom.center_skydir
+        window = self._window(position)
+        return window.interpolated(), window.on_grid
+
+    def _containment(self, rad, energy, position=None) -> u.Quantity:
+        profile, _ = self._profile(position)
+        geom = self.psf_map.geom
+        rad_axis = geom.axes["rad"]
+        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
+        e_i0, e_t = _pixel_energy_neighbours(geom.axes[self.energy_name], energy)
+        rad = u.Quantity(rad, rad_axis.unit)
+        values = containment_math.containment_fraction(cumsum, rad_axis, rad, e_i0, e_t)
+        return u.Quantity(values, "")
+
+    def _containment_radius(self, fraction, energy, position=None) -> u.Quantity:
+        profile, on_grid = self._profile(position)
+        geom = self.psf_map.geom
+        rad_axis = geom.axes["rad"]
+        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
+        e_i0, e_t, valid = _node_energy_neighbours(geom.axes[self.energy_name], energy)
+        return containment_math.containment_radius(cumsum, rad_axis, fraction, e_i0, e_t, valid & on_grid)
+
+    def containment(self, rad, energy_true, position=None) -> u.Quantity:
+        """Fraction of the PSF within ``rad`` at ``energy_true`` and ``position`` (default: the
+        map centre); ``rad`` and ``energy_true`` broadcast."""
+        return self._containment(rad, energy_true, position)
+
+    def containment_radius(self, fraction, energy_true, position=None) -> u.Quantity:
+        """Radius enclosing ``fraction`` of the PSF (searched on the ×20 upsampled ``rad`` axis)."""
+        return self._containment_radius(fraction, energy_true, position)
+
+    def get_psf_kernel(
+        self, geom, position=None, max_radius=None, containment=0.999, precision_factor=12
+    ) -> PSFKernel:
+        """PSF kernel for maps of geometry ``geom`` at ``position`` (default: the map centre).
+
+        Per energy plane ``j`` the kernel covers a square of half-width ``r_j`` (the containment
+        radius at the PSF map's ``j``-th energy, at most ``max_radius``) on a sub-grid refined
+        ``f_j = min(ceil(precision_factor / (2 R68_j / pixel)), 4)`` times; the PSF is
+        interpolated linearly in (IRF pixel, ``rad``, energy) at the sub-pixel distances from the
+        kernel centre, summed back into pixels, and every plane normalised.  Kernel plane ``j``
+        is evaluated at the target geometry's ``j``-th energy; planes beyond the PSF map's
+        number of energies stay empty (gammapy's pairing by index).
+
+        Parameters
+        ----------
+        geom : WcsGeom
+            Geometry of the maps to convolve (pixel size, energy axis).
+        position : SkyCoord, optional
+            Where to evaluate the PSF; moved to the nearest IRF pixel with a defined PSF.
+        max_radius : Angle, optional
+            Kernel half-width; default the largest containment radius.
+        containment : float
+            Containment fraction that sets the kernel size.
+        precision_factor : int
+            Sub-pixels per 68 % containment diameter.
+        """
+        if not isinstance(geom, WcsGeom):
+            raise GeometryMismatchError(
+                f"get_psf_kernel needs a WcsGeom target geometry, got {type(geom).__name__}"
+            )
+        if self.energy_name not in geom.axes.names:
+            raise AxisError(
+                f"get_psf_kernel: target geometry has axes {geom.axes.names}, "
+                f"expected an {self.energy_name!r} axis"
+            )
+        if len(self.psf_map.geom.axes) != 2:
+            raise AxisError(
+                f"{type(self).__name__}.get_psf_kernel supports only the axes {self.required_axes}, "
+                f"got {self.psf_map.geom.axes.names}"
+            )
+        if position is None and not isinstance(self.psf_map.geom, RegionGeom):
+            position = self.psf_map.geom.center_skydir
+        window, position = self._valid_window(position)
+        profile, on_grid = window.interpolated(), window.on_grid
+        psf_geom = self.psf_map.geom
+        rad_axis = psf_geom.axes["rad"]
+        psf_energy_axis = psf_geom.axes[self.energy_name]
+        energy_axis = geom.axes[self.energy_name]
+
+        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
+
+        def radius(fraction, energy):
+            e_i0, e_t, valid = _node_energy_neighbours(psf_energy_axis, energy)
+            return containment_math.containment_radius(cumsum, rad_axis, fraction, e_i0, e_t, valid & on_grid)
+
+        radii = radius(containment, psf_energy_axis.center)
+        if max_radius is None:
+            max_radius = radii.max()
+        else:
+            max_radius = u.Quantity(max_radius, rad_axis.unit)
+            radii = np.minimum(radii, max_radius)
+        pixel_size = geom.pixel_scales.max()
+        factors = upsampling_factors(
+            radius(0.68, energy_axis.center).to_value("deg"), pixel_size.deg, precision_factor
+        )
+        kernel_geom = geom.to_odd_npix(max_radius=max_radius)
+        npix = int(kernel_geom.data_shape[-1])
+        n_planes = min(energy_axis.nbin, psf_energy_axis.nbin)
+        plane_npix = round_up_to_odd((2 * radii[:n_planes] / pixel_size).to_value(""))
+
+        e_i0, e_t = _pixel_energy_neighbours(psf_energy_axis, energy_axis.center[:n_planes])
+        profiles = (1.0 - e_t[:, np.newaxis]) * profile[e_i0] + e_t[:, np.newaxis] * profile[
+            np.minimum(e_i0 + 1, psf_energy_axis.nbin - 1)
+        ]
+        rad_pix = self._sub_pixel_rad_pix(kernel_geom, radii[:n_planes], plane_npix, factors[:n_planes])
+        planes = [None] * energy_axis.nbin
+        for j in range(n_planes):
+            sampled = sample_radial_profile(profiles[j], rad_pix[j])
+            planes[j] = block_sum(sampled, factors[j]).astype("float32")
+        data = paste_centred(planes, npix).reshape(kernel_geom.data_shape)
+        return PSFKernel.from_array(kernel_geom, data)
+
+    def _sub_pixel_rad_pix(self, kernel_geom, radii, plane_npix, factors) -> list[np.ndarray]:
+        """``rad`` pixel coordinate of every sub-pixel of every kernel plane.
+
+        Sub-grids sharing an upsampling factor are centred crops of the largest one, so the
+        sky coordinates are computed once per factor.
+        """
+        rad_axis = self.psf_map.geom.axes["rad"]
+        image = kernel_geom.to_image()
+        by_factor = {}
+        for f in np.unique(factors):
+            members = np.flatnonzero(factors == f)
+            widest = members[np.argmax(plane_npix[members])]
+            sub_geom = image.to_odd_npix(max_radius=radii[widest]).upsample(int(f))
+            separation = u.Quantity(np.rad2deg(centre_separation(sub_geom)), "deg")
+            by_factor[f] = rad_axis.coord_to_pix(separation).reshape(separation.shape)
+        out = []
+        for npix_j, f in zip(plane_npix, factors, strict=True):
+            full = by_factor[f]
+            size = int(npix_j) * int(f)
+            start = (full.shape[-1] - size) // 2
+            out.append(full[start : start + size, start : start + size])
+        return out
+
+    # -- reductions -----------------------------------------------------------------------------
+
+    def to_image(self, spectral_model=None, keepdims=True):
+        """PSF averaged over energy with exposure × spectrum weights (lazy).
+
+        Parameters
+        ----------
+        spectral_model : SpectralModel, optional
+            Any model with ``integral(energy_min, energy_max)``; default a power law of index 2.
+        keepdims : bool
+            Keep the energy axis as a single bin.
+        """
+        if self.exposure_map is None:
+            raise GeometryMismatchError(f"{type(self).__name__}.to_image needs an exposure map")
+        axis = self.psf_map.geom.axes[self.energy_name]
+        lo, hi = axis.edges[:-1], axis.edges[1:]
+        if spectral_model is None:
+            weights = (1 / lo - 1 / hi).value
+        else:
+            weights = u.Quantity(spectral_model.integral(energy_min=lo, energy_max=hi)).value
+        weights = (weights / weights.sum()).reshape((-1, 1, 1, 1))
+        exposure_weighted = self.exposure_map.data * weights
+        exposure = exposure_weighted.sum(axis=0, keepdims=True)
+        psf = quiet_divide(exposure_weighted * self.psf_map.data, exposure).sum(axis=0, keepdims=True)
+        psf_geom = self.psf_map.geom.squash(self.energy_name)
+        exposure_geom = self.exposure_map.geom.squash(self.energy_name)
+        if not keepdims:
+            psf, exposure = psf[0], exposure[0]
+            psf_geom = psf_geom.drop(self.energy_name)
+            exposure_geom = exposure_geom.drop(self.energy_name)
+        psf_map = Map.from_geom(psf_geom, data=psf, unit=self.psf_map.unit)
+        exposure_map = Map.from_geom(exposure_geom, data=exposure, unit=self.exposure_map.unit)
+        return self._with_maps(psf_map, exposure_map)
+
+
+class RecoPSFMap(PSFMap):
+    """PSF map in reconstructed energy (axes ``["rad", "energy"]``), e.g. HAWC.
+
+    The evaluator applies it after the energy dispersion; it cannot be stacked.
+    """
+
+    tag = "psf_map_reco"
+    required_axes: ClassVar[list[str]] = ["rad", "energy"]
+
+    @classmethod
+    def from_gauss(cls, energy_axis, rad_axis=None, sigma=0.1 * u.deg, geom=None, *, chunks=None):
+        """Gaussian reco-energy PSF map (see :meth:`PSFMap.from_gauss`)."""
+        return super().from_gauss(energy_axis, rad_axis, sigma=sigma, geom=geom, chunks=chunks)
+
+    def containment(self, rad, energy, position=None) -> u.Quantity:
+        """Fraction of the PSF within ``rad`` at reco ``energy``."""
+        return self._containment(rad, energy, position)
+
+    def containment_radius(self, fraction, energy, position=None) -> u.Quantity:
+        """Radius enclosing ``fraction`` of the PSF at reco ``energy``."""
+        return self._containment_radius(fraction, energy, position)
+
+    def stack(self, other, weights=None, nan_to_num=True):
+        raise NotImplementedError("Stacking is not supported for PSF in reconstructed energy.")
