@@ -240,7 +240,7 @@ class ModelBase:
                 )
             try:
                 par = Parameters.from_dict([fields])[0]
-            except ModelError as exc:
+            except (ModelError, UnitMismatchError) as exc:
                 raise ParameterError(f"{cls.__name__}: parameter {default.name!r}: {exc}") from exc
             if default.name not in cls._unit_free_parameters and not par.unit.is_equivalent(default.unit):
                 raise ParameterError(
