@@ -169,6 +169,10 @@ class EDispMap(IRFMap):
     def edisp_map(self, value: Map) -> None:
         self._replace_irf_map(value)
 
+    @classmethod
+    def _class_for(cls, irf_map: Map):
+        return EDispKernelMap if irf_map.geom.axes[0].name == "energy" else cls
+
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod

@@ -204,6 +204,111 @@ class IRFMap:
             exposure_map = self.exposure_map.to_region_nd_map(region=region, func=np.nanmean)
         return self._with_maps(irf_map, exposure_map)
 
+    # -- FITS ---------------------------------------------------------------------------------
+
+    @classmethod
+    def _class_for(cls, irf_map: Map) -> type[IRFMap]:
+        """Class of an IRF map read from a file (gammapy returns e.g. a reco PSF map from
+        ``PSFMap.read`` when the file holds one)."""
+        return cls
+
+    @classmethod
+    def _from_maps(cls, read_map, contains, hdu, hdu_bands, exposure_hdu, exposure_hdu_bands, format):
+        if format != "gadf":
+            raise ValueError(f"{cls.__name__}: unsupported format {format!r}; only 'gadf' is supported")
+        hdu = cls.hdu_name if hdu is None else hdu
+        exposure_hdu = f"{hdu}_EXPOSURE" if exposure_hdu is None else exposure_hdu
+        irf_map = read_map(hdu, hdu_bands)
+        exposure_map = read_map(exposure_hdu, exposure_hdu_bands) if contains(exposure_hdu) else None
+        return cls._class_for(irf_map)(irf_map, exposure_map)
+
+    @classmethod
+    def read(
+        cls,
+        filename,
+        format="gadf",
+        hdu=None,
+        checksum=False,
+        *,
+        chunks=None,
+        storage_options=None,
+        cache_dir=None,
+    ):
+        """Open an IRF map lazily from a FITS file (local or any fsspec URL).
+
+        Only headers and bands tables are read; the IRF (``hdu``, default ``PSF`` / ``EDISP``)
+        and its ``<hdu>_EXPOSURE`` map, if present, stay on storage until computed.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            Path or URL.
+        format : {"gadf"}
+            File format.
+        hdu : str, optional
+            Name of the IRF map HDU.
+        checksum : bool
+            Verify FITS checksums.
+        chunks, storage_options, cache_dir : optional, keyword-only
+            See :meth:`mapds.maps.Map.read`.
+        """
+        from ..io.fits import FitsFile
+
+        fits_file = FitsFile.open(
+            filename, storage_options=storage_options, cache_dir=cache_dir, checksum=checksum
+        )
+
+        def read_map(name, bands):
+            return fits_file.read_map(hdu=name, hdu_bands=bands, chunks=chunks)
+
+        return cls._from_maps(read_map, fits_file.__contains__, hdu, None, None, None, format)
+
+    @classmethod
+    def from_hdulist(
+        cls, hdulist, hdu=None, hdu_bands=None, exposure_hdu=None, exposure_hdu_bands=None, format="gadf"
+    ):
+        """IRF map from an in-memory ``HDUList`` (gammapy's signature)."""
+
+        def read_map(name, bands):
+            return Map.from_hdulist(hdulist, hdu=name, hdu_bands=bands)
+
+        return cls._from_maps(
+            read_map, hdulist.__contains__, hdu, hdu_bands, exposure_hdu, exposure_hdu_bands, format
+        )
+
+    def _hdus(self) -> list:
+        """FITS HDUs of the IRF map and its exposure map (lazy images, streamed on write)."""
+        from ..io.fits import map_to_hdus
+
+        hdus = map_to_hdus(self._irf_map, hdu=self.hdu_name)
+        if self.exposure_map is not None:
+            hdus += map_to_hdus(self.exposure_map, hdu=f"{self.hdu_name}_EXPOSURE")
+        return hdus
+
+    def to_hdulist(self, format="gadf"):
+        """The IRF map as an in-memory ``HDUList`` (``<NAME>``, ``<NAME>_BANDS``,
+        ``<NAME>_EXPOSURE``, ``<NAME>_EXPOSURE_BANDS``); computes the maps."""
+        if format != "gadf":
+            raise ValueError(
+                f"{type(self).__name__}: unsupported format {format!r}; only 'gadf' is supported"
+            )
+        hdulist = self._irf_map.to_hdulist(hdu=self.hdu_name)
+        if self.exposure_map is not None:
+            hdulist.extend(self.exposure_map.to_hdulist(hdu=f"{self.hdu_name}_EXPOSURE")[1:])
+        return hdulist
+
+    def write(self, filename, overwrite=False, format="gadf", checksum=False, *, storage_options=None):
+        """Write to a FITS file gammapy reads, streaming the maps chunk by chunk, atomically."""
+        from ..io.fits import write_fits
+
+        if format != "gadf":
+            raise ValueError(
+                f"{type(self).__name__}: unsupported format {format!r}; only 'gadf' is supported"
+            )
+        write_fits(
+            filename, self._hdus(), overwrite=overwrite, storage_options=storage_options, checksum=checksum
+        )
+
     # -- stacking -------------------------------------------------------------------------------
 
     def _parent_slices(self, other: IRFMap) -> tuple[slice, slice, slice, slice]:

@@ -82,6 +82,10 @@ class PSFMap(IRFMap):
     def psf_map(self, value: Map) -> None:
         self._replace_irf_map(value)
 
+    @classmethod
+    def _class_for(cls, irf_map: Map):
+        return RecoPSFMap if "energy" in irf_map.geom.axes.names else cls
+
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
