@@ -61,11 +61,8 @@ def crop(m: Map, crop_width) -> Map:
     """Remove ``crop_width`` pixels (int, (lon, lat) pair or angle) from each side of the image."""
     geom = _require_wcs(m, "crop")
     if isinstance(crop_width, (u.Quantity, str)):
-        crop_width = u.Quantity(crop_width)
-        scales = geom.pixel_scales
-        widths = np.broadcast_to(np.ravel(crop_width), (2,))
-        crop_x = int(np.round((widths[0] / scales[0]).to_value("")))
-        crop_y = int(np.round((widths[1] / scales[1]).to_value("")))
+        widths = np.broadcast_to(u.Quantity(crop_width).to_value("deg").ravel(), (2,))
+        crop_x, crop_y = (int(np.round(w)) for w in widths / geom.pixel_scales.deg)
     elif np.isscalar(crop_width):
         crop_x = crop_y = int(crop_width)
     else:

@@ -97,32 +97,61 @@ def _index(pix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _prepare(values: np.ndarray, values_scale: str) -> np.ndarray:
-    """Values as the interpolator sees them: non-finite -> 0, then scaled."""
+    """Values as ``RegularGridInterpolator`` sees them: non-finite -> 0, scaled, inexact."""
     if values.dtype.kind in "fc":
         values = np.where(np.isfinite(values), values, 0)
-    return values if values_scale == "lin" else scale(values, values_scale)
+    if values_scale != "lin":
+        values = scale(values, values_scale)
+    return values if values.dtype.kind in "fc" else values.astype(float)
 
 
 def _finish(values: np.ndarray, values_scale: str) -> np.ndarray:
     return values if values_scale == "lin" else scale_inverse(values, values_scale)
 
 
-def _interp_window(window: np.ndarray, cells: list, offsets) -> np.ndarray:
-    """Multilinear / nearest evaluation at points given per dimension as ``(index, frac)``."""
+def _interp_window(values: np.ndarray, cells: list) -> np.ndarray:
+    """Evaluate at points given per data dimension as ``(local index, fraction or None)``.
+
+    Index arrays (and fractions) broadcast together.  The arithmetic is scipy's
+    ``RegularGridInterpolator`` (dimensions in geometry order, corners in its order, its 2D
+    float64 fast path), so results agree with gammapy to the last bit, which matters when
+    boolean masks are interpolated and tiny residuals decide True or False.
+    """
+    index = [idx for idx, _ in cells]
+    dims = [d for d in reversed(range(len(cells))) if cells[d][1] is not None]
+
+    def corner(shift: dict) -> np.ndarray:
+        return values[tuple(i + shift.get(d, 0) for d, i in enumerate(index))]
+
+    if len(dims) == 2 and values.dtype in (np.float64, np.complex128):
+        (d0, d1), y0, y1 = dims, cells[dims[0]][1], cells[dims[1]][1]
+        return (
+            corner({}) * (1 - y0) * (1 - y1)
+            + corner({d1: 1}) * (1 - y0) * y1
+            + corner({d0: 1}) * y0 * (1 - y1)
+            + corner({d0: 1, d1: 1}) * y0 * y1
+        )
     result = None
-    corners = [(0,) if frac is None else (0, 1) for _, frac in cells]
-    for corner in itertools.product(*corners):
-        index = tuple(lo + c - off for (lo, _), c, off in zip(cells, corner, offsets, strict=True))
-        term = window[(Ellipsis, *index)]
+    for bits in itertools.product((0, 1), repeat=len(dims)):
         weight = None
-        for (_, frac), c in zip(cells, corner, strict=True):
-            if frac is not None:
-                w = frac if c else 1.0 - frac
-                weight = w if weight is None else weight * w
-        if weight is not None:
-            term = term * weight
+        for d, bit in zip(dims, bits, strict=True):
+            w = cells[d][1] if bit else 1 - cells[d][1]
+            weight = w if weight is None else weight * w
+        term = corner(dict(zip(dims, bits, strict=True)))
+        term = term if weight is None else term * weight
         result = term if result is None else result + term
     return result
+
+
+def _evaluate(window: np.ndarray, cells: list, values_scale: str | None, nans=None) -> np.ndarray:
+    """Interpolated values (``values_scale`` None: plain lookup of the stored values)."""
+    if values_scale is None:
+        return window[tuple(idx for idx, _ in cells)]
+    values = _finish(_interp_window(_prepare(window, values_scale), cells), values_scale)
+    if nans is not None and np.any(nans):
+        values = np.array(np.broadcast_to(values, np.broadcast_shapes(values.shape, nans.shape)))
+        values[np.broadcast_to(nans, values.shape)] = np.nan
+    return values
 
 
 # -- points: group by chunk, read windows -------------------------------------------------------
@@ -146,14 +175,16 @@ def _point_groups(chunks, lo: list[np.ndarray], hi: list[np.ndarray]):
             yield points, window
 
 
-def _evaluate_points(window, offsets, cells, values_scale):
-    return _finish(_interp_window(_prepare(window, values_scale), cells, offsets), values_scale)
+def _evaluate_points(window, offsets, cells, values_scale, nans):
+    local = [(idx - off, frac) for (idx, frac), off in zip(cells, offsets, strict=True)]
+    return _evaluate(window, local, values_scale, nans)
 
 
-def _gather_points(m: Map, cells: list, dtype, values_scale: str, valid=None, fill=0) -> da.Array:
+def _gather_points(m: Map, cells: list, dtype, values_scale, valid=None, fill=0, nans=None) -> da.Array:
     """Lazy 1D array of values at points given per data dimension as ``(index, frac)``.
 
-    Points where ``valid`` is False read nothing and get ``fill``.
+    Points where ``valid`` is False read nothing and get ``fill``; points flagged in ``nans``
+    (non-finite coordinates) give NaN.
     """
     npts = cells[0][0].size
     keep = np.flatnonzero(valid) if valid is not None else np.arange(npts)
@@ -165,7 +196,8 @@ def _gather_points(m: Map, cells: list, dtype, values_scale: str, valid=None, fi
         offsets = tuple(w.start for w in window)
         points = keep[points]
         sub = [(idx[points], None if frac is None else frac[points]) for idx, frac in cells]
-        parts.append(dask.delayed(_evaluate_points)(window_data, offsets, sub, values_scale))
+        sub_nans = None if nans is None else nans[points]
+        parts.append(dask.delayed(_evaluate_points)(window_data, offsets, sub, values_scale, sub_nans))
         selections.append(points)
     assembled = dask.delayed(_assemble)(parts, selections, npts, dtype, fill)
     return da.from_delayed(assembled, shape=(npts,), dtype=dtype)
@@ -207,10 +239,12 @@ def interp_values(m: Map, pix, method="linear", values_scale="lin", valid=None, 
     if method == "linear" and all(n == 1 for n in sizes):
         raise InvalidArgumentError("Interpolating scalar values requires using method='nearest' explicitly.")
     cells = [_cells(p.ravel(), n, method) for p, n in zip(pix[::-1], sizes, strict=True)]
+    # RegularGridInterpolator gives NaN at non-finite coordinates of interpolated dimensions
+    nans = np.any([np.isnan(p.ravel()) for p, n in zip(pix[::-1], sizes, strict=True) if n > 1], axis=0)
     dtype = _interp_dtype(m.dtype, method, values_scale)
     if valid is not None:
         valid = np.broadcast_to(valid, shape).ravel()
-    return _gather_points(m, cells, dtype, values_scale, valid=valid, fill=fill).reshape(shape)
+    return _gather_points(m, cells, dtype, values_scale, valid=valid, fill=fill, nans=nans).reshape(shape)
 
 
 def _outside_map(m: Map, pix: list[np.ndarray]) -> np.ndarray:
@@ -240,7 +274,7 @@ def lookup_values(m: Map, idx, valid=None, fill=0, dtype=None) -> da.Array:
     if valid is not None:
         valid = np.broadcast_to(valid, shape).ravel()
     dtype = m.dtype if dtype is None else dtype
-    return _gather_points(m, cells, dtype, "lin", valid=valid, fill=fill).reshape(shape)
+    return _gather_points(m, cells, dtype, None, valid=valid, fill=fill).reshape(shape)
 
 
 def get_by_idx(m: Map, idx) -> da.Array:
@@ -354,15 +388,10 @@ def _grid_block(
         )
         for name, d in zip(plan.source_names, plan.target_dim, strict=True)
     ]
-    shape = source.data_shape
-    if method == "index":
-        values, invalid = _lookup_block(window, offsets, shape, py, px, axes)
-    else:
-        values, invalid = _interp_block(
-            window, offsets, shape, py, px, axes, method, values_scale, fill_value is not None
-        )
+    cells, invalid, nans = _block_cells(source.data_shape, window.shape, offsets, py, px, axes, method)
+    values = _evaluate(window, cells, None if method == "index" else values_scale, nans)
     values = np.array(_to_target_order(values, plan, block))
-    if invalid is not None:
+    if method == "index" or fill_value is not None:
         values[np.broadcast_to(_to_target_order(invalid, plan, block, broadcast=False), values.shape)] = (
             fill_value
         )
@@ -373,41 +402,34 @@ def _grid_block(
     return values
 
 
-def _lookup_block(window, offsets, shape, py, px, axes):
-    """Pixel lookup (halves round up); returns values and the mask of positions outside."""
-    (iy, vy), (ix, vx) = _index(py, shape[-2]), _index(px, shape[-1])
-    values = window[..., _local(iy, offsets[-2], window.shape[-2]), _local(ix, offsets[-1], window.shape[-1])]
-    invalid = ~(vy & vx)
-    for d, (n, pix) in enumerate(axes):
-        idx, valid = _index(pix, n)
-        values = np.take(values, _local(idx, offsets[d], window.shape[d]), axis=d)
-        invalid = invalid | _along(~valid, d, values.ndim)
-    return values, invalid
+def _block_cells(shape, window_shape, offsets, py, px, axes, method):
+    """Per source dimension: window-local index and fraction, broadcast over the block.
 
-
-def _interp_block(window, offsets, shape, py, px, axes, method, values_scale, flag_outside: bool):
-    """Interpolation: bilinear (or nearest) per plane, then along each axis (separable)."""
-    values = _prepare(window, values_scale)
-    spatial = []
-    for pix, d in ((py, -2), (px, -1)):
-        lo, frac = _cells(pix, shape[d], method)
-        spatial.append((_local(lo, offsets[d], window.shape[d] - (0 if frac is None else 1)), frac))
-    values = _interp_window(values, spatial, (0, 0))
-    for d, (n, pix) in enumerate(axes):
-        lo, frac = _cells(pix, n, method)
-        lo = _local(lo, offsets[d], window.shape[d] - (0 if frac is None else 1))
-        if frac is None:
-            values = np.take(values, lo, axis=d)
+    Also returns where positions fall outside the map (rounded to a pixel) and where the
+    spatial coordinates are not finite.
+    """
+    n_axes = len(axes)
+    ndim = n_axes + 2
+    cells, outside = [], []
+    dims = [(pix, n, _along(slice(None), d, ndim)) for d, (n, pix) in enumerate(axes)]
+    lead = (np.newaxis,) * n_axes
+    dims += [
+        (py, shape[-2], (*lead, slice(None), slice(None))),
+        (px, shape[-1], (*lead, slice(None), slice(None))),
+    ]
+    for d, (pix, n, expand) in enumerate(dims):
+        if method == "index":
+            idx, frac = _index(pix, n)[0], None
         else:
-            frac = _along(frac, d, values.ndim)
-            values = np.take(values, lo, axis=d) * (1.0 - frac) + np.take(values, lo + 1, axis=d) * frac
-    values = _finish(values, values_scale)
-    if not flag_outside:
-        return values, None
-    invalid = _outside(py, shape[-2]) | _outside(px, shape[-1])
-    for d, (n, pix) in enumerate(axes):
-        invalid = invalid | _along(_outside(pix, n), d, values.ndim)
-    return values, invalid
+            idx, frac = _cells(pix, n, method)
+        size = window_shape[d] - (0 if frac is None else 1)
+        cells.append((_local(idx, offsets[d], size)[expand], None if frac is None else frac[expand]))
+        outside.append(_outside(pix, n)[expand])
+    nans = (np.isnan(py) | np.isnan(px))[(*lead, slice(None), slice(None))]
+    invalid = outside[0]
+    for flag in outside[1:]:
+        invalid = invalid | flag
+    return cells, invalid, nans
 
 
 def _local(idx: np.ndarray, offset: int, size: int) -> np.ndarray:
@@ -415,10 +437,9 @@ def _local(idx: np.ndarray, offset: int, size: int) -> np.ndarray:
     return np.clip(idx - offset, 0, max(size - 1, 0))
 
 
-def _along(vector: np.ndarray, dim: int, ndim: int) -> np.ndarray:
-    shape = [1] * ndim
-    shape[dim] = -1
-    return np.asarray(vector).reshape(shape)
+def _along(index, dim: int, ndim: int) -> tuple:
+    """Indexing tuple placing a 1D array along dimension ``dim`` of ``ndim``."""
+    return tuple(index if d == dim else np.newaxis for d in range(ndim))
 
 
 def _outside(pix: np.ndarray, n: int) -> np.ndarray:
@@ -457,7 +478,7 @@ def interp_to_geom(
     if mode == "index":
         dtype = np.dtype(bool)
     else:
-        dtype = _interp_dtype(np.float64 if preserve_counts else m.dtype, method, values_scale)
+        dtype = _interp_dtype(m.dtype, method, values_scale)
     out_chunks = normalize_chunks(chunks, geom.data_shape, geom_dims(geom), dtype)
     solid_source = m.geom.to_image().solid_angle(chunks=m.data.chunks[-2:]) if preserve_counts else None
     solid_target = geom.to_image().solid_angle(chunks=out_chunks[-2:]) if preserve_counts else None
