@@ -398,3 +398,28 @@ def test_structural_errors():
 def test_unknown_type_error_is_also_a_key_error():
     with pytest.raises(KeyError):
         read_component(type="nope")
+
+
+def test_template_written_with_the_models_and_read_back(tmp_path, raise_if_dask_computes):
+    from gammapy.maps import Map as GammapyMap
+
+    from mapds.geom import MapAxis, WcsGeom
+
+    axis = MapAxis.from_energy_bounds("1 TeV", "100 TeV", 3, name="energy_true")
+    geom = WcsGeom.create(npix=(20, 16), binsz=0.1, frame="galactic", skydir=(10, 1), axes=[axis])
+    data = np.random.default_rng(3).uniform(0.1, 1, geom.data_shape)
+    filename = tmp_path / "template.fits"
+    spatial = models.TemplateSpatialModel(Map.from_geom(geom, data=data), filename=filename)
+    collection = models.Models([models.SkyModel(models.PowerLawSpectralModel(), spatial, name="tpl")])
+    collection.write(tmp_path / "models.yaml")
+    assert filename.exists()
+    with raise_if_dask_computes():
+        ours = models.Models.read(tmp_path / "models.yaml")
+    theirs = gammapy_models.Models.read(tmp_path / "models.yaml")
+    # a template next to the models file is written back by its relative name (gammapy)
+    assert ours[0].spatial_model.filename == theirs[0].spatial_model.filename == "template.fits"
+    lon, lat, energy = [9.5, 10.2] * u.deg, [0.6, 1.3] * u.deg, [2, 30] * u.TeV
+    expected = theirs[0].spatial_model(lon, lat, energy)
+    assert_allclose(ours[0].spatial_model(lon, lat, energy).value, expected.value, rtol=1e-6)
+    gp_map = GammapyMap.read(filename)
+    assert gp_map.unit == "sr-1"
