@@ -1,1 +1,37 @@
-"""Models, parameters and their gammapy YAML serialisation."""
+"""Models, parameters and their gammapy YAML serialisation.
+
+The classes keep gammapy's names, parameters, defaults, tags and formulas; models files read and
+written by :class:`~mapds.modeling.models.Models` are gammapy 2.1's (``Models.read`` /
+``Models.write``, covariance in ``<stem>_covariance.dat``).  Formulas live in pure functions
+(:mod:`~mapds.modeling.spectral_shapes`, :mod:`~mapds.modeling.spectral_integrals`,
+:mod:`~mapds.modeling.spatial_profiles`) that work on numpy or dask arrays.
+
+Supported models (a YAML ``type`` may be the class name or the short tag).  Parameters are
+listed as ``name=default unit`` in their order; ``(f)`` marks parameters frozen by default:
+
+| class | tag | parameters |
+|---|---|---|
+| `PowerLawSpectralModel` | `pl` | index=2, amplitude=1e-12 cm-2 s-1 TeV-1, reference=1 TeV (f) |
+| `PowerLaw2SpectralModel` | `pl-2` | amplitude=1e-12 cm-2 s-1, index=2, emin=0.1 TeV (f), emax=100 TeV (f) |
+| `PowerLawNormSpectralModel` | `pl-norm` | tilt=0 (f), norm=1, reference=1 TeV (f) |
+| `ExpCutoffPowerLawSpectralModel` | `ecpl` | index=1.5, amplitude=1e-12 cm-2 s-1 TeV-1, reference=1 TeV (f), lambda_=0.1 TeV-1, alpha=1 (f) |
+| `LogParabolaSpectralModel` | `lp` | amplitude=1e-12 cm-2 s-1 TeV-1, reference=10 TeV (f), alpha=2, beta=1 |
+| `ConstantSpectralModel` | `const` | const=1e-12 cm-2 s-1 TeV-1 |
+| `TemplateSpectralModel` | `template` | none; `energy` and `values` tables, log-log interpolation |
+| `CompoundSpectralModel` | `compound` | those of `model1` and `model2`; `operator` add, sub, mul or truediv |
+| `PointSpatialModel` | `point` | lon_0=0 deg, lat_0=0 deg (in every spatial model but Constant; `frame`) |
+| `GaussianSpatialModel` | `gauss` | sigma=1 deg, e=0 (f), phi=0 deg (f) |
+| `GeneralizedGaussianSpatialModel` | `gauss-general` | r_0=1 deg, eta=0.5, e=0 (f), phi=0 deg (f) |
+| `DiskSpatialModel` | `disk` | r_0=1 deg, e=0 (f), phi=0 deg (f), edge_width=0.01 (f) |
+| `ShellSpatialModel` | `shell` | radius=1 deg, width=0.2 deg |
+| `Shell2SpatialModel` | `shell2` | r_0=1 deg, eta=0.2 |
+| `ConstantSpatialModel` | `const` | value=1 sr-1 (f) |
+| `TemplateSpatialModel` | `template` | lon_0, lat_0 = map centre (f); a lazy map from `filename` |
+| `SkyModel` | `sky-model` | spectral × spatial model (temporal models are not supported yet) |
+| `FoVBackgroundModel` | `fov-bkg` | a norm spectral model (default `PowerLawNormSpectralModel`) |
+"""  # noqa: E501 (the table is meant to be copied as is)
+
+from .covariance import Covariance
+from .parameter import Parameter, Parameters
+
+__all__ = ["Covariance", "Parameter", "Parameters"]

@@ -6,7 +6,7 @@ modules defining models add their classes here when they are imported.
 
 from __future__ import annotations
 
-from ...errors import UnknownModelTypeError
+from ...errors import ModelError, UnknownModelTypeError
 
 __all__ = ["MODEL_REGISTRY", "SPATIAL_MODEL_REGISTRY", "SPECTRAL_MODEL_REGISTRY", "ModelRegistry"]
 
@@ -29,7 +29,7 @@ class ModelRegistry(list):
         for cls in classes:
             for tag in _tags(cls):
                 if tag in self.tags:
-                    raise ValueError(f"{self.kind} model tag {tag!r} is already registered")
+                    raise ModelError(f"{self.kind} model tag {tag!r} is already registered")
             self.append(cls)
 
     @property
