@@ -103,21 +103,18 @@ def containment_radius(
         Upsampling of the ``rad`` axis for the radius search.
     """
     samples = rad_axis.upsample(factor).center
-    shape = np.broadcast_shapes(np.shape(energy_i0), np.shape(fraction), np.shape(valid))
     upper_edges = rad_axis.edges[1:]
     r_i0, r_t = node_neighbours(
         scale(samples.value, rad_axis.interp), scale(upper_edges.value, rad_axis.interp)
     )
+    r_i1 = np.minimum(r_i0 + 1, cumsum.shape[1] - 1)
+    # Interpolating along rad first, then energy, is the bilinear formula term by term.
+    along_rad = (1.0 - r_t) * cumsum[:, r_i0] + r_t * cumsum[:, r_i1]
+    e_i0, e_t = np.asarray(energy_i0), np.asarray(energy_t)[..., np.newaxis]
+    e_i1 = np.minimum(e_i0 + 1, cumsum.shape[0] - 1)
+    values = (1.0 - e_t) * along_rad[e_i0] + e_t * along_rad[e_i1]
     in_range = MapAxis.from_nodes(upper_edges, interp=rad_axis.interp).coord_to_idx(samples) != -1
-    expand = (slice(None),) + (np.newaxis,) * len(shape)
-    values = _bilinear(
-        cumsum,
-        np.broadcast_to(energy_i0, shape),
-        np.broadcast_to(energy_t, shape),
-        r_i0[expand],
-        r_t[expand],
-    )
     values = np.nan_to_num(np.clip(values, 0.0, None))
-    values = np.where(in_range[expand] & np.broadcast_to(valid, shape), values, 0.0)
-    idx = np.argmin(np.abs(values - np.asarray(fraction)), axis=0)
+    values = np.where(in_range & np.asarray(valid)[..., np.newaxis], values, 0.0)
+    idx = np.argmin(np.abs(values - np.asarray(fraction)[..., np.newaxis]), axis=-1)
     return samples[idx]

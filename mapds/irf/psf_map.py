@@ -16,13 +16,14 @@ import numpy as np
 from ..errors import AxisError, GeometryMismatchError
 from ..geom import MapAxis, RegionGeom, WcsGeom
 from ..geom.scale import scale
+from ..geom.spherical import separation
 from ..geom.wcs import round_up_to_odd
 from ..maps import Map
 from . import containment as containment_math
 from .default_axes import RAD_AXIS_DEFAULT
 from .grid_interp import node_neighbours, pixel_neighbours
 from .irf_map import IRFMap, broadcast_lazy, quiet_divide
-from .psf_kernel import PSFKernel, centre_separation
+from .psf_kernel import PSFKernel
 from .psf_kernel_math import (
     block_sum,
     flat_gauss_density,
@@ -241,7 +242,7 @@ class PSFMap(IRFMap):
         profiles = (1.0 - e_t[:, np.newaxis]) * profile[e_i0] + e_t[:, np.newaxis] * profile[
             np.minimum(e_i0 + 1, psf_energy_axis.nbin - 1)
         ]
-        rad_pix = self._sub_pixel_rad_pix(kernel_geom, radii[:n_planes], plane_npix, factors[:n_planes])
+        rad_pix = self._sub_pixel_rad_pix(kernel_geom, plane_npix, factors[:n_planes])
         planes = [None] * energy_axis.nbin
         for j in range(n_planes):
             sampled = sample_radial_profile(profiles[j], rad_pix[j])
@@ -249,7 +250,7 @@ class PSFMap(IRFMap):
         data = paste_centred(planes, npix).reshape(kernel_geom.data_shape)
         return PSFKernel.from_array(kernel_geom, data)
 
-    def _sub_pixel_rad_pix(self, kernel_geom, radii, plane_npix, factors) -> list[np.ndarray]:
+    def _sub_pixel_rad_pix(self, kernel_geom, plane_npix, factors) -> list[np.ndarray]:
         """``rad`` pixel coordinate of every sub-pixel of every kernel plane.
 
         Sub-grids sharing an upsampling factor are centred crops of the largest one, so the
@@ -257,13 +258,21 @@ class PSFMap(IRFMap):
         """
         rad_axis = self.psf_map.geom.axes["rad"]
         image = kernel_geom.to_image()
+        center = image.center_skydir
         by_factor = {}
         for f in np.unique(factors):
-            members = np.flatnonzero(factors == f)
-            widest = members[np.argmax(plane_npix[members])]
-            sub_geom = image.to_odd_npix(max_radius=radii[widest]).upsample(int(f))
-            separation = u.Quantity(np.rad2deg(centre_separation(sub_geom)), "deg")
-            by_factor[f] = rad_axis.coord_to_pix(separation).reshape(separation.shape)
+            n = int(plane_npix[factors == f].max() * f)
+            # The kernel's WCS refined f times around its centre: the grid gammapy builds with
+            # ``to_odd_npix(r).upsample(f)``, without creating a geometry per plane.
+            wcs = image.wcs.deepcopy()
+            wcs.wcs.cdelt = wcs.wcs.cdelt / f
+            wcs.wcs.crpix = (n / 2 + 0.5, n / 2 + 0.5)
+            yy, xx = np.mgrid[0:n, 0:n].astype(float)
+            lon, lat = wcs.wcs_pix2world(xx, yy, 0)
+            theta = separation(
+                center.spherical.lon.rad, center.spherical.lat.rad, np.deg2rad(lon), np.deg2rad(lat)
+            )
+            by_factor[f] = rad_axis.coord_to_pix(u.Quantity(np.rad2deg(theta), "deg")).reshape(theta.shape)
         out = []
         for npix_j, f in zip(plane_npix, factors, strict=True):
             full = by_factor[f]

@@ -140,3 +140,12 @@ def test_lookup_reads_only_the_neighbouring_pixels(tmp_path, counting_fs):
     assert lookup_bytes < 0.02 * psf_hdu_bytes
     expected = psf.get_psf_kernel(geom, position=SkyCoord(1.13, -0.61, unit="deg", frame="galactic"))
     assert_allclose(kernel.data, expected.data)
+
+
+def test_reading_computes_nothing(crab_file, raise_if_dask_computes):
+    with raise_if_dask_computes():
+        psf = PSFMap.read(crab_file)
+        edisp = EDispKernelMap.read(crab_file)
+        for irf in (psf, edisp):
+            cut = irf.cutout(CRAB, 1 * u.deg).slice_by_idx({"energy_true": slice(0, 2)})
+            assert cut._irf_map.geom.axes["energy_true"].nbin == 2
