@@ -168,7 +168,7 @@ def s3_server():
         "key": "testing",
         "secret": "testing",
         "anon": False,
-        "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"},
+        "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
         "skip_instance_cache": True,
     }
     yield options

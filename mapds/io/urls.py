@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import fsspec
@@ -38,11 +38,14 @@ class Location:
         Path on ``fs`` (no protocol).
     url : str
         The URL as the user gave it (for messages and cache keys).
+    options : dict
+        The ``storage_options`` the filesystem was created with.
     """
 
     fs: fsspec.AbstractFileSystem
     path: str
     url: str
+    options: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def is_local(self) -> bool:
@@ -79,13 +82,13 @@ class Location:
     def child(self, relative: str) -> Location:
         """Location of ``relative`` below this one (a key inside a zarr store...)."""
         path = f"{self.path.rstrip('/')}/{relative.lstrip('/')}"
-        return Location(self.fs, path, f"{self.url.rstrip('/')}/{relative.lstrip('/')}")
+        return Location(self.fs, path, f"{self.url.rstrip('/')}/{relative.lstrip('/')}", self.options)
 
     def sibling(self, name: str) -> Location:
         """Location of ``name`` in the same directory."""
         parent = self.fs._parent(self.path)
         path = f"{parent.rstrip('/')}/{name}" if parent else name
-        return Location(self.fs, path, self.fs.unstrip_protocol(path))
+        return Location(self.fs, path, self.fs.unstrip_protocol(path), self.options)
 
 
 def resolve(url, storage_options: dict | None = None) -> Location:
@@ -108,7 +111,7 @@ def resolve(url, storage_options: dict | None = None) -> Location:
     url = os.path.expanduser(url) if "://" not in url else url
     with storage_errors(url):
         fs, path = url_to_fs(url, **(storage_options or {}))
-    return Location(fs, path, url)
+    return Location(fs, path, url, dict(storage_options or {}))
 
 
 @contextlib.contextmanager
@@ -220,16 +223,33 @@ def atomic_directory(target: Location, overwrite: bool = False) -> Iterator[Loca
             if target.is_local:
                 _replace_local_directory(tmp.path, target.path, overwrite, target.url)
             else:
+                # The store was written through another filesystem instance: drop listings
+                # this one may have cached.  The move is a server-side copy on object stores.
+                fs.invalidate_cache()
                 _check_overwrite(target, overwrite)
                 if fs.exists(target.path):
                     fs.rm(target.path, recursive=True)
-                fs.mv(tmp.path, target.path, recursive=True)
+                _move_tree(fs, tmp.path, target.path)
     finally:
         with contextlib.suppress(FileNotFoundError, OSError):
             if tmp.is_local:
                 shutil.rmtree(tmp.path, ignore_errors=True)
             elif fs.exists(tmp.path):
                 fs.rm(tmp.path, recursive=True)
+
+
+def _move_tree(fs, source: str, destination: str) -> None:
+    """Move every file below ``source`` to the same place below ``destination``.
+
+    Listed file by file: object stores have no directories, and a recursive ``mv`` may try to
+    copy the pseudo-directory entries a listing reports.
+    """
+    files = fs.find(source)
+    targets = [destination + path[len(source) :] for path in files]
+    if files:
+        fs.copy(files, targets)
+    fs.rm(source, recursive=True)
+    fs.invalidate_cache()
 
 
 def _replace_local_directory(tmp: str, target: str, overwrite: bool, url: str) -> None:

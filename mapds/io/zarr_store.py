@@ -19,6 +19,7 @@ chunks (xarray ``to_zarr``), into a temporary store that replaces the target whe
 from __future__ import annotations
 
 import json
+import warnings
 
 import dask
 import dask.array as da
@@ -26,6 +27,7 @@ import numpy as np
 import xarray as xr
 import zarr
 from astropy.table import Table
+from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
 
 from ..errors import CorruptFileError, MissingHDUError, StorageError
 from ..maps import Map
@@ -67,9 +69,10 @@ def zarr_store(location: Location, read_only: bool = True):
         return zarr.storage.LocalStore(location.path, read_only=read_only)
     fs = location.fs
     if not fs.async_impl:
-        from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
-
-        fs = AsyncFileSystemWrapper(fs)
+        fs = AsyncFileSystemWrapper(fs, asynchronous=True)
+    elif not fs.asynchronous:
+        # zarr drives the filesystem from its own event loop.
+        fs = type(fs)(asynchronous=True, **location.options)
     return zarr.storage.FsspecStore(fs, path=location.path, read_only=read_only)
 
 
@@ -123,6 +126,14 @@ def _write_dataset(ds: xr.Dataset, store, group: str | None, compute: bool):
     return ds.to_zarr(store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute)
 
 
+def _consolidate(store) -> None:
+    """Consolidated metadata, so that ``xarray.open_zarr`` opens the store with one read and
+    no warning (zarr warns that consolidation is not yet in the v3 specification)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=zarr.errors.ZarrUserWarning)
+        zarr.consolidate_metadata(store)
+
+
 def write_zarr_map(m: Map, url, name=None, *, overwrite=False, storage_options=None) -> None:
     """Write one map as a zarr store (streamed chunk by chunk, atomically).
 
@@ -140,7 +151,9 @@ def write_zarr_map(m: Map, url, name=None, *, overwrite=False, storage_options=N
     target = resolve(url, storage_options)
     name = (name or DEFAULT_NAME).lower()
     with atomic_directory(target, overwrite=overwrite) as tmp, storage_errors(target.url):
-        _write_dataset(_dataset_of(m, name), zarr_store(tmp, read_only=False), None, compute=True)
+        store = zarr_store(tmp, read_only=False)
+        _write_dataset(_dataset_of(m, name), store, None, compute=True)
+        _consolidate(store)
 
 
 def _table_dataset(table: Table) -> xr.Dataset:
@@ -198,6 +211,7 @@ def write_zarr_group(
             _write_dataset(_dataset_of(m, name), store, name, compute=False) for name, m in maps.items()
         ]
         dask.compute(*delayed)
+        _consolidate(store)
 
 
 def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:

@@ -76,6 +76,22 @@ def hdu_bytes(hdu, checksum: bool = False) -> bytes:
     return buf.getvalue()[BLOCK:]
 
 
+def _with_extend(primary):
+    """The primary HDU with ``EXTEND = T`` after its ``NAXISn`` cards, as astropy writes it
+    when extensions follow."""
+    header = primary.header
+    if header.get("EXTEND") is True:
+        return primary
+    header = header.copy()
+    if "EXTEND" in header:
+        header["EXTEND"] = True
+    else:
+        header.set("EXTEND", True, after=f"NAXIS{header['NAXIS']}" if header["NAXIS"] else "NAXIS")
+    if isinstance(primary, LazyImageHDU):
+        return LazyImageHDU(header, primary.data, primary.codec)
+    return fits.PrimaryHDU(data=primary.data, header=header)
+
+
 def _padded(n: int) -> int:
     return BLOCK * math.ceil(n / BLOCK)
 
@@ -99,6 +115,8 @@ def write_fits(url, hdus: Sequence, *, overwrite=False, storage_options=None, ch
         Add ``CHECKSUM``/``DATASUM`` cards to every HDU (one extra read of the written file).
     """
     hdus = with_primary(hdus)
+    if len(hdus) > 1:
+        hdus[0] = _with_extend(hdus[0])
     for hdu in hdus[1:]:
         if isinstance(hdu, fits.PrimaryHDU) or (isinstance(hdu, LazyImageHDU) and hdu.is_primary):
             raise ValueError("Only the first HDU of a FITS file can be a primary HDU")

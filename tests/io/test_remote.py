@@ -1,0 +1,157 @@
+"""Object storage and other fsspec filesystems: S3 (moto server), memory://, http(s)://."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import threading
+import uuid
+
+import fsspec
+import numpy as np
+import pytest
+
+from mapds.errors import MissingFileError, OverwriteError, StorageError
+from mapds.io import open_zarr_group, write_zarr_group
+from mapds.io.fits import FitsFile
+from mapds.maps import Map
+
+from .conftest import CRAB_HDUS, make_cube
+
+
+def test_s3_fits_read_matches_local(s3_bucket, crab_file):
+    prefix, options = s3_bucket
+    fsspec.filesystem("s3", **options).put(str(crab_file), f"{prefix}/crab.fits")
+    f = FitsFile.open(f"{prefix}/crab.fits", storage_options=options)
+    assert f.names == FitsFile.open(crab_file).names
+    for name in CRAB_HDUS:
+        remote = f.read_map(name)
+        local = Map.read(crab_file, hdu=name)
+        assert remote.geom == local.geom
+        np.testing.assert_array_equal(remote.data.compute(), local.data.compute())
+    cut = Map.read(f"{prefix}/crab.fits", hdu="COUNTS", storage_options=options)
+    cut = cut.slice_by_idx({"x": slice(10, 20), "y": slice(5, 25)})
+    expected = Map.read(crab_file, hdu="COUNTS").data.compute()[:, 5:25, 10:20]
+    np.testing.assert_array_equal(cut.data.compute(), expected)
+
+
+def test_s3_fits_write_is_atomic_and_never_clobbers(s3_bucket, cube):
+    prefix, options = s3_bucket
+    url = f"{prefix}/out/cube.fits"
+    cube.write(url, hdu="COUNTS", storage_options=options)
+    np.testing.assert_array_equal(
+        Map.read(url, hdu="COUNTS", storage_options=options).data.compute(), cube.data.compute()
+    )
+    with pytest.raises(OverwriteError):
+        (cube * 2).write(url, hdu="COUNTS", storage_options=options)
+    (cube * 2).write(url, hdu="COUNTS", storage_options=options, overwrite=True)
+    back = Map.read(url, hdu="COUNTS", storage_options=options)
+    np.testing.assert_array_equal(back.data.compute(), 2 * cube.data.compute())
+    fs = fsspec.filesystem("s3", **options)
+    assert fs.ls(f"{prefix}/out", detail=False) == [f"{prefix[5:]}/out/cube.fits"]
+
+
+def test_s3_zarr_map_and_group(s3_bucket, cube):
+    prefix, options = s3_bucket
+    cube.write(f"{prefix}/cube.zarr", hdu="counts", storage_options=options)
+    back = Map.read(f"{prefix}/cube.zarr", storage_options=options)
+    assert back.geom == cube.geom
+    np.testing.assert_array_equal(back.data.compute(), cube.data.compute())
+    write_zarr_group(f"{prefix}/ds.zarr", {"counts": cube}, attrs={"name": "x"}, storage_options=options)
+    group = open_zarr_group(f"{prefix}/ds.zarr", storage_options=options)
+    assert group.attrs == {"name": "x"}
+    np.testing.assert_array_equal(group.read_map("counts").data.compute(), cube.data.compute())
+
+
+def test_s3_missing_object_and_bucket(s3_bucket):
+    prefix, options = s3_bucket
+    with pytest.raises(MissingFileError, match=re.escape(f"{prefix}/nothing.fits")):
+        Map.read(f"{prefix}/nothing.fits", storage_options=options)
+    with pytest.raises(StorageError, match="s3://no-such-bucket-mapds/x.fits"):
+        Map.read("s3://no-such-bucket-mapds/x.fits", storage_options=options)
+
+
+def test_memory_filesystem_round_trips(cube):
+    base = f"memory://mapds-{uuid.uuid4().hex[:8]}"
+    cube.write(f"{base}/cube.fits", hdu="COUNTS")
+    np.testing.assert_array_equal(
+        Map.read(f"{base}/cube.fits", hdu="COUNTS").data.compute(), cube.data.compute()
+    )
+    with pytest.raises(OverwriteError):
+        cube.write(f"{base}/cube.fits", hdu="COUNTS")
+    cube.write(f"{base}/cube.zarr")
+    np.testing.assert_array_equal(Map.read(f"{base}/cube.zarr").data.compute(), cube.data.compute())
+    assert sorted(fsspec.filesystem("memory").ls(base, detail=False)) == [
+        f"/{base[9:]}/cube.fits",
+        f"/{base[9:]}/cube.zarr",
+    ]
+
+
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file server that honours single ``Range: bytes=a-b`` requests."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        path = self.translate_path(self.path)
+        if not match or not os.path.isfile(path):
+            return super().send_head()
+        size = os.path.getsize(path)
+        start = int(match.group(1))
+        end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        f = open(path, "rb")
+        f.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        self._remaining = end - start + 1
+        return f
+
+    def copyfile(self, source, outputfile):
+        remaining = getattr(self, "_remaining", None)
+        if remaining is None:
+            return super().copyfile(source, outputfile)
+        outputfile.write(source.read(remaining))
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    pytest.importorskip("aiohttp")
+    handler = lambda *args, **kwargs: _RangeHandler(*args, directory=str(tmp_path), **kwargs)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_fits_read(http_dir, cube):
+    directory, base = http_dir
+    cube.write(directory / "cube.fits", hdu="COUNTS")
+    m = Map.read(f"{base}/cube.fits", hdu="COUNTS")
+    np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
+    cut = m.slice_by_idx({"x": slice(3, 9), "energy": 2})
+    np.testing.assert_array_equal(cut.data.compute(), cube.data.compute()[2, :, 3:9])
+
+
+def test_unreachable_url_names_it():
+    with pytest.raises(StorageError, match=r"http://127\.0\.0\.1:9/nothing\.fits"):
+        Map.read("http://127.0.0.1:9/nothing.fits")
+
+
+def test_remote_gzip_is_cached(tmp_path, s3_bucket, caplog):
+    import gzip
+
+    prefix, options = s3_bucket
+    cube = make_cube(nbin=2)
+    cube.write(tmp_path / "cube.fits", hdu="COUNTS")
+    fs = fsspec.filesystem("s3", **options)
+    fs.pipe(f"{prefix}/cube.fits.gz", gzip.compress((tmp_path / "cube.fits").read_bytes()))
+    m = Map.read(f"{prefix}/cube.fits.gz", hdu="COUNTS", storage_options=options, cache_dir=tmp_path / "c")
+    np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
+    assert "gzip-compressed" in caplog.text
