@@ -48,10 +48,7 @@ class IRFMap:
     hdu_name: ClassVar[str]
 
     def __init__(self, irf_map: Map, exposure_map: Map | None = None):
-        try:
-            irf_map.geom.axes.assert_names(self.required_axes, allow_extra=True)
-        except AxisError as exc:
-            raise AxisError(f"{type(self).__name__}: {exc}") from None
+        self._check_axes(irf_map)
         if exposure_map is not None and exposure_map.geom.data_shape[-2:] != irf_map.geom.data_shape[-2:]:
             raise GeometryMismatchError(
                 f"{type(self).__name__}: exposure map spatial shape {exposure_map.geom.data_shape[-2:]} "
@@ -61,8 +58,14 @@ class IRFMap:
         self.exposure_map = exposure_map
         self._valid_image = None
 
+    def _check_axes(self, irf_map: Map) -> None:
+        try:
+            irf_map.geom.axes.assert_names(self.required_axes, allow_extra=True)
+        except AxisError as exc:
+            raise AxisError(f"{type(self).__name__}: {exc}") from None
+
     def _replace_irf_map(self, value: Map) -> None:
-        value.geom.axes.assert_names(self.required_axes, allow_extra=True)
+        self._check_axes(value)
         self._irf_map = value
         self._valid_image = None
 
@@ -364,6 +367,8 @@ class IRFMap:
         ys, xs, o_ys, o_xs = self._parent_slices(other)
         w_irf, w_exposure = _stack_weights(weights, o_ys, o_xs)
 
+        # other's exposure is converted to self's unit in both sums (gammapy mixes raw values
+        # in the IRF sum, which only differs when the two exposure units differ)
         irf_other = other._irf_map.to_unit(self._irf_map.unit).data[..., o_ys, o_xs]
         exposure_other = other.exposure_map.to_unit(self.exposure_map.unit).data[..., o_ys, o_xs]
         if nan_to_num:
@@ -438,8 +443,9 @@ def _paste(full: da.Array, part: da.Array, ys: slice, xs: slice) -> da.Array:
     ny, nx = full.shape[-2:]
     if (ys.start, ys.stop, xs.start, xs.stop) == (0, ny, 0, nx):
         return da.broadcast_to(part, full.shape).rechunk(full.chunks)
-    pad = [(0, 0)] * (full.ndim - 2) + [(ys.start, ny - ys.stop), (xs.start, nx - xs.stop)]
-    inside = np.zeros((ny, nx), dtype=bool)
-    inside[ys, xs] = True
-    padded = da.pad(da.broadcast_to(part, full.shape[:-2] + part.shape[-2:]), pad)
+    pad_image = [(ys.start, ny - ys.stop), (xs.start, nx - xs.stop)]
+    inside = da.pad(da.ones(part.shape[-2:], dtype=bool), pad_image)
+    padded = da.pad(
+        da.broadcast_to(part, full.shape[:-2] + part.shape[-2:]), [(0, 0)] * (full.ndim - 2) + pad_image
+    )
     return da.where(inside, padded, full).rechunk(full.chunks)

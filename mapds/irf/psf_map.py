@@ -21,7 +21,7 @@ from ..geom.wcs import round_up_to_odd
 from ..maps import Map
 from . import containment as containment_math
 from .default_axes import RAD_AXIS_DEFAULT
-from .grid_interp import node_neighbours, pixel_neighbours
+from .grid_interp import interp_on_grid, node_neighbours, pixel_neighbours
 from .irf_map import IRFMap, broadcast_lazy, quiet_divide
 from .psf_kernel import PSFKernel
 from .psf_kernel_math import (
@@ -129,35 +129,45 @@ class PSFMap(IRFMap):
 
     # -- lookups at one position ----------------------------------------------------------------
 
-    def _profile(self, position):
-        """Radial profiles ``(n_energy, n_rad)`` at ``position`` and whether it is on the grid."""
-        if len(self.psf_map.geom.axes) != 2:
+    def _profiles_at(self, position, move_to_valid=False):
+        """Radial profiles ``(n_energy, n_rad)`` at ``position`` (default: the map centre), their
+        cumulative integrals, and whether the position is on the IRF grid.
+
+        With ``move_to_valid`` a position where the PSF is empty moves to the nearest pixel
+        where it is defined (as for kernels).
+        """
+        geom = self.psf_map.geom
+        if len(geom.axes) != 2:
             raise AxisError(
                 f"{type(self).__name__} lookups support only the axes {self.required_axes}, "
-                f"got {self.psf_map.geom.axes.names}"
+                f"got {geom.axes.names}"
             )
-        if position is None and not isinstance(self.psf_map.geom, RegionGeom):
-            position = self.psf_map.geom.center_skydir
-        window = self._window(position)
-        return window.interpolated(), window.on_grid
+        if position is None and not isinstance(geom, RegionGeom):
+            position = geom.center_skydir
+        window = self._valid_window(position)[0] if move_to_valid else self._window(position)
+        profile = window.interpolated()
+        cumsum = containment_math.radial_cumsum(profile, geom.axes["rad"], self.psf_map.unit)
+        return profile, cumsum, window.on_grid
 
     def _containment(self, rad, energy, position=None) -> u.Quantity:
-        profile, _ = self._profile(position)
-        geom = self.psf_map.geom
-        rad_axis = geom.axes["rad"]
-        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
-        e_i0, e_t = _pixel_energy_neighbours(geom.axes[self.energy_name], energy)
-        rad = u.Quantity(rad, rad_axis.unit)
-        values = containment_math.containment_fraction(cumsum, rad_axis, rad, e_i0, e_t)
+        _, cumsum, _ = self._profiles_at(position)
+        rad_axis = self.psf_map.geom.axes["rad"]
+        e_i0, e_t = _pixel_energy_neighbours(self.psf_map.geom.axes[self.energy_name], energy)
+        values = containment_math.containment_fraction(
+            cumsum, rad_axis, u.Quantity(rad, rad_axis.unit), e_i0, e_t
+        )
         return u.Quantity(values, "")
 
     def _containment_radius(self, fraction, energy, position=None) -> u.Quantity:
-        profile, on_grid = self._profile(position)
+        _, cumsum, on_grid = self._profiles_at(position)
+        return self._radius_from_cumsum(cumsum, on_grid, fraction, energy)
+
+    def _radius_from_cumsum(self, cumsum, on_grid, fraction, energy) -> u.Quantity:
         geom = self.psf_map.geom
-        rad_axis = geom.axes["rad"]
-        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
         e_i0, e_t, valid = _node_energy_neighbours(geom.axes[self.energy_name], energy)
-        return containment_math.containment_radius(cumsum, rad_axis, fraction, e_i0, e_t, valid & on_grid)
+        return containment_math.containment_radius(
+            cumsum, geom.axes["rad"], fraction, e_i0, e_t, valid & on_grid
+        )
 
     def containment(self, rad, energy_true, position=None) -> u.Quantity:
         """Fraction of the PSF within ``rad`` at ``energy_true`` and ``position`` (default: the
@@ -203,45 +213,25 @@ class PSFMap(IRFMap):
                 f"get_psf_kernel: target geometry has axes {geom.axes.names}, "
                 f"expected an {self.energy_name!r} axis"
             )
-        if len(self.psf_map.geom.axes) != 2:
-            raise AxisError(
-                f"{type(self).__name__}.get_psf_kernel supports only the axes {self.required_axes}, "
-                f"got {self.psf_map.geom.axes.names}"
-            )
-        if position is None and not isinstance(self.psf_map.geom, RegionGeom):
-            position = self.psf_map.geom.center_skydir
-        window, position = self._valid_window(position)
-        profile, on_grid = window.interpolated(), window.on_grid
-        psf_geom = self.psf_map.geom
-        rad_axis = psf_geom.axes["rad"]
-        psf_energy_axis = psf_geom.axes[self.energy_name]
+        profile, cumsum, on_grid = self._profiles_at(position, move_to_valid=True)
+        psf_energy_axis = self.psf_map.geom.axes[self.energy_name]
         energy_axis = geom.axes[self.energy_name]
-
-        cumsum = containment_math.radial_cumsum(profile, rad_axis, self.psf_map.unit)
-
-        def radius(fraction, energy):
-            e_i0, e_t, valid = _node_energy_neighbours(psf_energy_axis, energy)
-            return containment_math.containment_radius(cumsum, rad_axis, fraction, e_i0, e_t, valid & on_grid)
-
-        radii = radius(containment, psf_energy_axis.center)
+        radii = self._radius_from_cumsum(cumsum, on_grid, containment, psf_energy_axis.center)
         if max_radius is None:
             max_radius = radii.max()
         else:
-            max_radius = u.Quantity(max_radius, rad_axis.unit)
+            max_radius = u.Quantity(max_radius, radii.unit)
             radii = np.minimum(radii, max_radius)
         pixel_size = geom.pixel_scales.max()
-        factors = upsampling_factors(
-            radius(0.68, energy_axis.center).to_value("deg"), pixel_size.deg, precision_factor
-        )
+        r68 = self._radius_from_cumsum(cumsum, on_grid, 0.68, energy_axis.center)
+        factors = upsampling_factors(r68.to_value("deg"), pixel_size.deg, precision_factor)
         kernel_geom = geom.to_odd_npix(max_radius=max_radius)
         npix = int(kernel_geom.data_shape[-1])
         n_planes = min(energy_axis.nbin, psf_energy_axis.nbin)
         plane_npix = round_up_to_odd((2 * radii[:n_planes] / pixel_size).to_value(""))
 
         e_i0, e_t = _pixel_energy_neighbours(psf_energy_axis, energy_axis.center[:n_planes])
-        profiles = (1.0 - e_t[:, np.newaxis]) * profile[e_i0] + e_t[:, np.newaxis] * profile[
-            np.minimum(e_i0 + 1, psf_energy_axis.nbin - 1)
-        ]
+        profiles = interp_on_grid(profile, e_i0, e_t, axis=0)
         rad_pix = self._sub_pixel_rad_pix(kernel_geom, plane_npix, factors[:n_planes])
         planes = [None] * energy_axis.nbin
         for j in range(n_planes):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from numpy.testing import assert_allclose
+from regions import CircleSkyRegion
 
 from mapds.errors import GeometryMismatchError, IRFError
 
@@ -152,3 +153,14 @@ def test_region_psf_map(both):
     assert_allclose(psf_m.get_psf_kernel(geom_m).data, psf_g.get_psf_kernel(geom_g).data, rtol=1e-6)
     energy = [2, 5] * u.TeV
     assert_allclose(psf_m.containment_radius(0.9, energy).value, psf_g.containment_radius(0.9, energy).value)
+
+
+def test_region_edisp_kernel_map_and_region_mean(both):
+    edisp_g, edisp_m = both(lambda ns: random_edisp(ns, 6))
+    point_g, point_m = edisp_g.to_region_nd_map(POSITION), edisp_m.to_region_nd_map(POSITION)
+    assert point_m.has_single_spatial_bin
+    assert_allclose(point_m.get_edisp_kernel().pdf_matrix, point_g.get_edisp_kernel().pdf_matrix)
+    circle = CircleSkyRegion(POSITION, 0.6 * u.deg)
+    mean_g, mean_m = edisp_g.to_region_nd_map(circle), edisp_m.to_region_nd_map(circle)
+    assert_allclose(mean_m.edisp_map.data.compute(), mean_g.edisp_map.data, rtol=1e-12)
+    assert_allclose(mean_m.exposure_map.data.compute(), mean_g.exposure_map.data, rtol=1e-12)

@@ -97,3 +97,12 @@ def test_empty_planes_normalise_to_zero():
     assert np.all(kernel.data[0] == 0)
     assert kernel.data[1, 2, 2] == 1.0
     assert np.all(np.isfinite(kernel.data))
+
+
+def test_write_read_round_trip(tmp_path):
+    geom = WcsGeom.create(binsz=0.05, width=1, axes=[MapAxis.from_energy_bounds(1, 10, 2, unit="TeV")])
+    kernel = PSFKernel.from_gauss(geom, 0.1 * u.deg)
+    kernel.write(tmp_path / "kernel.fits")
+    again = PSFKernel.read(tmp_path / "kernel.fits")
+    assert_allclose(again.data, kernel.data)
+    assert again.psf_kernel_map.geom.axes.names == ["energy"]
