@@ -30,6 +30,7 @@ __all__ = [
     "generalized_gaussian",
     "integrate_pixels",
     "interpolate_grid",
+    "normalize_template",
     "oversampling_factor",
     "point_source_weights",
     "shell",
@@ -197,6 +198,16 @@ def integrate_pixels(values, solid_angle, factor: int = 1):
         Mean sub-pixel value times the coarse pixel solid angle (dimensionless fraction).
     """
     return block_sum(values, factor) / factor**2 * solid_angle
+
+
+def normalize_template(data, sums, solid_angle):
+    """Template slices divided by their sums and by the pixel solid angle (sr⁻¹).
+
+    ``data / sums / solid_angle`` where the slice sum is non-zero, 0 elsewhere; numpy or dask
+    arrays (``sums`` broadcast over the spatial dimensions).
+    """
+    nonzero = sums != 0
+    return np.where(nonzero, data / np.where(nonzero, sums, 1), 0.0) / solid_angle
 
 
 def interpolate_grid(data, pix, method: str = "linear", values_scale: str = "lin"):

@@ -13,18 +13,17 @@ import os.path
 import posixpath
 from collections.abc import MutableSequence, Sequence
 
-import fsspec
 import numpy as np
 from astropy.table import Table
 
 from ...errors import (
     CorruptFileError,
-    MissingFileError,
     ModelError,
     OverwriteError,
     StorageError,
     UnitMismatchError,
 )
+from ...io.urls import atomic_file, resolve, storage_errors
 from ..covariance import CovarianceMixin, read_covariance_table, write_covariance_table
 from ..parameter import Parameters
 from ..yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
@@ -54,26 +53,18 @@ def _join(directory: str, name: str) -> str:
 
 
 def _exists(path: str) -> bool:
-    fs, fs_path = fsspec.core.url_to_fs(str(path))
-    return fs.exists(fs_path)
+    return resolve(path).exists()
 
 
 def _read_text(path: str) -> str:
-    try:
-        with fsspec.open(str(path), "r", encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError as exc:
-        raise MissingFileError(f"Models file {path} does not exist") from exc
+    location = resolve(path)
+    with storage_errors(path), location.fs.open(location.path, "r", encoding="utf-8") as f:
+        return f.read()
 
 
 def _write_text(path: str, text: str, overwrite: bool) -> None:
-    fs, fs_path = fsspec.core.url_to_fs(str(path))
-    if fs.exists(fs_path) and not overwrite:
-        raise OverwriteError(f"File exists already: {path} (use overwrite=True)")
-    parent = fs._parent(fs_path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    with fs.open(fs_path, "w", encoding="utf-8") as f:
+    """Write a text file atomically (never a half-written file; no clobbering unless asked)."""
+    with atomic_file(resolve(path), overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
 
 
@@ -368,9 +359,9 @@ class DatasetModels(CovarianceMixin, Sequence):
         checksum : bool
             Append a ``checksum:`` line.
         """
-        path = str(path)
+        path = os.fspath(path)
         if _exists(path) and not overwrite:
-            raise OverwriteError(f"File exists already: {path} (use overwrite=True)")
+            raise OverwriteError(f"{path!r} exists; pass overwrite=True to replace it")
         directory, name = _split(path)
         if write_covariance and len(self.parameters) > 0:
             covariance_name = f"{_stem(name)}_covariance.dat"
@@ -394,17 +385,14 @@ class DatasetModels(CovarianceMixin, Sequence):
     def read_covariance(self, path, filename: str = "_covariance.dat") -> None:
         """Set the covariance (and the parameter errors) from ``path/filename``."""
         location = _join(str(path), filename)
-        try:
-            text = _read_text(location)
-        except MissingFileError as exc:
-            raise MissingFileError(f"Covariance file {location} does not exist") from exc
+        text = _read_text(location)
         self.covariance = read_covariance_table(text, source=f"Covariance file {location}")
         self._covar_file = filename
 
     @classmethod
     def read(cls, filename, checksum: bool = False):
         """Models from a YAML file (local or fsspec URL)."""
-        filename = str(filename)
+        filename = os.fspath(filename)
         directory, _ = _split(filename)
         return cls.from_yaml(_read_text(filename), path=directory, checksum=checksum, source=filename)
 

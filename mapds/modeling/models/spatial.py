@@ -23,6 +23,7 @@ from dask.base import tokenize
 
 from ...errors import GeometryMismatchError, ModelError
 from ...geom import WcsGeom
+from ...io.urls import resolve
 from ...maps import Map
 from ...maps.chunks import normalize_chunks
 from ...maps.dataarray import geom_dims
@@ -59,6 +60,12 @@ def _number(value):
 
 def _per_sr(values) -> u.Quantity:
     return u.Quantity(values, "sr-1", copy=None)
+
+
+def _expand_filename(filename) -> str:
+    """File name with environment variables expanded (``$GAMMAPY_DATA/...``); URLs kept as is."""
+    filename = os.path.expandvars(str(filename))
+    return filename if "://" in filename else str(Path(filename))
 
 
 def _wcs_geom(geom) -> WcsGeom:
@@ -198,7 +205,9 @@ class SpatialModel(ModelBase):
         Returns
         -------
         `~mapds.maps.Map`
-            float64 map of ``geom`` (computed eagerly on ``geom``, wrapped in a dask array).
+            float64 map of ``geom``.  With a factor of 1 it is a graph evaluating the model
+            chunk by chunk; an oversampled inner cutout is evaluated when the graph is built
+            (it spans only a few tens of model scales) and padded lazily.
         """
         geom = _wcs_geom(geom)
         pixel_scale = float(np.max(geom.pixel_scales.deg))
@@ -656,7 +665,7 @@ class TemplateSpatialModel(SpatialModel):
                 "The filename is not defined. Therefore, the model will not be serialised correctly. "
                 'To set the filename, the "template_model.filename" attribute can be used.'
             )
-        self.filename = None if filename is None else str(Path(os.path.expandvars(str(filename))))
+        self.filename = None if filename is None else _expand_filename(filename)
         self.normalize = normalize
         self.meta = {} if meta is None else meta
         unit = map.unit
@@ -710,8 +719,7 @@ class TemplateSpatialModel(SpatialModel):
         data = self._template.data.astype(float)
         sums = data.sum(axis=(-2, -1), keepdims=True)
         solid_angle = self._template.geom.to_image().solid_angle(chunks=data.chunks[-2:])
-        normalised = dask.array.where(sums != 0, data / dask.array.where(sums != 0, sums, 1), 0.0)
-        return self._template.copy(data=normalised / solid_angle, unit=self._unit)
+        return self._template.copy(data=profiles.normalize_template(data, sums, solid_angle), unit=self._unit)
 
     @property
     def map_center(self) -> SkyCoord:
@@ -751,7 +759,7 @@ class TemplateSpatialModel(SpatialModel):
                 data.astype(float).sum(axis=(-2, -1), keepdims=True),
                 (data < 0).any(),
                 (data == 0).all(),
-                dask.array.isnan(data).any(),
+                da.isnan(data).any(),
             )
             if negative:
                 log.warning("Map has negative values. Check and fix this!")
@@ -788,8 +796,8 @@ class TemplateSpatialModel(SpatialModel):
         data = window.data.compute()
         if self.normalize:
             sums = sums[tuple(slices[axis.name] for axis in reversed(list(geom.axes)))]
-            data = np.divide(data.astype(float), sums, out=np.zeros(data.shape), where=sums != 0)
-            data /= window.geom.to_image().solid_angle().to_value("sr")
+            solid_angle = window.geom.to_image().solid_angle().to_value("sr")
+            data = profiles.normalize_template(data.astype(float), sums, solid_angle)
         return data, lower
 
     def evaluate(self, lon, lat, energy=None, lon_0=None, lat_0=None) -> u.Quantity:
@@ -852,7 +860,7 @@ class TemplateSpatialModel(SpatialModel):
             self.filename = str(filename)
         if self.filename is None:
             raise ModelError("TemplateSpatialModel has no filename to write its template to")
-        if Path(self.filename).exists() and not overwrite:
+        if resolve(self.filename).exists() and not overwrite:
             log.warning(f"Template file {self.filename} already exists and overwrite is False")
             return
         self.map.write(self.filename, overwrite=overwrite)
