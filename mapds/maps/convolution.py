@@ -87,7 +87,7 @@ def _overlap_depth(data: da.Array, half_sizes: tuple[int, int]) -> tuple[da.Arra
 
 
 def _resolve_kernel(m: Map, kernel):
-    """Kernel array and the axes it adds to an image map (None for a plain array)."""
+    """Kernel array (dask for kernel maps, not computed here) and the axes it brings."""
     kernel_map = getattr(kernel, "psf_kernel_map", kernel)
     if hasattr(kernel_map, "geom"):
         scales, kernel_scales = m.geom.pixel_scales.deg, kernel_map.geom.pixel_scales.deg
@@ -95,13 +95,20 @@ def _resolve_kernel(m: Map, kernel):
             raise GeometryMismatchError(
                 f"Pixel size of kernel ({kernel_scales} deg) and map ({scales} deg) not compatible"
             )
-        return np.asarray(kernel_map.data, dtype=np.float32), kernel_map.geom.axes
+        return da.asarray(kernel_map.data).astype(np.float32), kernel_map.geom.axes
     kernel = np.asarray(kernel)
     if m.geom.is_image and kernel.ndim > 2:
         raise GeometryMismatchError(
             "Image convolution with a 3D kernel array requires a kernel map or PSFKernel"
         )
     return kernel, None
+
+
+def _whole(kernel):
+    """A (small) kernel as one graph node that every block task receives whole."""
+    if isinstance(kernel, da.Array):
+        return kernel.rechunk(kernel.shape).to_delayed().ravel()[0]
+    return kernel
 
 
 def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
@@ -125,17 +132,17 @@ def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
             f"Incompatible shape between data {geom.data_shape[:-2]} and kernel {kernel.shape[:-2]}"
         )
     data, depth = _overlap_depth(data, (kernel.shape[-2] // 2, kernel.shape[-1] // 2))
-    out = da.map_overlap(
+    # map_overlap by hand, so that the kernel can be a graph node rather than a constant
+    extended = da.overlap.overlap(data, depth=depth, boundary="none")
+    out = da.map_blocks(
         _convolve_block,
-        data,
-        depth=depth,
-        boundary="none",
-        dtype=np.float32,
-        kernel=kernel,
+        extended,
+        _whole(kernel),
         method=method,
+        dtype=np.float32,
         meta=np.empty((0,) * data.ndim, dtype=np.float32),
     )
-    return m._new(geom=geom, data=out)
+    return m._new(geom=geom, data=da.overlap.trim_internal(out, depth, boundary="none"))
 
 
 def _smooth_filter(kernel: str, width: float, kwargs: dict):
