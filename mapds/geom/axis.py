@@ -350,8 +350,9 @@ class MapAxis:
         values = self.edges if self.node_type == "edges" else self.center
         return float(self.nbin / np.log10((values.max() / values.min()).to_value("")))
 
+    @property
     def iter_by_edges(self) -> Iterator[tuple[u.Quantity, u.Quantity]]:
-        """Iterate over ``(lower, upper)`` edge pairs."""
+        """Generator of ``(lower, upper)`` edge pairs (a property, as in gammapy)."""
         yield from itertools.pairwise(self.edges)
 
     # -- coordinate transforms ------------------------------------------------------------------

@@ -33,7 +33,7 @@ class LabelMapAxis:
     def __init__(self, labels, name=""):
         labels = np.array(labels, ndmin=1)
         if np.unique(labels).size != labels.size:
-            raise AxisError(f"LabelMapAxis {name!r}: labels must be unique, got {list(labels)}")
+            raise AxisError(f"LabelMapAxis {name!r}: labels must be unique, got {labels.tolist()}")
         self._labels = labels
         self._name = name
 
@@ -95,8 +95,8 @@ class LabelMapAxis:
         found = np.any(is_equal, axis=-1)
         if not np.all(found):
             raise AxisError(
-                f"Labels {list(np.unique(coord[..., 0][~found]))} are not in axis {self.name!r} "
-                f"(labels {list(self._labels)})"
+                f"Labels {np.unique(coord[..., 0][~found]).tolist()} are not in axis {self.name!r} "
+                f"(labels {self._labels.tolist()})"
             )
         return np.argmax(is_equal, axis=-1)
 
@@ -212,4 +212,4 @@ class LabelMapAxis:
         return cls(np.unique(np.asarray(column).astype(str)), name=colname.lower())
 
     def __repr__(self) -> str:
-        return f"LabelMapAxis(name={self.name!r}, labels={list(self._labels)})"
+        return f"LabelMapAxis(name={self.name!r}, labels={self._labels.tolist()})"

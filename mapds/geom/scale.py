@@ -65,5 +65,7 @@ def interp1d_extrapolate(x_new, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     idx = np.clip(np.searchsorted(x, x_new, side="right") - 1, 0, x.size - 2)
     x0, x1 = x[idx], x[idx + 1]
     y0, y1 = y[idx], y[idx + 1]
-    slope = (y1 - y0) / (x1 - x0)
-    return slope * (x_new - x0) + y0
+    # Weighted form of the linear B-spline (as scipy's interp1d(kind=1) evaluates it), so that
+    # results agree with gammapy to the last bit.
+    weight = 1.0 / (x1 - x0)
+    return y0 * (weight * (x1 - x_new)) + y1 * (weight * (x_new - x0))
