@@ -529,3 +529,34 @@ def test_models_declare_gammapy_tags():
         if name == "SpatialModel":
             continue
         assert getattr(spatial, name).tag == getattr(gammapy_spatial, name).tag
+
+
+# -- pure profiles on dask arrays and graphs that travel --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "args"),
+    [
+        (profiles.gaussian, (0.001, 0.01, 0.5, 0.3)),
+        (profiles.gaussian, (0.001, 0.01, 0.005, 0.6, 0.4)),
+        (profiles.generalized_gaussian, (0.001, 0.01, 0.004, 0.3, 0.2, 0.1)),
+        (profiles.disk, (0.001, 0.01, 0.005, 0.3, 0.2, 0.05)),
+        (profiles.shell, (0.001, 0.01, 0.003, 0.006)),
+    ],
+)
+def test_profiles_accept_dask_coordinates(profile, args):
+    rng = np.random.default_rng(8)
+    lon, lat = rng.uniform(-0.01, 0.01, (2, 40, 30))
+    lazy = profile(dask.array.from_array(lon, chunks=10), dask.array.from_array(lat, chunks=10), *args)
+    assert isinstance(lazy, dask.array.Array)
+    assert_allclose(lazy.compute(), profile(lon, lat, *args), rtol=1e-14)
+
+
+def test_integrate_geom_graph_survives_pickling():
+    import cloudpickle
+
+    model = spatial.DiskSpatialModel(r_0="0.5 deg", frame="galactic")
+    geom = WcsGeom.create(npix=(30, 30), binsz=0.1, frame="galactic")
+    result = model.integrate_geom(geom)
+    restored = cloudpickle.loads(cloudpickle.dumps(result.data))
+    assert_allclose(restored.compute(), np.asarray(result))
