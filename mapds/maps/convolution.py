@@ -112,7 +112,27 @@ def _whole(kernel):
 
 
 def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
-    """Convolve every image plane of ``m`` with ``kernel`` (see :meth:`Map.convolve`)."""
+    """Convolve every image plane of ``m`` with ``kernel``, streaming by tiles.
+
+    Parameters
+    ----------
+    m : Map
+        WCS map.
+    kernel : Map, PSFKernel-like or ndarray
+        A kernel map (an image, or a cube with ``m``'s non-spatial axes) or any object with a
+        ``psf_kernel_map``; its pixel size must agree with ``m``'s (rtol 1e-5) and it is cast
+        to float32.  A numpy array is used as is (2D: every plane; ND: one plane per bin).
+    method : {"fft", "direct", "auto"}
+        :func:`scipy.signal.convolve` method.
+    mode : {"same"}
+        Only ``same`` is supported.
+
+    Returns
+    -------
+    Map
+        float32 map; an image convolved with a kernel cube becomes a cube with the kernel's
+        axes.
+    """
     if mode != "same":
         raise InvalidArgumentError(f"Convolution mode {mode!r} is not supported; only 'same' is")
     if method not in CONVOLVE_METHODS:
@@ -169,7 +189,26 @@ def _smooth_block(block, apply):
 
 
 def smooth(m: Map, width, kernel="gauss", **kwargs) -> Map:
-    """Smooth every image plane (see :meth:`Map.smooth`)."""
+    """Smooth every image plane, streaming by tiles.
+
+    Parameters
+    ----------
+    m : Map
+        WCS map.
+    width : float, str or Quantity
+        Gaussian sigma, disk radius or box side; an angle, or a number of pixels.
+    kernel : {"gauss", "disk", "box"}
+        Filter: ``scipy.ndimage.gaussian_filter``, convolution with a normalised
+        ``Tophat2DKernel``, or ``scipy.ndimage.uniform_filter``.
+    **kwargs
+        Passed to the filter: ``mode`` (``reflect`` default, ``constant``, ``nearest``,
+        ``wrap``), ``cval``, ``truncate``...
+
+    Returns
+    -------
+    Map
+        float64 map (gammapy's smoothing output type).
+    """
     if isinstance(width, (u.Quantity, str)):
         width = (u.Quantity(width) / m.geom.pixel_scales.mean()).to_value("")
     mode = kwargs.get("mode", "reflect")

@@ -848,7 +848,8 @@ class Map:
         ``kernel`` is a kernel map (an image, or a cube with this map's non-spatial axes), an
         object with a ``psf_kernel_map`` (``PSFKernel``) or a numpy array.  Map and kernel
         pixel sizes must agree (rtol 1e-5).  An image convolved with a kernel cube becomes a
-        cube.  Streams by tiles (``map_overlap``).  See :func:`mapds.maps.convolution.convolve`.
+        cube.  Streams by tiles extended by the kernel half-size.  See
+        :func:`mapds.maps.convolution.convolve`.
         """
         return convolution.convolve(self, kernel, method=method, mode=mode)
 

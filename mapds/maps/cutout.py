@@ -33,9 +33,28 @@ def _require_wcs(m: Map, operation: str) -> WcsGeom:
 def cutout(m: Map, position, width, mode="trim", odd_npix=False, min_npix=1) -> Map:
     """The part of ``m`` within ``width`` (lon, lat) around ``position`` (``Cutout2D`` rules).
 
-    ``trim`` keeps the overlap with the map, ``partial`` keeps the requested shape and fills
-    pixels outside the map with 0 (False for masks), ``strict`` raises unless the cutout lies
-    fully inside the map.  The geometry comes from :meth:`WcsGeom.cutout`.
+    Parameters
+    ----------
+    m : Map
+        WCS map.
+    position : `~astropy.coordinates.SkyCoord`
+        Centre of the cutout.
+    width : angle or (angle, angle)
+        Size in (lon, lat); a single value gives a square.
+    mode : {"trim", "partial", "strict"}
+        ``trim`` keeps the overlap with the map, ``partial`` keeps the requested shape and
+        fills pixels outside the map with 0 (False for masks), ``strict`` raises unless the
+        cutout lies fully inside the map.
+    odd_npix : bool
+        Round the width up to an odd number of pixels.
+    min_npix : int
+        Minimum width in pixels.
+
+    Returns
+    -------
+    Map
+        Cutout on the geometry of :meth:`WcsGeom.cutout`; a pure selection of ``m``'s data
+        (plus zero padding in ``partial`` mode).
     """
     geom = _require_wcs(m, "cutout")
     if mode not in CUTOUT_MODES:

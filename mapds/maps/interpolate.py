@@ -465,7 +465,32 @@ def _to_target_order(values: np.ndarray, plan: _GridPlan, block, broadcast=True)
 def interp_to_geom(
     m: Map, geom, preserve_counts=False, fill_value=0, method="linear", values_scale="lin", *, chunks=None
 ) -> Map:
-    """The map evaluated on another geometry (see :meth:`Map.interp_to_geom`)."""
+    """The map evaluated on another geometry, as a lazy graph.
+
+    Parameters
+    ----------
+    m : Map
+        Input map.
+    geom : WcsGeom or RegionGeom
+        Target geometry; it must have (by name) every non-spatial axis of ``m``, and may have
+        more (values are broadcast along them).
+    preserve_counts : bool
+        Interpolate the density per deg² and multiply by the target pixel solid angle.
+    fill_value : float or None
+        Value outside ``m`` (None extrapolates).
+    method : {"linear", "nearest"}
+        Interpolation method (masks with a ``fill_value`` use a nearest-pixel lookup).
+    values_scale : {"lin", "log", "sqrt"}
+        Scale in which values are interpolated.
+    chunks : optional
+        Chunks of the result (:func:`mapds.maps.chunks.normalize_chunks`).
+
+    Returns
+    -------
+    Map
+        On a WCS target: one task per output chunk, reading only the source window its pixels
+        map to.  On a region target: one task per group of needed source pixels.
+    """
     _check(method, values_scale)
     if preserve_counts and geom.ndim > 2 and len(m.geom.axes) and geom.axes[0] != m.geom.axes[0]:
         raise GeometryMismatchError(

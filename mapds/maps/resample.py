@@ -91,30 +91,56 @@ def downsample(m: Map, factor, preserve_counts=True, axis_name=None, weights=Non
     return m._new(geom=geom, data=summed.astype(m.dtype))
 
 
+def _upsample_coords(n_in: int, factor: int, halo: int) -> np.ndarray:
+    """Input pixel coordinates of the up-sampled pixel centres of a (halo-extended) block."""
+    return (np.arange((n_in - 2 * halo) * factor) - 0.5 * (factor - 1)) / factor + halo
+
+
 def _upsample_block(block: np.ndarray, factor: int, order: int, dims: tuple[int, ...], halo: int):
-    """Evaluate ``map_coordinates`` of a (halo-extended) block on the up-sampled pixel grid."""
-    grid = []
-    for i, n in enumerate(block.shape):
-        if i in dims:
-            n_out = (n - 2 * halo) * factor
-            grid.append((np.arange(n_out) - 0.5 * (factor - 1)) / factor + halo)
-        else:
-            grid.append(np.arange(n, dtype=float))
-    coords = np.meshgrid(*grid, indexing="ij")
-    return ndi.map_coordinates(block, coords, order=order, mode="nearest")
+    """``map_coordinates`` of a (halo-extended) block on the up-sampled pixel grid."""
+    if order == 1 and block.dtype.kind == "f":
+        # Linear interpolation is separable: one 1D pass per dimension gives what
+        # map_coordinates computes, without building coordinate arrays for every pixel.
+        out = block.astype(np.float64)
+        for d in dims:
+            coords = _upsample_coords(block.shape[d], factor, halo)
+            lo = np.clip(np.floor(coords).astype(int), 0, block.shape[d] - 2)
+            frac = (coords - lo).reshape([-1 if i == d else 1 for i in range(block.ndim)])
+            out = np.take(out, lo, axis=d) * (1 - frac) + np.take(out, lo + 1, axis=d) * frac
+        return out.astype(block.dtype)
+    grid = [
+        _upsample_coords(n, factor, halo) if i in dims else np.arange(n, dtype=float)
+        for i, n in enumerate(block.shape)
+    ]
+    return ndi.map_coordinates(block, np.meshgrid(*grid, indexing="ij"), order=order, mode="nearest")
 
 
 def upsample(m: Map, factor, order=0, preserve_counts=True, axis_name=None) -> Map:
     """Split every pixel (or every bin of ``axis_name``) into ``factor`` parts.
 
     Values at the new pixel centres come from ``scipy.ndimage.map_coordinates`` of the
-    input (spline ``order``, edge values beyond the border), as in gammapy.  With
-    ``preserve_counts`` the density (value ÷ pixel solid angle, or ÷ bin width for an axis) is
-    interpolated and multiplied by the new pixel size, so sums are conserved.
+    input (spline ``order``, edge values beyond the border), as in gammapy.  Order 0 repeats
+    values; order 1 streams by chunk with a one-pixel halo; orders 2–5 need whole image planes
+    (or the whole axis) in one chunk, because the spline pre-filter is global.
 
-    Order 0 repeats values; order 1 streams by chunk with a one-pixel halo; orders 2–5 need
-    whole image planes (or the whole axis) in one chunk, because the spline pre-filter is
-    global.
+    Parameters
+    ----------
+    m : Map
+        Input map.
+    factor : int
+        Up-sampling factor.
+    order : int
+        Spline order, 0 (nearest) to 5.
+    preserve_counts : bool
+        Interpolate the density (value ÷ pixel solid angle, or ÷ bin width for an axis) and
+        multiply by the new pixel size, so that sums are conserved.
+    axis_name : str, optional
+        Non-spatial axis to up-sample instead of the image.
+
+    Returns
+    -------
+    Map
+        Up-sampled map with the dtype of ``m``.
     """
     factor = check_factor(factor)
     if factor == 1:
@@ -170,10 +196,23 @@ def _reduceat_block(block: np.ndarray, ufunc, starts, axis: int) -> np.ndarray:
 def resample_axis(m: Map, axis, weights=None, ufunc=np.add) -> Map:
     """Regroup the bins of a non-spatial axis into the coarser ``axis``.
 
-    The edges of ``axis`` are snapped to existing edges (bins outside it are dropped) and the
-    bins of each group are reduced with ``ufunc`` (``np.add``, ``np.logical_or``...).  As in
-    gammapy the values (``data × weights``) are promoted to at least float64 before reducing,
-    so a sum is float64 and a logical reduction is boolean.
+    Parameters
+    ----------
+    m : Map
+        Input map.
+    axis : MapAxis
+        New axis; its edges are snapped to existing edges of the axis of the same name, bins
+        outside it are dropped.
+    weights : array-like, optional
+        numpy or dask array broadcastable to the data, multiplied into the values.
+    ufunc : numpy.ufunc
+        Reduction of the bins of each group (``np.add``, ``np.logical_or``...).
+
+    Returns
+    -------
+    Map
+        As in gammapy the values (``data × weights``) are promoted to at least float64 before
+        reducing, so a sum is float64 and a logical reduction is boolean.
     """
     if axis.name not in m.geom.axes.names:
         raise AxisError(f"Cannot resample axis {axis.name!r}: map axes are {m.geom.axes.names}")

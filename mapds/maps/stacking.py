@@ -32,11 +32,24 @@ def _stack_slices(geom, other_geom) -> tuple[tuple, tuple]:
 
 
 def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
-    """Add ``other`` (same geometry, or an aligned cutout of it) into ``m``, in place.
+    """Add ``other`` into ``m``, in place (``m``'s dask graph is rebound, nothing computed).
 
-    ``other`` is converted to the unit of ``m`` and cast to its dtype, its non-finite values
-    are zeroed when ``nan_to_num``, and it is multiplied by ``weights`` (a map on ``other``'s
-    spatial grid).  Only the chunks of ``m`` that the cutout overlaps get new tasks.
+    Parameters
+    ----------
+    m : Map
+        Target map.
+    other : Map
+        Map on the same geometry, or an aligned cutout of it (same pixel grid); converted to
+        the unit of ``m`` and cast to its dtype.
+    weights : Map, optional
+        Map on ``other``'s spatial grid (non-spatial axes broadcastable) multiplying it.
+    nan_to_num : bool
+        Zero the non-finite values of ``other``.
+
+    Notes
+    -----
+    Only the chunks of ``m`` that a cutout overlaps depend on ``other``.  Boolean targets
+    are OR-ed, as numpy's in-place ``+=`` does.
     """
     parent, inner = _stack_slices(m.geom, other.geom)
     try:
@@ -74,9 +87,20 @@ def _add(target: da.Array, value: da.Array, dtype) -> da.Array:
 def from_stack(maps: Sequence[Map], axis: MapAxis | None = None, axis_name: str | None = None) -> Map:
     """Join maps along a new axis ``axis`` or along their existing axis ``axis_name``.
 
-    Without either, the maps are joined along their last (geometry order) axis.  The joined
-    axis becomes the last geometry axis (the first data dimension); values are converted to the
-    unit of the first map.
+    Parameters
+    ----------
+    maps : sequence of Map
+        Maps whose geometries agree except for the joined axis.
+    axis : MapAxis or LabelMapAxis, optional
+        New axis, one bin per map.
+    axis_name : str, optional
+        Existing axis to join (its pieces must be contiguous); default: the last axis.
+
+    Returns
+    -------
+    Map
+        Lazy concatenation; the joined axis becomes the last geometry axis (the first data
+        dimension) and values are converted to the unit of the first map.
     """
     maps = list(maps)
     if not maps:
