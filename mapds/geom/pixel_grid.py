@@ -130,7 +130,9 @@ def pixel_regions(regions, wcs: WCS) -> tuple[list, list]:
     extended, points = [], []
     for region in regions:
         if isinstance(region, PointSkyRegion):
-            points.append(tuple(float(p) for p in wcs.world_to_pixel(region.center)))
+            position = tuple(float(p) for p in wcs.world_to_pixel(region.center))
+            if np.all(np.isfinite(position)):  # a point outside the projection marks nothing
+                points.append(position)
         elif isinstance(region, PixelRegion):
             extended.append(region)
         else:
@@ -138,21 +140,40 @@ def pixel_regions(regions, wcs: WCS) -> tuple[list, list]:
     return extended, points
 
 
+def _window(y0, y1, x0, x1, ymin, ymax, xmin, xmax):
+    """Intersection of the block with ``[ymin, ymax) × [xmin, xmax)``, or None when empty."""
+    ya, yb, xa, xb = max(y0, ymin), min(y1, ymax), max(x0, xmin), min(x1, xmax)
+    return (ya, yb, xa, xb) if ya < yb and xa < xb else None
+
+
 def region_mask_block(extended, points, y0, y1, x0, x1) -> np.ndarray:
     """Pixels ``[y0, y1) × [x0, x1)`` whose centre is in a region or next to a point.
 
     ``extended`` are pixel regions (tested at pixel centres); ``points`` are pixel positions,
     each marking the pixels with a non-zero bilinear interpolation weight (closer than one pixel
-    along both axes), as gammapy does for point regions.
+    along both axes), as gammapy does for point regions.  Only the pixels inside each region's
+    bounding box are tested, so a small region costs little on a large block.
     """
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    out = np.zeros(yy.shape, dtype=bool)
-    if extended:
-        pix = PixCoord(xx, yy)
-        for region in extended:
-            out |= region.contains(pix)
+    out = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    windows = []
+    for region in extended:
+        bbox = region.bounding_box
+        windows.append((region, _window(y0, y1, x0, x1, bbox.iymin, bbox.iymax, bbox.ixmin, bbox.ixmax)))
     for px, py in points:
-        out |= (np.abs(xx - px) < 1) & (np.abs(yy - py) < 1)
+        window = _window(
+            y0, y1, x0, x1, int(np.floor(py)), int(np.floor(py)) + 2, int(np.floor(px)), int(np.floor(px)) + 2
+        )
+        windows.append(((px, py), window))
+    for shape, window in windows:
+        if window is None:
+            continue
+        ya, yb, xa, xb = window
+        yy, xx = np.mgrid[ya:yb, xa:xb]
+        if isinstance(shape, tuple):
+            inside = (np.abs(xx - shape[0]) < 1) & (np.abs(yy - shape[1]) < 1)
+        else:
+            inside = shape.contains(PixCoord(xx, yy))
+        out[ya - y0 : yb - y0, xa - x0 : xb - x0] |= inside
     return out
 
 

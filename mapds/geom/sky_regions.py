@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -15,6 +16,7 @@ from ..errors import GeometryError
 __all__ = [
     "compound_region_center",
     "compound_region_to_regions",
+    "parse_ds9",
     "parse_regions",
     "regions_to_compound_region",
 ]
@@ -28,16 +30,26 @@ def parse_regions(regions) -> list | None:
     if regions is None:
         return None
     if isinstance(regions, str):
-        try:
-            regions = Regions.parse(regions, format="ds9")
-        except Exception as exc:  # the regions parser raises several unrelated types
-            raise GeometryError(f"Cannot parse DS9 region string {regions!r}: {exc}") from exc
+        regions = parse_ds9(regions)
     elif isinstance(regions, (SkyRegion, PixelRegion)):
         regions = [regions]
     elif isinstance(regions, SkyCoord):
         regions = [PointSkyRegion(center=regions)]
     regions = list(regions)
     return regions or None
+
+
+def parse_ds9(text: str) -> list:
+    """Regions of a DS9 region string; shapes the parser skips (with a warning) are errors."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            regions = Regions.parse(text, format="ds9")
+        except Exception as exc:  # the regions parser raises several unrelated types
+            raise GeometryError(f"Cannot parse DS9 region string {text!r}: {exc}") from exc
+    if caught:
+        raise GeometryError(f"Cannot parse DS9 region string {text!r}: {caught[0].message}")
+    return list(regions)
 
 
 def compound_region_to_regions(region) -> list:

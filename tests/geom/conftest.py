@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 import astropy.units as u
+import dask
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
@@ -111,3 +112,22 @@ def rad_axis():
 def same():
     """:func:`assert_same`, the comparison used against gammapy."""
     return assert_same
+
+
+class TaskCounter:
+    """A dask scheduler that runs graphs synchronously and records how many tasks each had."""
+
+    def __init__(self):
+        self.tasks: list[int] = []
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.tasks.append(len(dsk.__dask_graph__()))
+        return dask.get(dsk, keys, **kwargs)
+
+
+@pytest.fixture
+def task_counter():
+    """Every dask computation of the test runs on this :class:`TaskCounter`."""
+    counter = TaskCounter()
+    with dask.config.set(scheduler=counter):
+        yield counter
