@@ -92,13 +92,16 @@ def test_crab_hdulist_and_round_trip(crab_file, tmp_path):
     assert [h.name for h in hdulist] == ["PRIMARY", "PSF", "PSF_BANDS", "PSF_EXPOSURE", "PSF_EXPOSURE_BANDS"]
 
 
-@pytest.mark.parametrize("kind", ["psf", "reco_psf", "edisp_kernel", "edisp_migra"])
+@pytest.mark.parametrize("kind", ["psf", "reco_psf", "edisp_kernel", "edisp_migra", "region_psf"])
 def test_written_by_mapds_read_by_gammapy(kind, tmp_path):
     energy_true = MapAxis.from_energy_bounds(0.1, 10, 4, unit="TeV", name="energy_true")
     energy = MapAxis.from_energy_bounds(0.1, 10, 3, unit="TeV", name="energy")
     geom = WcsGeom.create(skydir=(0, 0), binsz=0.5, width=(2, 1.5), frame="galactic")
     if kind == "psf":
         irf = PSFMap.from_gauss(energy_true, sigma=[0.2, 0.15, 0.1, 0.05] * u.deg, geom=geom)
+        reader, data = GammapyPSFMap, lambda m: m.psf_map
+    elif kind == "region_psf":
+        irf = PSFMap.from_gauss(energy_true, sigma=0.1 * u.deg, geom=geom).to_region_nd_map(CRAB)
         reader, data = GammapyPSFMap, lambda m: m.psf_map
     elif kind == "reco_psf":
         irf = RecoPSFMap.from_gauss(energy, sigma=0.1 * u.deg, geom=geom)
