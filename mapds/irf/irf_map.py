@@ -9,7 +9,6 @@ a lookup.
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from typing import ClassVar
@@ -155,10 +154,9 @@ class IRFMap:
         return self.__class__(irf_map, exposure_map)
 
     def copy(self):
-        """Copy (the maps are dask graphs, which are immutable: nothing is computed or copied)."""
-        out = copy.copy(self)
-        out._valid_image = None
-        return out
+        """Independent copy; the maps share their (immutable) dask graphs, nothing is computed."""
+        exposure_map = None if self.exposure_map is None else self.exposure_map.copy()
+        return self._with_maps(self._irf_map.copy(), exposure_map)
 
     def cutout(self, position, width, mode="trim", min_npix=3):
         """IRF map cut out around ``position``.

@@ -218,3 +218,23 @@ def test_edisp_wrong_axes():
         EDispMap.from_geom(geom)
     with pytest.raises(AxisError, match=r"EDispKernel.*\['energy_true', 'energy'\]"):
         EDispKernel(axes=[energy, energy_true], data=np.zeros((2, 3)))
+
+
+def test_large_edisp_maps_are_graphs(raise_if_dask_computes, chunk_sizes):
+    """All-sky 0.1° EDisp maps are graphs; a kernel lookup computes a 2 × 2 pixel window."""
+    energy_true = MapAxis.from_energy_bounds(0.05, 200, 15, unit="TeV", name="energy_true")
+    energy = MapAxis.from_energy_bounds(0.1, 100, 10, unit="TeV", name="energy")
+    migra = MapAxis.from_bounds(0.2, 5, 48, name="migra")
+    allsky = WcsGeom.create(binsz=0.1)
+    with raise_if_dask_computes():
+        kernel_map = EDispKernelMap.from_gauss(energy, energy_true, sigma=0.15, bias=0, geom=allsky)
+        migra_map = EDispMap.from_geom(allsky.to_cube([migra, energy_true]))
+        converted = migra_map.to_edisp_kernel_map(energy)
+    assert kernel_map.edisp_map.geom.data_shape == (15, 10, 1800, 3600)
+    position = SkyCoord(83.6, 22.0, unit="deg")
+    with chunk_sizes() as recorder:
+        kernel = kernel_map.get_edisp_kernel(position)
+        from_migra = migra_map.get_edisp_kernel(energy, position)
+    assert max(recorder.sizes) <= 15 * 48 * 2 * 2
+    assert_allclose(from_migra.pdf_matrix, converted.get_edisp_kernel(position).pdf_matrix, atol=1e-12)
+    assert kernel.pdf_matrix.shape == (15, 10)

@@ -119,6 +119,7 @@ def test_written_by_mapds_read_by_gammapy(kind, tmp_path):
     assert_allclose(data(theirs).data, data(irf).data.compute())
     assert data(theirs).geom.axes.names == data(irf).geom.axes.names
     ours = type(irf).read(path)
+    assert type(PSFMap.read(path) if "psf" in kind else EDispMap.read(path)) is type(irf)
     assert_allclose(data(ours).data.compute(), data(irf).data.compute())
     assert ours.exposure_map.geom.data_shape == irf.exposure_map.geom.data_shape
 
