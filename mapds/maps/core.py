@@ -20,7 +20,7 @@ import xarray as xr
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
 from ..geom.base import Geom
-from . import convolution, cutout, interpolate, padding, resample, stacking
+from . import convolution, cutout, interpolate, padding, regrid, resample, stacking
 from .chunks import normalize_chunks
 from .dataarray import geom_coords, geom_dims, geom_from_dataarray, unit_from_attrs
 from .lazy import WindowedArray
@@ -808,9 +808,9 @@ class Map:
         density per deg² is interpolated and multiplied by the target pixel solid angle.
         ``method`` and ``values_scale`` are those of :meth:`interp_by_coord` (gammapy passes
         them through ``**kwargs``); ``chunks`` sets the output chunking.  See
-        :func:`mapds.maps.interpolate.interp_to_geom`.
+        :func:`mapds.maps.regrid.interp_to_geom`.
         """
-        return interpolate.interp_to_geom(
+        return regrid.interp_to_geom(
             self,
             geom,
             preserve_counts=preserve_counts,

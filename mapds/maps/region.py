@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import GeometryMismatchError, InvalidArgumentError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
-from . import interpolate, resample
+from . import interpolate, pixel_interp, resample
 from .chunks import multiple_chunks
 from .core import Map
 
@@ -214,9 +214,9 @@ def to_region_nd_map(m: Map, region=None, func=np.nansum, weights=None, method="
         )
     geom = RegionGeom.from_regions(region, axes=m.geom.axes, wcs=m.geom.wcs)
     if geom.is_all_point_sky_regions:
-        if method not in interpolate.INTERP_METHODS:
+        if method not in pixel_interp.INTERP_METHODS:
             raise InvalidArgumentError(
-                f"Invalid method {method!r}; expected one of {interpolate.INTERP_METHODS}"
+                f"Invalid method {method!r}; expected one of {pixel_interp.INTERP_METHODS}"
             )
         pix = m.geom.coord_to_pix(geom.get_coord())
         data = interpolate.interp_values(m, pix, method=method)
