@@ -127,3 +127,12 @@ def storage_map():
         return Map._from_source(geom, source, chunks=chunks, unit=u.Unit(unit)), counting
 
     return factory
+
+
+@pytest.fixture
+def maps_with_nan(make_maps):
+    """A 5 x 7 x 9 pair with a NaN at (x=3, y=2, e=0) and an inf at (x=1, y=5, e=3)."""
+    gp, md = make_maps(npix=(9, 7), nbin=5, chunks=(2, 3, 4))
+    gp.data[0, 2, 3] = np.nan
+    gp.data[3, 5, 1] = np.inf
+    return gp, Map.from_geom(md.geom, data=gp.data.copy(), chunks=(2, 3, 4))
