@@ -136,3 +136,14 @@ def maps_with_nan(make_maps):
     gp.data[0, 2, 3] = np.nan
     gp.data[3, 5, 1] = np.inf
     return gp, Map.from_geom(md.geom, data=gp.data.copy(), chunks=(2, 3, 4))
+
+
+@pytest.fixture
+def stored(storage_map, rng):
+    """``(map, counting array, data)``: a 4 x 60 x 80 cube (0.1 deg pixels at (10, 20)) stored
+    in a :class:`CountingArray`, opened with 4 x 30 x 40 chunks."""
+    axis = MapAxis.from_energy_bounds(1, 10, 4, unit="TeV")
+    geom = WcsGeom.create(npix=(80, 60), binsz=0.1, skydir=(10, 20), axes=[axis])
+    data = rng.normal(size=geom.data_shape).astype("float32")
+    md, counting = storage_map(geom, data, chunks=(4, 30, 40))
+    return md, counting, data

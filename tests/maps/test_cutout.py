@@ -8,7 +8,6 @@ import pytest
 from astropy.coordinates import SkyCoord
 
 from mapds.errors import InvalidArgumentError
-from mapds.geom import MapAxis, WcsGeom
 
 INSIDE = SkyCoord(11.0, 20.5, unit="deg")
 ON_EDGE = SkyCoord(8.5, 19.0, unit="deg")
@@ -50,16 +49,6 @@ def test_crop_too_much(make_maps):
         md.crop(4)
 
 
-@pytest.fixture
-def stored(storage_map, rng):
-    """A 3 x 60 x 80 cube stored in a counting array, opened with 30 x 40 pixel chunks."""
-    axis = MapAxis.from_energy_bounds(1, 10, 3, unit="TeV")
-    geom = WcsGeom.create(npix=(80, 60), binsz=0.1, skydir=(10, 20), axes=[axis])
-    data = rng.normal(size=geom.data_shape).astype("float32")
-    md, counting = storage_map(geom, data, chunks=(3, 30, 40))
-    return md, counting, data
-
-
 @pytest.mark.parametrize("mode", ["trim", "partial"])
 def test_cutout_reads_only_the_cutout(stored, raise_if_dask_computes, mode):
     md, counting, data = stored
@@ -73,7 +62,7 @@ def test_cutout_reads_only_the_cutout(stored, raise_if_dask_computes, mode):
     # one storage read per dask chunk the window crosses, together exactly the window
     assert counting.elements_read == data[window].size
     assert counting.read_bounds() == [
-        (0, 3),
+        (0, 4),
         (slices[0].start, slices[0].stop),
         (slices[1].start, slices[1].stop),
     ]

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from mapds.errors import GeometryMismatchError, InvalidArgumentError
-from mapds.geom import MapAxis, WcsGeom
 from mapds.maps import Map
 
 
@@ -99,16 +98,6 @@ def test_interp_errors(maps_with_nan, coords):
         md.interp_by_coord(dict(coords), values_scale="exp")
     with pytest.raises(GeometryMismatchError, match="pixel coordinate arrays"):
         md.interp_by_pix((np.array([1.0]), np.array([1.0])))
-
-
-@pytest.fixture
-def stored(storage_map, rng):
-    """A 4 x 60 x 80 cube (0.1 deg pixels at (10, 20)) in a counting array, 30 x 40 chunks."""
-    axis = MapAxis.from_energy_bounds(1, 10, 4, unit="TeV")
-    geom = WcsGeom.create(npix=(80, 60), binsz=0.1, skydir=(10, 20), axes=[axis])
-    data = rng.normal(size=geom.data_shape).astype("float32")
-    md, counting = storage_map(geom, data, chunks=(4, 30, 40))
-    return md, counting, data
 
 
 def test_points_read_only_their_neighbourhood(stored):

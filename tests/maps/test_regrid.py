@@ -94,16 +94,6 @@ def test_interp_to_geom_missing_axis(maps_with_nan):
         md.interp_to_geom(WcsGeom.create(npix=5, binsz=0.5, skydir=(10, 20)))
 
 
-@pytest.fixture
-def stored(storage_map, rng):
-    """A 4 x 60 x 80 cube (0.1 deg pixels at (10, 20)) in a counting array, 30 x 40 chunks."""
-    axis = MapAxis.from_energy_bounds(1, 10, 4, unit="TeV")
-    geom = WcsGeom.create(npix=(80, 60), binsz=0.1, skydir=(10, 20), axes=[axis])
-    data = rng.normal(size=geom.data_shape).astype("float32")
-    md, counting = storage_map(geom, data, chunks=(4, 30, 40))
-    return md, counting, data
-
-
 def test_interp_to_geom_is_lazy_and_reads_the_footprint(stored, raise_if_dask_computes):
     md, counting, data = stored
     target = WcsGeom.create(npix=(10, 10), binsz=0.05, skydir=(13.0, 22.0), axes=md.geom.axes)
