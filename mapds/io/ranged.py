@@ -10,7 +10,8 @@ ranges only while the bytes read stay within a bound of the bytes needed.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +19,19 @@ import numpy as np
 from ..errors import CorruptFileError
 from .urls import Location, storage_errors
 
-__all__ = ["FsspecRangeReader", "LocalRangeReader", "RangeReader", "coalesce", "range_reader"]
+__all__ = [
+    "FsspecRangeReader",
+    "LocalRangeReader",
+    "RangeReader",
+    "coalesce",
+    "range_reader",
+    "thread_buffer",
+]
 
 #: Largest ratio of bytes read to bytes needed that merging neighbouring ranges may cause.
 MAX_READ_AMPLIFICATION = 1.5
+#: Size of the per-thread buffer local reads go through (cache-sized, a multiple of 8).
+SCRATCH_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,17 @@ class RangeReader:
         self.read_into([start], [memoryview(out)])
         return bytes(out)
 
+    def pieces(
+        self, starts: Sequence[int], ends: Sequence[int], pack: bool = False
+    ) -> Iterator[tuple[int, int, memoryview]]:
+        """Read ranges ``[starts[i], ends[i])``, yielding ``(i, offset in range i, bytes)``.
+
+        With ``pack``, a piece may hold several consecutive whole ranges (``i`` is the first
+        one), for callers that place the ranges back to back anyway.  A piece is only valid
+        until the next one is requested (it may live in a reused buffer): consume it at once.
+        """
+        raise NotImplementedError
+
     def _short(self, start: int, wanted: int, got: int) -> CorruptFileError:
         return CorruptFileError(
             f"{self.url!r}: expected {wanted} bytes at offset {start}, but the file ends after {got}"
@@ -107,15 +128,51 @@ class LocalRangeReader(RangeReader):
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
             for start, buf in zip(starts, buffers, strict=True):
-                view = memoryview(buf).cast("B")
-                done = 0
-                while done < len(view):
-                    n = os.preadv(fd, [view[done:]], int(start) + done)
-                    if n == 0:
-                        raise self._short(int(start), len(view), done)
-                    done += n
+                self._pread_exact(fd, memoryview(buf).cast("B"), int(start))
         finally:
             os.close(fd)
+
+    def pieces(self, starts, ends, pack=False) -> Iterator[tuple[int, int, memoryview]]:
+        scratch = thread_buffer("read")
+        size = len(scratch)
+        with storage_errors(self.url):
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            if hasattr(os, "posix_fadvise"):
+                # Announce every range first: the kernel reads ahead while pieces are decoded.
+                for start, end in zip(starts, ends, strict=True):
+                    os.posix_fadvise(fd, int(start), int(end) - int(start), os.POSIX_FADV_WILLNEED)
+            first, filled = 0, 0
+            for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+                start, end = int(start), int(end)
+                if pack and end - start <= size:
+                    if filled + end - start > size:
+                        yield first, 0, scratch[:filled]
+                        filled = 0
+                    if filled == 0:
+                        first = index
+                    self._pread_exact(fd, scratch[filled : filled + end - start], start)
+                    filled += end - start
+                    continue
+                if filled:
+                    yield first, 0, scratch[:filled]
+                    filled = 0
+                for position in range(start, end, size):
+                    n = min(size, end - position)
+                    self._pread_exact(fd, scratch[:n], position)
+                    yield index, position - start, scratch[:n]
+            if filled:
+                yield first, 0, scratch[:filled]
+        finally:
+            os.close(fd)
+
+    def _pread_exact(self, fd: int, view: memoryview, position: int) -> None:
+        done = 0
+        while done < len(view):
+            n = os.preadv(fd, [view[done:]], position + done)
+            if n == 0:
+                raise self._short(position, len(view), done)
+            done += n
 
     def __reduce__(self):
         return (LocalRangeReader, (self.path, self.url))
@@ -146,6 +203,24 @@ class FsspecRangeReader(RangeReader):
             if len(part) != end - start:
                 raise self._short(start, end - start, len(part))
             memoryview(buf).cast("B")[:] = part
+
+    def pieces(self, starts, ends, pack=False) -> Iterator[tuple[int, int, memoryview]]:
+        buffers = [bytearray(int(e) - int(s)) for s, e in zip(starts, ends, strict=True)]
+        self.read_into(starts, [memoryview(b) for b in buffers])
+        for index, buf in enumerate(buffers):
+            yield index, 0, memoryview(buf)
+
+
+_local = threading.local()
+
+
+def thread_buffer(purpose: str = "read") -> memoryview:
+    """This thread's reusable ``SCRATCH_BYTES`` buffer for ``purpose`` (paged in once, so
+    system calls copying into it do not fault, and it stays in cache)."""
+    buffers = _local.__dict__.setdefault("buffers", {})
+    if purpose not in buffers:
+        buffers[purpose] = memoryview(bytearray(SCRATCH_BYTES))
+    return buffers[purpose]
 
 
 def range_reader(location: Location) -> RangeReader:

@@ -293,3 +293,16 @@ def test_dask_data_of_another_dtype_is_written_as_given(tmp_path):
     doubled = cube.copy(data=da.asarray(cube.data, chunks=(2, 10, 20)).astype("f8"))
     doubled.write(tmp_path / "f8.fits", hdu="D")
     assert fits.getheader(tmp_path / "f8.fits", "D")["BITPIX"] == -64
+
+
+def test_runs_longer_than_the_scratch_buffer(tmp_path):
+    """Whole planes of 4.4 MB: written and read piece by piece through the 4 MiB buffers."""
+    axis = MapAxis.from_energy_bounds("1 TeV", "10 TeV", 2)
+    m = Map.create(npix=(1100, 1000), binsz=0.01, axes=[axis], chunks=-1)
+    m.data = da.random.default_rng(1).random(m.geom.data_shape, chunks=-1).astype("f4")
+    m.write(tmp_path / "long.fits", hdu="X")
+    expected = m.data.compute()
+    np.testing.assert_array_equal(fits.getdata(tmp_path / "long.fits", "X"), expected)
+    np.testing.assert_array_equal(
+        Map.read(tmp_path / "long.fits", hdu="X", chunks=-1).data.compute(), expected
+    )

@@ -68,7 +68,7 @@ def test_s3_missing_object_and_bucket(s3_bucket):
     prefix, options = s3_bucket
     with pytest.raises(MissingFileError, match=re.escape(f"{prefix}/nothing.fits")):
         Map.read(f"{prefix}/nothing.fits", storage_options=options)
-    with pytest.raises(StorageError, match="s3://no-such-bucket-mapds/x.fits"):
+    with pytest.raises(StorageError, match=r"s3://no-such-bucket-mapds/x\.fits"):
         Map.read("s3://no-such-bucket-mapds/x.fits", storage_options=options)
 
 

@@ -67,35 +67,39 @@ class FitsImageArray:
 
     def __getitem__(self, key) -> np.ndarray:
         slices, dropped = normalize_key(key, self.shape)
-        raw = np.empty(tuple(s.stop - s.start for s in slices), dtype=self.codec.file_dtype)
-        if raw.size:
-            self._read_into(slices, raw)
-        values = self.codec.decode(raw)
-        return values.reshape([n for d, n in enumerate(values.shape) if d not in dropped])
+        out = np.empty(tuple(s.stop - s.start for s in slices), dtype=self.dtype)
+        if out.size:
+            self._read_into(slices, out.reshape(-1))
+        return out.reshape([n for d, n in enumerate(out.shape) if d not in dropped])
 
-    def _read_into(self, slices: tuple[slice, ...], raw: np.ndarray) -> None:
+    def _read_into(self, slices: tuple[slice, ...], out: np.ndarray) -> None:
+        """Read the selection into the flat array ``out``, decoding piece by piece."""
         offsets, length = contiguous_runs(self.shape, slices)
-        itemsize = raw.dtype.itemsize
+        file_dtype = self.codec.file_dtype
+        itemsize = file_dtype.itemsize
         run_bytes = length * itemsize
         starts = self.data_offset + offsets * itemsize
         plan = coalesce(starts, starts + run_bytes)
-        out = memoryview(raw.reshape(-1)).cast("B")
-        requests, buffers, scatter = [], [], []
-        for g, (start, end) in enumerate(zip(plan.starts.tolist(), plan.ends.tolist(), strict=True)):
-            first, stop = int(plan.first[g]), int(plan.first[g + 1])
-            if stop - first == 1:
-                # One run: read straight into its place in the output.
-                buffers.append(out[first * run_bytes : stop * run_bytes])
-            else:
-                scratch = memoryview(bytearray(end - start))
-                buffers.append(scratch)
-                scatter.append((scratch, start, first, stop))
-            requests.append(start)
-        self.reader.read_into(requests, buffers)
-        for scratch, start, first, stop in scatter:
-            for run in range(first, stop):
-                pos = int(starts[run]) - start
-                out[run * run_bytes : (run + 1) * run_bytes] = scratch[pos : pos + run_bytes]
+        first = plan.first.tolist()
+        # Without merged requests, request g is run g and runs fill ``out`` back to back:
+        # the reader may then hand over several runs per piece.
+        unmerged = len(first) == len(starts) + 1
+        for g, position, piece in self.reader.pieces(plan.starts.tolist(), plan.ends.tolist(), pack=unmerged):
+            if unmerged or first[g + 1] - first[g] == 1:
+                at = first[g] * length + position // itemsize
+                self.codec.decode_into(
+                    np.frombuffer(piece, file_dtype), out[at : at + len(piece) // itemsize]
+                )
+                continue
+            # A merged request: pick the wanted runs out of it (gaps are skipped).
+            group_start, end = int(plan.starts[g]), position + len(piece)
+            for run in range(first[g], first[g + 1]):
+                run_start = int(starts[run]) - group_start
+                lo, hi = max(run_start, position), min(run_start + run_bytes, end)
+                if lo < hi:
+                    at = run * length + (lo - run_start) // itemsize
+                    raw = np.frombuffer(piece[lo - position : hi - position], file_dtype)
+                    self.codec.decode_into(raw, out[at : at + raw.size])
 
     def __repr__(self) -> str:
         return (

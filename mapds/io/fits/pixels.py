@@ -110,37 +110,50 @@ class PixelCodec:
         dtype = np.dtype("i8") if self.kind == "bool" else self.dtype
         return np.broadcast_to(np.zeros((), dtype=dtype), shape)
 
-    def decode(self, raw: np.ndarray) -> np.ndarray:
-        """Values from stored pixels (``raw`` has ``file_dtype`` and may be modified in place)."""
-        if self.kind == "bool":
-            return raw != 0
-        native = raw.view(raw.dtype.newbyteorder("="))
-        if raw.dtype.byteorder not in ("=", "|") and raw.dtype.itemsize > 1:
-            raw.byteswap(inplace=True)
+    def _sign_bit(self, dtype: np.dtype):
+        return np.dtype(dtype).type(1 << (8 * np.dtype(dtype).itemsize - 1))
+
+    def decode_into(self, raw: np.ndarray, out: np.ndarray) -> None:
+        """Write the values of stored pixels ``raw`` (``file_dtype``) into ``out`` (``dtype``).
+
+        One pass over memory: the byte swap happens in the same loop as the copy (or the
+        scaling), so pixels read into a small scratch buffer go straight to their place.
+        """
         if self.kind == "plain":
-            return native
+            np.copyto(out, raw)
+        elif self.kind == "bool":
+            np.not_equal(raw, 0, out=out)
+        elif self.kind == "offset":
+            unsigned = np.dtype(f"u{raw.dtype.itemsize}")
+            stored = raw.view(unsigned.newbyteorder(raw.dtype.byteorder if raw.dtype.itemsize > 1 else "|"))
+            np.bitwise_xor(stored, self._sign_bit(unsigned), out=out.view(unsigned), casting="unsafe")
+        else:
+            np.multiply(raw, self.dtype.type(self.bscale), out=out, casting="unsafe")
+            if self.bzero != 0.0:
+                out += self.dtype.type(self.bzero)
+            if self.blank is not None:
+                out[raw == self.blank] = np.nan
+
+    def decode(self, raw: np.ndarray) -> np.ndarray:
+        """Values from stored pixels (``raw`` has ``file_dtype``)."""
+        out = np.empty(raw.shape, dtype=self.dtype)
+        self.decode_into(raw.reshape(-1), out.reshape(-1))
+        return out
+
+    def encode_into(self, values: np.ndarray, out: np.ndarray) -> None:
+        """Write the stored pixels of ``values`` into ``out`` (``file_dtype``), in one pass."""
+        if self.kind == "scaled":
+            raise TypeError("scaled pixels are only decoded; values are written unscaled")
         if self.kind == "offset":
-            unsigned = native.view(f"u{native.itemsize}")
-            unsigned ^= np.array(1 << (8 * native.itemsize - 1), dtype=unsigned.dtype)
-            return unsigned.view(self.dtype)
-        values = native.astype(self.dtype)
-        if self.bscale != 1.0:
-            values *= self.dtype.type(self.bscale)
-        if self.bzero != 0.0:
-            values += self.dtype.type(self.bzero)
-        if self.blank is not None:
-            values[native == self.blank] = np.nan
-        return values
+            unsigned = np.dtype(f"u{self.dtype.itemsize}")
+            stored = out.view(unsigned.newbyteorder(out.dtype.byteorder if out.dtype.itemsize > 1 else "|"))
+            np.bitwise_xor(values.view(unsigned), self._sign_bit(unsigned), out=stored, casting="unsafe")
+        else:
+            np.copyto(out, values, casting="unsafe")
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Stored pixels (C-contiguous, ``file_dtype``) from values."""
-        values = np.asarray(values)
-        if self.kind == "bool":
-            return np.ascontiguousarray(values, dtype=self.file_dtype)
-        if self.kind == "offset":
-            unsigned = np.array(values, dtype=self.dtype).view(f"u{self.dtype.itemsize}")
-            unsigned ^= np.array(1 << (8 * self.dtype.itemsize - 1), dtype=unsigned.dtype)
-            return np.ascontiguousarray(unsigned.view(self.file_dtype.newbyteorder("=")), self.file_dtype)
-        if self.kind == "scaled":
-            raise TypeError("scaled pixels are only decoded; values are written unscaled")
-        return np.ascontiguousarray(values, dtype=self.file_dtype)
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        out = np.empty(values.shape, dtype=self.file_dtype)
+        self.encode_into(values.reshape(-1), out.reshape(-1))
+        return out

@@ -20,6 +20,7 @@ import dask.array as da
 import numpy as np
 from astropy.io import fits
 
+from ..ranged import thread_buffer
 from ..urls import atomic_file, resolve
 from .checksum import add_checksum_cards, fill_checksums
 from .headers import BLOCK
@@ -41,17 +42,35 @@ class PixelTarget:
 
     def __setitem__(self, key, values) -> None:
         slices, _ = normalize_key(key, self.shape)
-        encoded = self.codec.encode(values)
         offsets, length = contiguous_runs(self.shape, slices)
-        itemsize = encoded.dtype.itemsize
-        run_bytes = length * itemsize
-        view = memoryview(encoded.reshape(-1)).cast("B")
+        flat = np.ascontiguousarray(values, dtype=self.codec.dtype).reshape(-1)
+        file_dtype = self.codec.file_dtype
+        scratch = np.frombuffer(thread_buffer("write"), dtype=file_dtype)
+        # Runs fill ``flat`` back to back: encode as many as fit in the scratch buffer at once
+        # (or a long run piece by piece), then write each run's bytes at its offset.
+        per_fill = max(1, scratch.size // length) if length else 1
+        piece = min(length, scratch.size)
         fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
         try:
-            for i, offset in enumerate(offsets.tolist()):
-                pwrite_all(
-                    fd, view[i * run_bytes : (i + 1) * run_bytes], self.data_offset + offset * itemsize
-                )
+            for first in range(0, len(offsets), per_fill):
+                runs = offsets[first : first + per_fill].tolist()
+                if length <= scratch.size:
+                    encoded = scratch[: len(runs) * length]
+                    self.codec.encode_into(flat[first * length : (first + len(runs)) * length], encoded)
+                    view = memoryview(encoded).cast("B")
+                    for i, offset in enumerate(runs):
+                        block = view[i * length * encoded.itemsize : (i + 1) * length * encoded.itemsize]
+                        pwrite_all(fd, block, self.data_offset + offset * encoded.itemsize)
+                    continue
+                start = first * length
+                for at in range(0, length, piece):
+                    n = min(piece, length - at)
+                    self.codec.encode_into(flat[start + at : start + at + n], scratch[:n])
+                    pwrite_all(
+                        fd,
+                        memoryview(scratch[:n]).cast("B"),
+                        self.data_offset + (runs[0] + at) * scratch.itemsize,
+                    )
         finally:
             os.close(fd)
 
