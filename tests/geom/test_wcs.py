@@ -32,7 +32,11 @@ GEOMS = {
 AXES = {"image": [], "energy": [ENERGY], "rad-energy_true": [RAD, ENERGY_TRUE]}
 
 
-@pytest.fixture(params=[(g, a) for g in GEOMS for a in AXES], ids=[f"{g}-{a}" for g in GEOMS for a in AXES])
+@pytest.fixture(
+    scope="module",
+    params=[(g, a) for g in GEOMS for a in AXES],
+    ids=[f"{g}-{a}" for g in GEOMS for a in AXES],
+)
 def geom_pair(request, ref):
     geom_name, axes_name = request.param
     kwargs = dict(GEOMS[geom_name], axes=AXES[axes_name])
@@ -80,10 +84,10 @@ PROPERTIES = [
 ]
 
 
-@pytest.mark.parametrize("attr", PROPERTIES)
-def test_properties_match_gammapy(geom_pair, same, attr):
+def test_properties_match_gammapy(geom_pair, same):
     ours, theirs = geom_pair
-    same(getattr(ours, attr), getattr(theirs, attr))
+    for attr in PROPERTIES:
+        same(getattr(ours, attr), getattr(theirs, attr), path=attr)
 
 
 def test_solid_angle_and_bin_volume_match_gammapy(geom_pair, same):
