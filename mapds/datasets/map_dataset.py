@@ -1,0 +1,291 @@
+"""`MapDataset`: counts, exposure, background, IRF maps and masks on one sky grid, with models.
+
+Every member is a lazy :class:`~mapds.maps.Map`.  The heavy results (``npred``, ``stat_array``,
+``stat_sum``, stacking, resampling) are dask graphs built by the modules next to this one; this class
+holds the members, checks that they agree, and derives the masks gammapy derives.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+
+import dask.array as da
+import numpy as np
+
+from ..data import GTI
+from ..errors import GeometryMismatchError, InvalidArgumentError
+from ..geom import RegionGeom
+from ..irf import EDispKernelMap, EDispMap, PSFMap
+from ..maps import Map
+from ..modeling.models import DatasetModels, FoVBackgroundModel
+from ..modeling.names import make_name
+
+__all__ = ["MapDataset"]
+
+#: Fit statistics a MapDataset can use (gammapy's registry keys that apply to counts datasets).
+STAT_TYPES = ("cash", "cash_weighted")
+
+#: Members on the counts geometry, which share its chunks.
+COUNTS_GEOM_MEMBERS = ("counts", "background", "mask_safe", "mask_fit")
+
+
+def _aligned(m: Map | None, reference: Map, member: str, image_only: bool = False) -> Map | None:
+    """``m`` rechunked (lazily) to the chunks of ``reference``; geometry checked first."""
+    if m is None:
+        return None
+    if image_only:
+        same_grid = m.geom.to_image() == reference.geom.to_image()
+    else:
+        same_grid = m.geom == reference.geom
+    if not same_grid:
+        what = "sky grid" if image_only else "geometry"
+        raise GeometryMismatchError(
+            f"MapDataset: {member} {what} {m.geom.data_shape} does not match the counts "
+            f"{what} {reference.geom.data_shape}"
+        )
+    spatial = reference.data.chunks[-2:]
+    chunks = (*m.data.chunks[:-2], *spatial) if image_only else reference.data.chunks
+    return m if m.data.chunks == chunks else m.rechunk(chunks)
+
+
+class MapDataset:
+    """A map dataset for likelihood fitting: gammapy's ``MapDataset`` on lazy maps.
+
+    Parameters
+    ----------
+    models : `~mapds.modeling.models.Models`, optional
+        Source and background models; only those for this dataset (``datasets_names`` None or
+        containing :attr:`name`) are kept.
+    counts : `~mapds.maps.Map`, optional
+        Counts cube ``(energy, y, x)``.
+    exposure : `~mapds.maps.Map`, optional
+        Exposure cube ``(energy_true, y, x)`` on the same sky grid.
+    background : `~mapds.maps.Map`, optional
+        Predicted background counts on the counts geometry.
+    psf : `~mapds.irf.PSFMap`, optional
+        PSF map (or `~mapds.irf.RecoPSFMap`).
+    edisp : `~mapds.irf.EDispKernelMap` or `~mapds.irf.EDispMap`, optional
+        Energy dispersion map.
+    mask_safe, mask_fit : `~mapds.maps.Map`, optional
+        Boolean masks on the counts geometry (``mask_fit`` holds float weights for
+        ``stat_type="cash_weighted"``).
+    gti : `~mapds.data.GTI`, optional
+        Good time intervals.
+    meta_table : `~astropy.table.Table`, optional
+        One row per observation.
+    name : str, optional
+        Dataset name (a random 8-character name if None).
+    meta : dict, optional
+        Free metadata.
+    stat_type : {"cash", "cash_weighted"}
+        Fit statistic.
+
+    Notes
+    -----
+    Maps on the counts geometry are rechunked lazily to the counts' chunks, and the exposure to its
+    spatial chunks, so that per-chunk tasks of npred and the statistic line up with the same blocks
+    of every input.
+    """
+
+    tag = "MapDataset"
+
+    def __init__(
+        self,
+        models=None,
+        counts=None,
+        exposure=None,
+        background=None,
+        psf=None,
+        edisp=None,
+        mask_safe=None,
+        mask_fit=None,
+        gti=None,
+        meta_table=None,
+        name=None,
+        meta=None,
+        stat_type="cash",
+    ):
+        if psf is not None and not isinstance(psf, PSFMap):
+            raise InvalidArgumentError(f"'psf' must be a PSFMap or None, got {type(psf).__name__}")
+        if edisp is not None and not isinstance(edisp, (EDispKernelMap, EDispMap)):
+            raise InvalidArgumentError(
+                f"'edisp' must be an EDispKernelMap, an EDispMap or None, got {type(edisp).__name__}"
+            )
+        if gti is not None and not isinstance(gti, GTI):
+            raise InvalidArgumentError(f"'gti' must be a GTI or None, got {type(gti).__name__}")
+        self._name = make_name(name)
+        reference = next((m for m in (counts, background, mask_safe, mask_fit) if m is not None), None)
+        if reference is not None:
+            counts = _aligned(counts, reference, "counts")
+            background = _aligned(background, reference, "background")
+            mask_safe = _aligned(mask_safe, reference, "mask_safe")
+            mask_fit = _aligned(mask_fit, reference, "mask_fit")
+            if not isinstance(reference.geom, RegionGeom):
+                exposure = _aligned(exposure, reference, "exposure", image_only=True)
+        self.counts = counts
+        self.exposure = exposure
+        self.background = background
+        self.psf = psf
+        self.edisp = edisp
+        self.mask_safe = mask_safe
+        self.mask_fit = mask_fit
+        self.gti = gti
+        self.meta_table = meta_table
+        self.meta = dict(meta) if meta else {}
+        self.stat_type = stat_type
+        self.models = models
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Dataset name."""
+        return self._name
+
+    @property
+    def stat_type(self) -> str:
+        """Fit statistic (``cash`` or ``cash_weighted``)."""
+        return self._stat_type
+
+    @stat_type.setter
+    def stat_type(self, value: str) -> None:
+        if value not in STAT_TYPES:
+            raise InvalidArgumentError(
+                f"MapDataset: stat_type {value!r} is not supported; use one of {STAT_TYPES}"
+            )
+        self._stat_type = value
+
+    # -- models ---------------------------------------------------------------------------------
+
+    @property
+    def models(self) -> DatasetModels | None:
+        """Models of this dataset (those whose ``datasets_names`` is None or contains its name)."""
+        return self._models
+
+    @models.setter
+    def models(self, models) -> None:
+        self._models = None
+        if models is not None:
+            models = DatasetModels(models)
+            selected = [m for m in models if m.datasets_names is None or self.name in m.datasets_names]
+            self._models = DatasetModels(selected)
+
+    @property
+    def background_model(self) -> FoVBackgroundModel | None:
+        """The `FoVBackgroundModel` of this dataset, if any."""
+        if self._models is None:
+            return None
+        return next((m for m in self._models if isinstance(m, FoVBackgroundModel)), None)
+
+    # -- geometry -------------------------------------------------------------------------------
+
+    @property
+    def _geom(self):
+        """The main geometry: that of counts, else background, mask_safe or mask_fit."""
+        for m in (self.counts, self.background, self.mask_safe, self.mask_fit):
+            if m is not None:
+                return m.geom
+        raise GeometryMismatchError(
+            "MapDataset has no counts, background, mask_safe or mask_fit: no main geometry"
+        )
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of the counts cube."""
+        return self._geom.data_shape
+
+    @property
+    def geoms(self) -> dict:
+        """Geometries of the members: ``geom``, ``geom_exposure``, ``geom_psf``, ``geom_edisp``."""
+        geoms = {"geom": self._geom}
+        if self.exposure is not None:
+            geoms["geom_exposure"] = self.exposure.geom
+        if self.psf is not None:
+            geoms["geom_psf"] = self.psf.psf_map.geom
+        if self.edisp is not None:
+            geoms["geom_edisp"] = self.edisp.edisp_map.geom
+        return geoms
+
+    # -- masks ----------------------------------------------------------------------------------
+
+    @property
+    def mask(self) -> Map | None:
+        """``mask_safe × mask_fit`` where both exist, else whichever exists, else None."""
+        if self.mask_safe is not None and self.mask_fit is not None:
+            return self.mask_safe * self.mask_fit
+        return self.mask_safe if self.mask_safe is not None else self.mask_fit
+
+    @staticmethod
+    def _image_or(mask: Map | None) -> Map | None:
+        return None if mask is None else mask.reduce_over_axes(func=np.logical_or, keepdims=False)
+
+    @property
+    def mask_safe_image(self) -> Map | None:
+        """``mask_safe`` OR-reduced over its non-spatial axes."""
+        return self._image_or(self.mask_safe)
+
+    @property
+    def mask_fit_image(self) -> Map | None:
+        """``mask_fit`` OR-reduced over its non-spatial axes."""
+        return self._image_or(self.mask_fit)
+
+    @property
+    def mask_image(self) -> Map:
+        """``mask`` OR-reduced over its non-spatial axes; all True without masks."""
+        mask = self.mask
+        if mask is None:
+            geom = self._geom.to_image()
+            chunks = self.counts.data.chunks[-2:] if self.counts is not None else None
+            data = da.ones(geom.data_shape, dtype=bool, chunks=chunks or "auto")
+            return Map.from_geom(geom, data=data)
+        return self._image_or(mask.astype(bool) if mask.dtype != bool else mask)
+
+    @property
+    def mask_safe_psf(self) -> Map | None:
+        """``mask_safe_image`` on the PSF map's grid (nearest pixel), with the PSF axes squashed."""
+        if self.mask_safe is None or self.psf is None:
+            return None
+        geom = self.psf.psf_map.geom.squash("energy_true").squash("rad")
+        mask = self.mask_safe_image.interp_to_geom(geom.to_image(), method="nearest")
+        return mask.to_cube(geom.axes)
+
+    @property
+    def mask_safe_edisp(self) -> Map | None:
+        """``mask_safe`` mapped onto the energy-dispersion grid (weights for stacking it)."""
+        if self.mask_safe is None or self.edisp is None:
+            return None
+        if isinstance(self.mask_safe.geom, RegionGeom):
+            return self.mask_safe
+        geom = self.edisp.edisp_map.geom.squash("energy_true")
+        if "migra" in geom.axes.names:
+            geom = geom.squash("migra")
+            mask = self.mask_safe_image.interp_to_geom(geom.to_image(), fill_value=None)
+            return mask.to_cube(geom.axes)
+        # Extrapolate only spatially: the mask and the IRF grid may cover different areas.
+        same_axes = geom.to_image().to_cube(self.mask_safe.geom.axes)
+        mask = self.mask_safe.interp_to_geom(same_axes, fill_value=None)
+        return mask.interp_to_geom(geom)
+
+    # -- simple derived maps --------------------------------------------------------------------
+
+    @property
+    def excess(self) -> Map | None:
+        """``counts − background`` (the raw background map, FoV model not applied)."""
+        if self.counts is None or self.background is None:
+            return None
+        return self.counts - self.background
+
+    # -- copies ---------------------------------------------------------------------------------
+
+    def copy(self, name: str | None = None) -> MapDataset:
+        """A copy with a new name and no models (maps are lazy graphs: nothing is copied)."""
+        new = _copy.copy(self)
+        new._name = make_name(name)
+        new.meta = _copy.deepcopy(self.meta)
+        new.gti = None if self.gti is None else self.gti.copy()
+        new.meta_table = None if self.meta_table is None else self.meta_table.copy()
+        new.models = None
+        return new
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, geom shape={self.data_shape})"
