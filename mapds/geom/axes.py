@@ -14,7 +14,8 @@ from astropy.io import fits
 from astropy.table import Table, hstack
 
 from ..errors import AxisError, InvalidArgumentError
-from .axis import DL3_AXES, INVALID_INDEX, MapAxis
+from .axis import INVALID_INDEX, MapAxis
+from .axis_tables import DL3_AXES
 from .label_axis import LabelMapAxis
 
 __all__ = ["INVALID_INDEX", "LabelMapAxis", "MapAxes", "MapAxis"]

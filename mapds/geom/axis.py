@@ -5,9 +5,9 @@ Semantics follow gammapy: an axis is defined by nodes that are either bin edges
 ``i`` and bin edges sit at ``i ± 0.5``.  Pixel <-> coordinate conversion interpolates linearly in the
 axis' interpolation scale (``lin``, ``log`` or ``sqrt``) and extrapolates beyond the nodes.
 
-The axis also knows its single-axis table forms (OGIP ``EBOUNDS``, ARF ``SPECRESP`` columns, DL3
-IRF columns, Fermi ``gtpsf``, gadf ``BANDS`` columns); the multi-axis BANDS table lives on
-:class:`~mapds.geom.MapAxes`.
+The axis also has single-axis table forms (OGIP ``EBOUNDS``, ARF ``SPECRESP`` columns, DL3 IRF
+columns, Fermi ``gtpsf``, gadf ``BANDS`` cards), written and read by :mod:`mapds.geom.axis_tables`;
+the multi-axis BANDS table lives on :class:`~mapds.geom.MapAxes`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ..errors import AxisError, InvalidArgumentError, UnitMismatchError
+from ..errors import AxisError, UnitMismatchError
+from .axis_tables import OGIP_HEADER_FORMATS, axis_arguments_from_table, axis_header, axis_table
 from .scale import INTERP_SCALES, interp1d_extrapolate, scale, scale_inverse
 
 __all__ = ["INVALID_INDEX", "MapAxis"]
@@ -33,42 +34,6 @@ INVALID_INDEX = -1
 ENERGY_AXIS_NAMES = ("energy", "energy_true")
 
 BOUNDARY_TYPES = ("monotonic", "periodic")
-
-#: Column prefixes of DL3 IRF tables (``<PREFIX>_LO``/``<PREFIX>_HI``) and the axis each describes.
-DL3_AXES = {
-    "THETA": ("offset", "lin"),
-    "ENERG": ("energy_true", "log"),
-    "ETRUE": ("energy_true", "log"),
-    "RAD": ("rad", "lin"),
-    "DETX": ("fov_lon", "lin"),
-    "DETY": ("fov_lat", "lin"),
-    "MIGRA": ("migra", "lin"),
-}
-
-#: Table formats whose header carries the gadf ``AXCOLSn``/``INTERPn`` cards.
-GADF_HEADER_FORMATS = ("gadf", "fgst-ccube", "fgst-template")
-OGIP_HEADER_FORMATS = ("ogip", "ogip-sherpa")
-
-#: Header of an OGIP ``EBOUNDS`` extension (the number of channels is added per axis).
-OGIP_EBOUNDS_CARDS = (
-    ("EXTNAME", "EBOUNDS", "Name of this binary table extension"),
-    ("TELESCOP", "DUMMY", "Mission/satellite name"),
-    ("INSTRUME", "DUMMY", "Instrument/detector"),
-    ("FILTER", "None", "Filter information"),
-    ("CHANTYPE", "PHA", "Type of channels (PHA, PI etc)"),
-    ("DETCHANS", None, "Total number of detector PHA channels"),
-    ("HDUCLASS", "OGIP", "Organisation devising file format"),
-    ("HDUCLAS1", "RESPONSE", "File relates to response of instrument"),
-    ("HDUCLAS2", "EBOUNDS", "This is an EBOUNDS extension"),
-    ("HDUVERS", "1.2.0", "Version of file format"),
-)
-
-
-def edges_from_lo_hi(edges_lo: u.Quantity, edges_hi: u.Quantity) -> u.Quantity:
-    """Contiguous edges from lower and upper bin bounds (lower bounds + last upper bound)."""
-    edges_lo = u.Quantity(edges_lo, ndmin=1)
-    edges_hi = u.Quantity(edges_hi, ndmin=1)
-    return np.append(edges_lo.value, edges_hi.to_value(edges_lo.unit)[-1]) * edges_lo.unit
 
 
 def _energy_axis_name(name: str | None) -> str:
@@ -601,13 +566,7 @@ class MapAxis:
         if self.name != required_name:
             raise AxisError(f"Unexpected axis name, expected {required_name!r}, got {self.name!r}")
 
-    # -- FITS forms -----------------------------------------------------------------------------
-
-    def _gadf_colnames(self) -> list[str]:
-        name = self.name.upper()
-        if self.name == "energy":
-            return ["E_MIN", "E_MAX"] if self.node_type == "edges" else ["ENERGY"]
-        return [f"{name}_MIN", f"{name}_MAX"] if self.node_type == "edges" else [name]
+    # -- FITS forms (see mapds.geom.axis_tables) ----------------------------------------------
 
     def to_header(self, format="ogip", idx=0) -> fits.Header:
         """Header cards describing the axis.
@@ -616,28 +575,7 @@ class MapAxis:
         Fermi formats): ``AXCOLS<idx>`` and ``INTERP<idx>`` naming the axis columns of a BANDS
         table (``MapAxes.to_header`` numbers axes from 1).
         """
-        header = fits.Header()
-        if format in OGIP_HEADER_FORMATS:
-            for key, value, comment in OGIP_EBOUNDS_CARDS:
-                header[key] = (self.nbin if value is None else value), comment
-        elif format in GADF_HEADER_FORMATS:
-            header[f"AXCOLS{idx}"] = ",".join(self._gadf_colnames())
-            header[f"INTERP{idx}"] = self.interp
-        else:
-            raise InvalidArgumentError(
-                f"Axis {self.name!r}: unknown header format {format!r}, "
-                f"expected one of {OGIP_HEADER_FORMATS + GADF_HEADER_FORMATS}"
-            )
-        return header
-
-    def _dl3_prefix(self) -> str:
-        if self.name == "energy":
-            return "ENERG"
-        for prefix, (name, _) in DL3_AXES.items():
-            if name == self.name:
-                return prefix
-        names = sorted({name for name, _ in DL3_AXES.values()} | {"energy"})
-        raise AxisError(f"Axis {self.name!r} has no DL3 column, expected one of {names}")
+        return axis_header(self, format=format, idx=idx)
 
     def to_table(self, format="ogip") -> Table:
         """The axis as a table.
@@ -651,39 +589,7 @@ class MapAxis:
             ``<PREFIX>_LO``/``<PREFIX>_HI`` array cells; ``gadf-sed``: ``e_ref``, ``e_min``,
             ``e_max`` (energy axes); ``gtpsf``: ``Energy`` in MeV or ``Theta`` in deg (centres).
         """
-        table = Table()
-        edges = self.edges
-        if format in ("ogip", "ogip-sherpa"):
-            self.assert_name("energy")
-            edges = edges.to("keV") if format == "ogip-sherpa" else edges
-            table["CHANNEL"] = np.arange(self.nbin, dtype=np.int16)
-            table["E_MIN"] = edges[:-1]
-            table["E_MAX"] = edges[1:]
-        elif format in ("ogip-arf", "ogip-arf-sherpa"):
-            self.assert_name("energy_true")
-            edges = edges.to("keV") if format == "ogip-arf-sherpa" else edges
-            table["ENERG_LO"] = edges[:-1]
-            table["ENERG_HI"] = edges[1:]
-        elif format == "gadf-sed":
-            if self.is_energy_axis:
-                table["e_ref"] = self.center
-                table["e_min"] = self.edges_min
-                table["e_max"] = self.edges_max
-        elif format == "gadf-dl3":
-            prefix = self._dl3_prefix()
-            lo, hi = (edges[:-1], edges[1:]) if self.node_type == "edges" else (self.center, self.center)
-            table[f"{prefix}_LO"] = lo[np.newaxis]
-            table[f"{prefix}_HI"] = hi[np.newaxis]
-        elif format == "gtpsf":
-            if self.name == "energy_true":
-                table["Energy"] = self.center.to("MeV")
-            elif self.name == "rad":
-                table["Theta"] = self.center.to("deg")
-            else:
-                raise AxisError(f"Only 'energy_true' or 'rad' axes have a 'gtpsf' form, got {self.name!r}")
-        else:
-            raise InvalidArgumentError(f"Axis {self.name!r}: unknown table format {format!r}")
-        return table
+        return axis_table(self, format=format)
 
     def to_table_hdu(self, format="ogip") -> fits.BinTableHDU:
         """:meth:`to_table` as a FITS HDU (``EBOUNDS`` cards for OGIP, ``THETA`` for gtpsf)."""
@@ -710,63 +616,7 @@ class MapAxis:
         column_prefix : str
             DL3 column prefix (``ENERG``, ``THETA``, ``RAD``, ``MIGRA``, ``DETX``, ``DETY``).
         """
-        if format in ("ogip", "fgst-ccube"):
-            edges = edges_from_lo_hi(table["E_MIN"].quantity, table["E_MAX"].quantity)
-            return cls.from_edges(edges, name="energy", interp="log")
-        if format == "ogip-arf":
-            edges = edges_from_lo_hi(table["ENERG_LO"].quantity, table["ENERG_HI"].quantity)
-            return cls.from_edges(edges, name="energy_true", interp="log")
-        if format in ("fgst-template", "fgst-bexpcube"):
-            colname = next((c for c in table.colnames if c in ("Energy", "ENERGY", "energy")), None)
-            if colname is None:
-                raise AxisError(f"Fermi energy table has no ENERGY column, got {table.colnames}")
-            return cls.from_nodes(np.asarray(table[colname]), name="energy_true", unit="MeV", interp="log")
-        if format == "gadf":
-            return cls._from_bands_table(table, idx)
-        if format == "gadf-dl3":
-            return cls._from_dl3_table(table, column_prefix)
-        if format == "gtpsf":
-            if "Energy" in table.colnames:
-                return cls.from_nodes(np.asarray(table["Energy"]) * u.MeV, name="energy_true", interp="log")
-            return cls.from_nodes(np.asarray(table["Theta"]) * u.deg, name="rad")
-        raise InvalidArgumentError(f"Unknown axis table format {format!r}")
-
-    @classmethod
-    def _from_bands_table(cls, table: Table, idx: int) -> MapAxis:
-        key = f"AXCOLS{idx + 1}"
-        if key not in table.meta:
-            raise AxisError(f"BANDS table has no {key} card: cannot build axis {idx + 1}")
-        colnames = table.meta[key].split(",")
-        for colname in colnames:
-            if colname not in table.colnames:
-                raise AxisError(f"BANDS table lacks column {colname!r} named by {key}={table.meta[key]!r}")
-        interp = table.meta.get(f"INTERP{idx + 1}", "lin")
-        if colnames[0] == "E_MIN":
-            name = "energy"
-        else:
-            name = colnames[0].replace("_MIN", "").lower()
-            name = "rad" if name == "theta" else name  # legacy name used by old gammapy files
-        if len(colnames) == 1:
-            nodes = np.unique(table[colnames[0]].quantity)
-            return cls(nodes, node_type="center", interp=interp, name=name)
-        edges = edges_from_lo_hi(
-            np.unique(table[colnames[0]].quantity), np.unique(table[colnames[1]].quantity)
-        )
-        return cls(edges, node_type="edges", interp=interp, name=name)
-
-    @classmethod
-    def _from_dl3_table(cls, table: Table, column_prefix: str) -> MapAxis:
-        if column_prefix not in DL3_AXES:
-            raise AxisError(f"Unknown DL3 column prefix {column_prefix!r}, expected one of {list(DL3_AXES)}")
-        name, interp = DL3_AXES[column_prefix]
-        # Background and RAD_MAX tables are binned in reconstructed energy.
-        if table.meta.get("HDUCLAS2") in ("BKG", "RAD_MAX") and column_prefix == "ENERG":
-            name = "energy"
-        lo = u.Quantity(table[f"{column_prefix}_LO"].quantity[0], ndmin=1)
-        hi = u.Quantity(table[f"{column_prefix}_HI"].quantity[0], ndmin=1)
-        if np.allclose(hi, lo):
-            return cls.from_nodes(hi, interp=interp, name=name)
-        return cls.from_edges(edges_from_lo_hi(lo, hi), interp=interp, name=name)
+        return cls(**axis_arguments_from_table(table, format=format, idx=idx, column_prefix=column_prefix))
 
     @classmethod
     def from_table_hdu(cls, hdu: fits.BinTableHDU, format="ogip", idx=0) -> MapAxis:
