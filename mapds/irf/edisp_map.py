@@ -73,7 +73,9 @@ class EDispKernelMap(IRFMap):
         except AxisError as exc:
             raise AxisError(f"EDispKernelMap: {exc}") from None
         overlap = overlap_fraction(geom.axes["energy"].edges, geom.axes["energy_true"].edges)
-        small = overlap.astype("float32").reshape(geom.data_shape_axes)
+        # Extra axes (event types...) follow the required ones: the same response for each.
+        n_extra = len(geom.axes) - len(cls.required_axes)
+        small = overlap.astype("float32").reshape((1,) * n_extra + overlap.shape + (1, 1))
         edisp = Map.from_geom(geom, data=broadcast_lazy(small, geom, chunks))
         exposure = Map.from_geom(geom.squash("energy"), unit="m2 s", chunks=chunks)
         return cls(edisp, exposure)
