@@ -319,3 +319,23 @@ def test_bad_input_raises_named_errors():
         WcsGeom.from_hdulist(hdulist)
     with pytest.raises(MissingHDUError, match="No image HDU"):
         WcsGeom.from_hdulist(fits.HDUList([fits.PrimaryHDU()]))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(axis_name="energy", edge_min=2 * u.TeV, edge_max=40 * u.TeV),
+        dict(axis_name="energy", edge_min=2 * u.TeV, edge_max=40 * u.TeV, round_to_edge=True),
+        dict(axis_name="rad", edge_min=0.2 * u.deg),
+        dict(axis_name="rad", edge_max=0.3 * u.deg, round_to_edge=True),
+    ],
+)
+def test_axis_masks_match_gammapy(ref, kwargs):
+    axes = [MapAxis.from_energy_bounds("1 TeV", "100 TeV", 4), RAD]
+    ours, theirs = WcsGeom.create(npix=(3, 2), axes=axes), ref.wcs_create(npix=(3, 2), axes=axes)
+    mask, expected = ours.create_mask(**kwargs), theirs.create_mask(**kwargs)
+    np.testing.assert_array_equal(np.asarray(mask.data), expected.data)
+    assert mask.geom == ours
+    if kwargs["axis_name"] == "energy":
+        energy_kwargs = {k.replace("edge_", "energy_"): v for k, v in kwargs.items() if k != "axis_name"}
+        np.testing.assert_array_equal(np.asarray(ours.energy_mask(**energy_kwargs).data), expected.data)
