@@ -19,6 +19,7 @@ from ..irf import EDispKernelMap, EDispMap, PSFMap
 from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
+from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 
 __all__ = ["MapDataset"]
 
@@ -134,6 +135,107 @@ class MapDataset:
         self.meta = dict(meta) if meta else {}
         self.stat_type = stat_type
         self.models = models
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_geoms(
+        cls,
+        geom,
+        geom_exposure=None,
+        geom_psf=None,
+        geom_edisp=None,
+        reference_time="2000-01-01",
+        name=None,
+        *,
+        chunks=None,
+        **kwargs,
+    ):
+        """Dataset of lazy zero maps on the given geometries (gammapy's ``from_geoms``).
+
+        counts and background are float32 zeros, exposure zeros in ``m2 s``, the PSF map empty,
+        the energy dispersion diagonal, ``mask_safe`` all False (so the dataset has no fit bin
+        until something is stacked into it) and the GTI empty with ``reference_time``.
+        Nothing is allocated: the maps are dask graphs.
+
+        Parameters
+        ----------
+        geom : `~mapds.geom.WcsGeom` or `~mapds.geom.RegionGeom`
+            Counts geometry.
+        geom_exposure, geom_psf, geom_edisp : Geom, optional
+            Geometries of the exposure, PSF and EDisp maps (omitted members are None).
+        reference_time : str or `~astropy.time.Time`
+            Reference time of the GTI.
+        name : str, optional
+            Dataset name.
+        chunks : optional, keyword-only
+            Dask chunks of the counts-geometry maps (see :class:`~mapds.maps.Map`); the exposure
+            shares their spatial chunks.
+        **kwargs
+            Other constructor arguments (``meta_table``, ``models``, ``stat_type``...).
+        """
+        members = empty_members(geom, geom_exposure, geom_psf, geom_edisp, chunks=chunks)
+        return cls(name=name, gti=empty_gti(reference_time), **members, **kwargs)
+
+    @classmethod
+    def create(
+        cls,
+        geom,
+        energy_axis_true=None,
+        migra_axis=None,
+        rad_axis=None,
+        binsz_irf=BINSZ_IRF_DEFAULT,
+        reference_time="2000-01-01",
+        name=None,
+        meta_table=None,
+        reco_psf=False,
+        *,
+        chunks=None,
+        **kwargs,
+    ):
+        """Dataset of lazy zero maps on ``geom`` with IRF maps on a coarser grid (gammapy's
+        ``create``).
+
+        Parameters
+        ----------
+        geom : `~mapds.geom.WcsGeom` or `~mapds.geom.RegionGeom`
+            Counts geometry (with an ``energy`` axis).
+        energy_axis_true : `~mapds.geom.MapAxis`, optional
+            True-energy axis (default: the reco axis renamed ``energy_true``).
+        migra_axis : `~mapds.geom.MapAxis`, optional
+            Migration axis: the energy dispersion becomes an `~mapds.irf.EDispMap`.
+        rad_axis : `~mapds.geom.MapAxis`, optional
+            PSF offset axis (default 66 bins of 0.01°).
+        binsz_irf : `~astropy.units.Quantity`
+            Pixel size of the IRF maps (default 0.2°).
+        reference_time : str or `~astropy.time.Time`
+            Reference time of the (empty) GTI.
+        name : str, optional
+            Dataset name.
+        meta_table : `~astropy.table.Table`, optional
+            Observation table.
+        reco_psf : bool
+            PSF map on the reco-energy axis (`~mapds.irf.RecoPSFMap`).
+        chunks : optional, keyword-only
+            Dask chunks of the counts-geometry maps.
+        **kwargs
+            Other constructor arguments.
+
+        See Also
+        --------
+        mapds.datasets.geoms.create_map_dataset_geoms
+        """
+        geoms = create_map_dataset_geoms(
+            geom,
+            energy_axis_true=energy_axis_true,
+            migra_axis=migra_axis,
+            rad_axis=rad_axis,
+            binsz_irf=binsz_irf,
+            reco_psf=reco_psf,
+        )
+        return cls.from_geoms(
+            **geoms, reference_time=reference_time, name=name, meta_table=meta_table, chunks=chunks, **kwargs
+        )
 
     # -- identity -------------------------------------------------------------------------------
 
