@@ -306,3 +306,23 @@ def test_runs_longer_than_the_scratch_buffer(tmp_path):
     np.testing.assert_array_equal(
         Map.read(tmp_path / "long.fits", hdu="X", chunks=-1).data.compute(), expected
     )
+
+
+def test_two_axis_region_map_matches_gammapy(tmp_path, gammapy_maps):
+    """An IRF-like region map (rad x energy_true), as fermi-3fhl-gc stores its PSF."""
+    rad = MapAxis.from_bounds(0, 0.5, 4, name="rad", unit="deg")
+    energy = MapAxis.from_energy_bounds("1 GeV", "100 GeV", 3, name="energy_true")
+    values = np.arange(12.0).reshape(3, 4, 1, 1)
+    ours = Map.from_geom(RegionGeom.create(None, axes=[rad, energy]), data=values, unit="sr-1")
+    g_rad = gammapy_maps.MapAxis.from_bounds(0, 0.5, 4, name="rad", unit="deg")
+    g_energy = gammapy_maps.MapAxis.from_energy_bounds("1 GeV", "100 GeV", 3, name="energy_true")
+    theirs = gammapy_maps.Map.from_geom(
+        gammapy_maps.RegionGeom.create(None, axes=[g_rad, g_energy]), data=values, unit="sr-1"
+    )
+    ours.write(tmp_path / "ours.fits", hdu="PSF")
+    theirs.write(tmp_path / "theirs.fits", hdu="PSF")
+    with fits.open(tmp_path / "ours.fits") as a, fits.open(tmp_path / "theirs.fits") as b:
+        _assert_same_hdus(a, b)
+    back = Map.read(tmp_path / "theirs.fits", hdu="PSF")
+    np.testing.assert_array_equal(back.data.compute(), values)
+    assert back.geom.axes.names == ["rad", "energy_true"]
