@@ -326,3 +326,20 @@ def test_two_axis_region_map_matches_gammapy(tmp_path, gammapy_maps):
     back = Map.read(tmp_path / "theirs.fits", hdu="PSF")
     np.testing.assert_array_equal(back.data.compute(), values)
     assert back.geom.axes.names == ["rad", "energy_true"]
+
+
+@pytest.mark.parametrize("nbin", [0, 3])
+def test_sparse_maps_match_gammapy(tmp_path, gammapy_maps, nbin):
+    cube = make_cube(npix=(20, 10), nbin=max(nbin, 1), chunks={"y": 4, "x": 7})
+    cube = cube.slice_by_idx({"energy": 0}) if nbin == 0 else cube
+    sparse = cube.copy(data=da.where(cube.data > 6, cube.data, 0))
+    sparse.write(tmp_path / "ours.fits", sparse=True)
+    theirs = gammapy_maps.Map.read(tmp_path / "ours.fits")
+    np.testing.assert_array_equal(theirs.data, sparse.data.compute())
+    theirs.write(tmp_path / "theirs.fits", sparse=True)
+    with fits.open(tmp_path / "ours.fits") as a, fits.open(tmp_path / "theirs.fits") as b:
+        _assert_same_hdus(a, b)
+    back = Map.read(tmp_path / "theirs.fits")
+    np.testing.assert_array_equal(back.data.compute(), sparse.data.compute())
+    with pytest.raises(ValueError, match="PRIMARY"):
+        sparse.write(tmp_path / "x.fits", sparse=True, hdu="primary")

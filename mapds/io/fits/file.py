@@ -42,7 +42,7 @@ class FitsFile:
     >>> f = FitsFile.open("s3://bucket/dataset.fits")          # doctest: +SKIP
     >>> f.names                                                # doctest: +SKIP
     ['PRIMARY', 'COUNTS', 'COUNTS_BANDS', 'EXPOSURE', ...]
-    >>> counts = f.read_map("COUNTS")                          # lazy, 0 array bytes read
+    >>> counts = f.read_map("COUNTS")       # lazy: 0 array bytes read   # doctest: +SKIP
     >>> gti = f.read_table("GTI")                              # doctest: +SKIP
     """
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import dask
 import dask.array as da
 import numpy as np
 from astropy.io import fits
@@ -234,17 +235,18 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
     hdu_bands : str, optional
         Name of the bands table.
     sparse : bool
-        Not supported for writing (gammapy's sparse tables); raises.
+        Write only non-zero pixels, as a ``PIX``/``CHANNEL``/``VALUE`` table (default name
+        ``SKYMAP``; computes the map, chunk by chunk, and keeps the non-zero values).
     format : {"gadf", "fgst-ccube", "fgst-template"}
         FITS convention.
     """
     if format not in MAP_FORMATS:
         raise ValueError(f"Unknown map format {format!r}; expected one of {MAP_FORMATS}")
-    if sparse:
-        raise NotImplementedError("Writing sparse maps is not supported by mapds; use sparse=False")
     if isinstance(m.geom, RegionGeom):
         return _region_map_hdus(m, hdu or "SKYMAP", hdu_bands)
-    name = "PRIMARY" if hdu is None else hdu.upper()
+    name = ("SKYMAP" if sparse else "PRIMARY") if hdu is None else hdu.upper()
+    if sparse and name == "PRIMARY":
+        raise ValueError("Sparse maps cannot be written to the PRIMARY HDU")
     axes = m.geom.axes
     if format in FGST_BANDS and (len(axes) != 1 or axes[0].name != "energy"):
         raise ValueError("The 'fgst' formats support a single 'energy' axis and no other axes")
@@ -256,6 +258,11 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
         )
         header["BANDSHDU"] = bands.name
         hdus.append(bands)
+    if sparse:
+        table = _sparse_table_hdu(m, name, header)
+        table.header["META"] = encode_meta(m.meta)
+        table.header["BUNIT"] = m.unit.to_string("fits")
+        return [table, *hdus]
     codec = PixelCodec.for_values(m.dtype, where=f"HDU {name!r}")
     placeholder = codec.placeholder(m.geom.data_shape)
     if name == "PRIMARY":
@@ -265,6 +272,34 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
     image.header["META"] = encode_meta(m.meta)
     image.header["BUNIT"] = m.unit.to_string("fits")
     return [LazyImageHDU(image.header, m.data, codec), *hdus]
+
+
+def _nonzero_block(block: np.ndarray, offsets: tuple[int, ...], shape: tuple[int, ...]) -> tuple:
+    """Flat indices (into the whole map) and values of the non-zero pixels of one chunk."""
+    local = np.nonzero(block)
+    flat = np.ravel_multi_index(tuple(i + o for i, o in zip(local, offsets, strict=True)), shape)
+    return flat, block[local]
+
+
+def _sparse_table_hdu(m: Map, name: str, header: fits.Header) -> fits.BinTableHDU:
+    """gammapy's sparse layout: ``PIX`` (flat pixel in the image), ``CHANNEL`` (flat index of
+    the non-spatial bins, when there are any) and ``VALUE``, in C order of the data."""
+    shape = m.geom.data_shape
+    starts = [np.cumsum((0, *c[:-1])) for c in m.data.chunks]
+    parts = [
+        dask.delayed(_nonzero_block)(block, tuple(int(starts[d][i]) for d, i in enumerate(index)), shape)
+        for index, block in zip(np.ndindex(*m.data.numblocks), m.data.to_delayed().ravel(), strict=True)
+    ]
+    found = dask.compute(*parts)
+    flat = np.concatenate([f for f, _ in found])
+    order = np.argsort(flat, kind="stable")
+    flat, values = flat[order], np.concatenate([v for _, v in found])[order].astype(float)
+    n_image = shape[-1] * shape[-2]
+    columns = [fits.Column("PIX", "J", array=flat % n_image)]
+    if len(shape) > 2:
+        columns.append(fits.Column("CHANNEL", "I", array=flat // n_image))
+    columns.append(fits.Column("VALUE", "E", array=values))
+    return fits.BinTableHDU.from_columns(columns, header=header, name=name)
 
 
 def _region_map_hdus(m: Map, name: str, hdu_bands) -> list:
