@@ -242,20 +242,25 @@ class MapAxes(Sequence):
             )
 
     def copy(self) -> MapAxes:
+        """Shallow copy (axes are immutable)."""
         return self._new(list(self._axes))
 
     # -- transforms -----------------------------------------------------------------------------
 
     def coord_to_idx(self, coord, clip=True) -> tuple:
+        """Bin index along each axis of ``coord[axis.name]`` (clipped by default, as gammapy)."""
         return tuple(ax.coord_to_idx(coord[ax.name], clip=clip) for ax in self)
 
     def coord_to_pix(self, coord) -> tuple:
+        """Pixel coordinate along each axis of ``coord[axis.name]``."""
         return tuple(ax.coord_to_pix(coord[ax.name]) for ax in self)
 
     def pix_to_coord(self, pix) -> tuple:
+        """Axis coordinates of pixel coordinates given per axis (extra entries are ignored)."""
         return tuple(ax.pix_to_coord(p) for ax, p in zip(self, pix, strict=True))
 
     def pix_to_idx(self, pix, clip=False) -> tuple:
+        """Bin indices of pixel coordinates given per axis (``-1`` outside unless ``clip``)."""
         return tuple(ax.pix_to_idx(p, clip=clip) for ax, p in zip(self, pix, strict=True))
 
     # -- FITS forms -----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class Geom(abc.ABC):
 
     @property
     def ndim(self) -> int:
+        """Number of data dimensions."""
         return len(self.data_shape)
 
     @property

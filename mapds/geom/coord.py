@@ -120,26 +120,32 @@ class MapCoord:
 
     @property
     def frame(self) -> str | None:
+        """Sky frame of ``lon``/``lat`` (None: the frame of the geometry they are used with)."""
         return self._frame
 
     @property
     def match_by_name(self) -> bool:
+        """Whether axes are matched by name (dict input) rather than position (tuple input)."""
         return self._match_by_name
 
     @property
     def axis_names(self) -> list[str]:
+        """``["lon", "lat", *axes]``."""
         return list(self._data)
 
     @property
     def ndim(self) -> int:
+        """Number of coordinate arrays."""
         return len(self._data)
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Broadcast shape of the coordinate arrays."""
         return np.broadcast_shapes(*(np.shape(v) for v in self._data.values()))
 
     @property
     def size(self) -> int:
+        """Number of points (product of :attr:`shape`)."""
         return int(np.prod(self.shape))
 
     @property
@@ -196,6 +202,7 @@ class MapCoord:
         return coords.apply_mask(np.isfinite(u.Quantity(coords.lon).value))
 
     def copy(self) -> MapCoord:
+        """Copy (the arrays are shared)."""
         return self.__class__(dict(self._data), self._frame, self._match_by_name)
 
     def __repr__(self) -> str:

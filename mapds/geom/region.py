@@ -175,6 +175,7 @@ class RegionGeom(Geom):
 
     @property
     def data_shape(self) -> tuple[int, ...]:
+        """Non-spatial axes reversed, then ``(1, 1)``."""
         return (*self.axes.shape[::-1], 1, 1)
 
     @property
@@ -288,9 +289,11 @@ class RegionGeom(Geom):
     # -- derived geometries ---------------------------------------------------------------------
 
     def to_image(self) -> RegionGeom:
+        """The same region without non-spatial axes."""
         return self._init_copy(axes=None)
 
     def to_cube(self, axes) -> RegionGeom:
+        """The same region with ``axes`` appended."""
         return self._init_copy(axes=[*self.axes, *axes])
 
     def pad(self, pad_width, axis_name=None) -> RegionGeom:

@@ -307,6 +307,7 @@ class WcsGeom(Geom):
 
     @property
     def data_shape(self) -> tuple[int, ...]:
+        """Non-spatial axes reversed, then ``(ny, nx)``."""
         return (*self.axes.shape[::-1], self._npix[1], self._npix[0])
 
     @property
@@ -512,9 +513,11 @@ class WcsGeom(Geom):
     # -- derived geometries ---------------------------------------------------------------------
 
     def to_image(self) -> WcsGeom:
+        """The same pixel grid without non-spatial axes."""
         return self._init_copy(axes=[])
 
     def to_cube(self, axes) -> WcsGeom:
+        """The same pixel grid with ``axes`` appended."""
         return self._init_copy(axes=[*self.axes, *axes])
 
     def pad(self, pad_width, axis_name=None) -> WcsGeom:
@@ -628,14 +631,22 @@ class WcsGeom(Geom):
 
     # -- masks ----------------------------------------------------------------------------------
 
-    def _image_map(self, image: da.Array):
-        """A Map of this geometry whose every plane is the lazy ``image``."""
-        from ..maps import Map  # deferred: maps sits below geometry in the layering
+    def _image_map(self, build_image, chunks, dtype):
+        """A Map of this geometry whose every plane is the lazy image ``build_image(spatial_chunks)``.
 
-        chunks = tuple((n,) for n in self.data_shape[:-2]) + image.chunks
+        ``chunks`` has the meaning of the Map constructor's (``None``: mapds' default chunking,
+        a dict per dimension name, ``"auto"``, explicit chunks of the full data shape).
+        """
+        # Deferred imports: maps sits below geometry in the layering; the mask is a Map, as in gammapy.
+        from ..maps import Map
+        from ..maps.chunks import normalize_chunks
+
+        dims = (*[axis.name for axis in self.axes.reverse], "y", "x")
+        chunks = normalize_chunks(chunks, self.data_shape, dims, dtype)
+        image = build_image(chunks[-2:])
         return Map.from_geom(self, data=da.broadcast_to(image, self.data_shape, chunks=chunks))
 
-    def region_mask(self, regions, inside=True, *, chunks="auto"):
+    def region_mask(self, regions, inside=True, *, chunks=None):
         """Boolean map, True for pixels whose centre lies in any of ``regions``.
 
         Parameters
@@ -646,22 +657,33 @@ class WcsGeom(Geom):
             point, as gammapy.
         inside : bool
             False inverts the mask (exclusion mask).
-        chunks : see `~mapds.geom.pixel_grid.image_chunks`
-            Chunking of the lazy ``(y, x)`` mask, computed per chunk from the pixel-space regions.
+        chunks : optional, keyword-only
+            Chunking of the map, as for :class:`~mapds.maps.Map`; each spatial chunk is computed
+            on its own from the pixel-space regions (only inside each region's bounding box).
         """
         regions = parse_regions(regions) or []
-        data = region_mask_dask(self.wcs, self.data_shape[-2:], regions, chunks)
-        return self._image_map(data if inside else ~data)
 
-    def region_weights(self, regions, oversampling_factor=10, *, chunks="auto"):
+        def build(spatial_chunks):
+            mask = region_mask_dask(self.wcs, self.data_shape[-2:], regions, spatial_chunks)
+            return mask if inside else ~mask
+
+        return self._image_map(build, chunks, bool)
+
+    def region_weights(self, regions, oversampling_factor=10, *, chunks=None):
         """Fraction of each pixel inside ``regions`` (mask on an ``oversampling_factor`` finer grid).
 
-        Lazy, chunk by chunk: each chunk only evaluates its own sub-pixels.
+        Lazy, chunk by chunk: each chunk only evaluates its own sub-pixels.  ``chunks`` as for
+        :meth:`region_mask`.
         """
         regions = parse_regions(regions) or []
         fine_wcs = self.upsample(oversampling_factor).wcs
-        data = region_weights_dask(fine_wcs, self.data_shape[-2:], regions, oversampling_factor, chunks)
-        return self._image_map(data)
+
+        def build(spatial_chunks):
+            return region_weights_dask(
+                fine_wcs, self.data_shape[-2:], regions, oversampling_factor, spatial_chunks
+            )
+
+        return self._image_map(build, chunks, float)
 
     def binary_structure(self, width, kernel="disk") -> np.ndarray:
         """Structuring element of ``width`` (angle, converted with the pixel scales) for binary
@@ -681,15 +703,19 @@ class WcsGeom(Geom):
             raise InvalidArgumentError(f"Invalid kernel {kernel!r}, expected 'disk' or 'box'")
         return structure.reshape((1,) * len(self.axes) + structure.shape)
 
-    def boundary_mask(self, width, *, chunks="auto"):
+    def boundary_mask(self, width, *, chunks=None):
         """Boolean map, False within ``width`` (angle, scalar or (lon, lat)) of the image edges.
 
         Equals gammapy's binary erosion of an all-True map with a box of side ``2 × width``.
+        ``chunks`` as for :meth:`region_mask`.
         """
         width = u.Quantity(width)
         box = np.broadcast_to(round_up_to_odd((2 * width / self.pixel_scales).to_value("")), (2,))
         margin = (int(box[0] - 1) // 2, int(box[1] - 1) // 2)
-        return self._image_map(boundary_mask_dask(margin, self.data_shape[-2:], chunks))
+        shape = self.data_shape[-2:]
+        return self._image_map(
+            lambda spatial_chunks: boundary_mask_dask(margin, shape, spatial_chunks), chunks, bool
+        )
 
     # -- serialisation on a scalar coordinate (see mapds.maps.dataarray) -------------------------
 

@@ -20,6 +20,7 @@ from mapds.geom import MapAxis, WcsGeom
 
 SHAPE = (2800, 36000)  # (ny, nx): the Galactic plane, |b| < 14°, at 0.01°
 CHUNKS = (350, 500)
+MAP_CHUNKS = {"y": CHUNKS[0], "x": CHUNKS[1]}  # masks are Maps: chunks per dimension name
 BLOCK = (2, 41)  # block index (y, x): pixels y 700-1050, x 20500-21000
 # One chunk of sky coordinates transformed to ICRS takes ~25 MB of astropy temporaries; a full
 # array takes 800 MB before any transform.
@@ -71,9 +72,9 @@ def lazy_arrays(geom):
         "lat-icrs": icrs.lat,
         "lon-edges": edges.lon,
         "solid-angle": geom.solid_angle(chunks=CHUNKS),
-        "region-mask": geom.region_mask(region, chunks=CHUNKS).data,
-        "region-weights": geom.region_weights(region, oversampling_factor=4, chunks=CHUNKS).data,
-        "boundary-mask": geom.boundary_mask(1 * u.deg, chunks=CHUNKS).data,
+        "region-mask": geom.region_mask(region, chunks=MAP_CHUNKS).data,
+        "region-weights": geom.region_weights(region, oversampling_factor=4, chunks=MAP_CHUNKS).data,
+        "boundary-mask": geom.boundary_mask(1 * u.deg, chunks=MAP_CHUNKS).data,
     }
 
 
@@ -87,6 +88,11 @@ def test_building_computes_nothing(big_geom, raise_if_dask_computes):
         expected = (SHAPE[0] + 1, SHAPE[1] + 1) if name == "lon-edges" else SHAPE
         assert array.shape[-2:] == expected, name
         assert array.chunks[-2][0] == CHUNKS[0] and array.chunks[-1][0] == CHUNKS[1], name
+    # By default masks follow mapds' map chunking: spatial tiles holding every energy bin.
+    with raise_if_dask_computes():
+        mask = big_geom.region_mask(block_region(big_geom)).data
+    assert mask.chunks[0] == (4,) and mask.npartitions > 1
+    assert 4 * max(mask.chunks[-2]) * max(mask.chunks[-1]) <= 64 * 2**20
 
 
 def test_one_chunk_computes_only_its_block(big_geom, task_counter, ref, same):

@@ -57,7 +57,7 @@ def grid_pair(request, ref):
 def test_region_mask_matches_gammapy(grid_pair, region, inside):
     ours, theirs = grid_pair
     # Chunks smaller than the image: every chunk boundary has to agree with the eager result.
-    mask = ours.region_mask(region, inside=inside, chunks=(7, 9))
+    mask = ours.region_mask(region, inside=inside, chunks={"y": 7, "x": 9})
     expected = theirs.region_mask(region, inside=inside).data
     assert mask.data.dtype == bool and mask.geom == ours
     np.testing.assert_array_equal(mask.data.compute(), expected)
@@ -70,7 +70,7 @@ def test_region_mask_matches_gammapy(grid_pair, region, inside):
 def test_region_weights_match_gammapy(grid_pair, region):
     ours, theirs = grid_pair
     ours, theirs = ours.to_image(), theirs.to_image()
-    weights = ours.region_weights(region, chunks=(6, 11))
+    weights = ours.region_weights(region, chunks={"y": 6, "x": 11})
     expected = theirs.region_weights(region).data
     assert weights.data.dtype == expected.dtype
     np.testing.assert_allclose(weights.data.compute(), expected, rtol=1e-12)
