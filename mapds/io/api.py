@@ -10,8 +10,8 @@ from __future__ import annotations
 from astropy.io import fits
 
 from .fits import FitsFile, map_to_hdus, write_fits
-from .fits.hdulist import HDUListSource
 from .fits.maps import LazyImageHDU, map_from_source, with_primary
+from .fits.source import HDUListSource
 from .urls import resolve
 from .zarr_store import is_zarr, read_zarr_map, write_zarr_map
 

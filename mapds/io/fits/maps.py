@@ -1,4 +1,4 @@
-"""Maps <-> FITS HDUs in gammapy's layouts (gadf, fgst-ccube, fgst-template, region maps).
+"""Maps <-> FITS HDUs in gammapy's layouts (gadf, fgst-ccube, fgst-template).
 
 Reading works on any :class:`HduSource` (an opened :class:`~mapds.io.fits.FitsFile`, whose
 image data stay on storage, or an in-memory ``HDUList``); writing produces HDU descriptions
@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-import dask
 import dask.array as da
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
-from regions import Regions
 
 from ...errors import CorruptFileError, GeometryMismatchError, MissingHDUError
 from ...geom import RegionGeom, WcsGeom
-from ...geom.region import compound_region_to_regions
 from ...maps import Map
-from ...maps.lazy import LazyArray, WindowedArray
+from ...maps.lazy import WindowedArray
 from .bands import (
     FGST_BANDS,
     axes_from_bands,
@@ -34,31 +30,15 @@ from .bands import (
     unit_from_header,
 )
 from .pixels import PixelCodec
+from .region import read_region_map, region_map_hdus
+from .source import HduSource
+from .sparse import read_sparse_map, sparse_table_hdu
 
-__all__ = ["HduSource", "LazyImageHDU", "map_from_source", "map_to_hdus"]
+__all__ = ["LazyImageHDU", "map_from_source", "map_to_hdus", "with_primary"]
 
 #: gammapy reads an image as a mask when its HDU name contains one of these.
 MASK_NAME_PARTS = ("mask", "is_ul", "success")
 MAP_FORMATS = ("gadf", "fgst-ccube", "fgst-template")
-
-
-class HduSource(Protocol):
-    """What map reading needs from a FITS file: headers, small tables, lazy images."""
-
-    url: str
-
-    @property
-    def names(self) -> list[str]: ...
-
-    def index(self, hdu) -> int: ...
-
-    def header(self, hdu) -> fits.Header: ...
-
-    def has_data(self, index: int) -> bool: ...
-
-    def read_hdu(self, hdu) -> fits.hdu.base.ExtensionHDU: ...
-
-    def image_array(self, hdu, as_bool: bool = False) -> tuple[LazyArray, str]: ...
 
 
 def is_mask_name(name: str) -> bool:
@@ -100,7 +80,7 @@ def map_from_source(
     if format is not None and format not in MAP_FORMATS:
         raise ValueError(f"Unknown map format {format!r}; expected one of {MAP_FORMATS}")
     if map_type == "region":
-        return _read_region_map(source, index, hdu_bands, where)
+        return read_region_map(source, index, hdu_bands, where)
     if map_type != "wcs":
         raise ValueError(f"Unsupported map_type {map_type!r}; expected 'auto', 'wcs' or 'region'")
     if hdu_bands is None:
@@ -127,7 +107,7 @@ def map_from_source(
     meta = decode_meta(header.get("META"))
     if not source.has_data(index) or header.get("XTENSION", "").strip() == "BINTABLE":
         if "PIX" in source.read_hdu(index).columns.names:
-            return _read_sparse_map(source, index, geom, unit, meta)
+            return read_sparse_map(source, index, geom, unit, meta)
         raise CorruptFileError(f"{where}: a WCS map HDU must hold an image")
     array, token = source.image_array(index, as_bool=is_mask_name(name))
     if tuple(array.shape) != geom.data_shape:
@@ -143,44 +123,6 @@ def _first_with_data(source: HduSource) -> int:
         if source.has_data(index):
             return index
     raise MissingHDUError(f"{source.url!r} has no HDU with data (HDUs: {source.names})")
-
-
-def _read_sparse_map(source: HduSource, index: int, geom: WcsGeom, unit, meta) -> Map:
-    """gammapy's sparse layout: ``PIX`` (flat pixel), optional ``CHANNEL``, ``VALUE``."""
-    table = source.read_hdu(index).data
-    data = np.zeros(geom.data_shape, dtype="f4")
-    pix = np.asarray(table["PIX"], dtype=np.int64)
-    n_image = geom.data_shape[-1] * geom.data_shape[-2]
-    channel = np.asarray(table["CHANNEL"], dtype=np.int64) if "CHANNEL" in table.names else 0
-    data.reshape(-1)[channel * n_image + pix] = table["VALUE"]
-    return Map.from_geom(geom, data=data, unit=unit, meta=meta)
-
-
-def _read_region_map(source: HduSource, index: int, hdu_bands, where: str) -> Map:
-    """Region map: a ``CHANNEL``/``DATA`` table, ``<HDU>_BANDS`` and optional ``<HDU>_REGION``."""
-    name = source.names[index]
-    table = Table.read(source.read_hdu(index))
-    if "DATA" not in table.colnames:
-        raise CorruptFileError(f"{where}: a region map table needs a DATA column, found {table.colnames}")
-    bands_name = source.names[source.index(hdu_bands if hdu_bands is not None else f"{name}_BANDS")]
-    axes = axes_from_bands(
-        Table.read(source.read_hdu(bands_name)), "gadf", f"{source.url!r}, HDU {bands_name!r}"
-    )
-    region, wcs = None, None
-    if f"{name}_REGION" in source.names:
-        region_hdu = source.read_hdu(f"{name}_REGION")
-        wcs = WcsGeom.from_header(region_hdu.header).wcs
-        parts = []
-        for pixel_region in Regions.parse(Table.read(region_hdu), format="fits"):
-            pixel_region.meta["include"] = True
-            parts.append(pixel_region.to_sky(wcs))
-        region = parts[0]
-        for part in parts[1:]:
-            region = region | part
-    geom = RegionGeom(region, axes=axes, wcs=wcs)
-    column = table["DATA"]
-    data = np.asarray(column).reshape(geom.data_shape)
-    return Map.from_geom(geom, data=data, unit=column.unit or "", meta=dict(table.meta))
 
 
 @dataclass
@@ -243,7 +185,7 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
     if format not in MAP_FORMATS:
         raise ValueError(f"Unknown map format {format!r}; expected one of {MAP_FORMATS}")
     if isinstance(m.geom, RegionGeom):
-        return _region_map_hdus(m, hdu or "SKYMAP", hdu_bands)
+        return region_map_hdus(m, hdu or "SKYMAP", hdu_bands)
     name = ("SKYMAP" if sparse else "PRIMARY") if hdu is None else hdu.upper()
     if sparse and name == "PRIMARY":
         raise ValueError("Sparse maps cannot be written to the PRIMARY HDU")
@@ -259,7 +201,7 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
         header["BANDSHDU"] = bands.name
         hdus.append(bands)
     if sparse:
-        table = _sparse_table_hdu(m, name, header)
+        table = sparse_table_hdu(m, name, header)
         table.header["META"] = encode_meta(m.meta)
         table.header["BUNIT"] = m.unit.to_string("fits")
         return [table, *hdus]
@@ -272,54 +214,6 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
     image.header["META"] = encode_meta(m.meta)
     image.header["BUNIT"] = m.unit.to_string("fits")
     return [LazyImageHDU(image.header, m.data, codec), *hdus]
-
-
-def _nonzero_block(block: np.ndarray, offsets: tuple[int, ...], shape: tuple[int, ...]) -> tuple:
-    """Flat indices (into the whole map) and values of the non-zero pixels of one chunk."""
-    local = np.nonzero(block)
-    flat = np.ravel_multi_index(tuple(i + o for i, o in zip(local, offsets, strict=True)), shape)
-    return flat, block[local]
-
-
-def _sparse_table_hdu(m: Map, name: str, header: fits.Header) -> fits.BinTableHDU:
-    """gammapy's sparse layout: ``PIX`` (flat pixel in the image), ``CHANNEL`` (flat index of
-    the non-spatial bins, when there are any) and ``VALUE``, in C order of the data."""
-    shape = m.geom.data_shape
-    starts = [np.cumsum((0, *c[:-1])) for c in m.data.chunks]
-    parts = [
-        dask.delayed(_nonzero_block)(block, tuple(int(starts[d][i]) for d, i in enumerate(index)), shape)
-        for index, block in zip(np.ndindex(*m.data.numblocks), m.data.to_delayed().ravel(), strict=True)
-    ]
-    found = dask.compute(*parts)
-    flat = np.concatenate([f for f, _ in found])
-    order = np.argsort(flat, kind="stable")
-    flat, values = flat[order], np.concatenate([v for _, v in found])[order].astype(float)
-    n_image = shape[-1] * shape[-2]
-    columns = [fits.Column("PIX", "J", array=flat % n_image)]
-    if len(shape) > 2:
-        columns.append(fits.Column("CHANNEL", "I", array=flat // n_image))
-    columns.append(fits.Column("VALUE", "E", array=values))
-    return fits.BinTableHDU.from_columns(columns, header=header, name=name)
-
-
-def _region_map_hdus(m: Map, name: str, hdu_bands) -> list:
-    geom: RegionGeom = m.geom
-    name = name.upper()
-    values = m.quantity
-    table = Table()
-    table["CHANNEL"] = np.arange(len(values), dtype=np.int16)
-    table["DATA"] = values
-    table.meta.update(geom.axes.to_header())
-    hdus = [
-        fits.BinTableHDU(table, name=name),
-        geom.axes.to_table_hdu(hdu_bands=hdu_bands or f"{name}_BANDS"),
-    ]
-    if geom.region is not None:
-        pixel_regions = [part.to_pixel(geom.wcs) for part in compound_region_to_regions(geom.region)]
-        region_table = Regions(pixel_regions).serialize(format="fits")
-        region_table.meta.update(WcsGeom(geom.wcs).to_header())
-        hdus.append(fits.BinTableHDU(region_table, name=f"{name}_REGION"))
-    return hdus
 
 
 def with_primary(hdus: Sequence) -> list:

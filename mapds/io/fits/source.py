@@ -1,14 +1,38 @@
-"""`HDUListSource`: an in-memory ``astropy.io.fits.HDUList`` seen as an :class:`HduSource`."""
+"""Where map reading gets HDUs from: the :class:`HduSource` protocol and its in-memory
+implementation for ``astropy.io.fits.HDUList`` (files are opened as
+:class:`~mapds.io.fits.FitsFile`, which implements it too)."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 from astropy.io import fits
 from dask.base import tokenize
 
 from ...errors import MissingHDUError
+from ...maps.lazy import LazyArray
 
-__all__ = ["HDUListSource"]
+__all__ = ["HDUListSource", "HduSource"]
+
+
+class HduSource(Protocol):
+    """What map reading needs from a FITS file: headers, small tables, lazy images."""
+
+    url: str
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def index(self, hdu) -> int: ...
+
+    def header(self, hdu) -> fits.Header: ...
+
+    def has_data(self, index: int) -> bool: ...
+
+    def read_hdu(self, hdu) -> fits.hdu.base.ExtensionHDU: ...
+
+    def image_array(self, hdu, as_bool: bool = False) -> tuple[LazyArray, str]: ...
 
 
 class HDUListSource:
