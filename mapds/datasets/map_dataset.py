@@ -8,6 +8,7 @@ holds the members, checks that they agree, and derives the masks gammapy derives
 from __future__ import annotations
 
 import copy as _copy
+from dataclasses import dataclass
 
 import dask.array as da
 import numpy as np
@@ -20,6 +21,7 @@ from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
+from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
 
 __all__ = ["MapDataset"]
 
@@ -28,6 +30,26 @@ STAT_TYPES = ("cash", "cash_weighted")
 
 #: Members on the counts geometry, which share its chunks.
 COUNTS_GEOM_MEMBERS = ("counts", "background", "mask_safe", "mask_fit")
+
+
+@dataclass(frozen=True)
+class _FileOrigin:
+    """Where a dataset was read from, to re-open its members (:meth:`MapDataset.reset_data_cache`)."""
+
+    filename: object
+    format: str
+    storage_options: dict | None
+    chunks: object
+
+
+def _member_keys(member) -> tuple[str, ...] | None:
+    """Names of the dask graphs of a member (a map, or an IRF map and its exposure map)."""
+    if member is None:
+        return None
+    if isinstance(member, Map):
+        return (member.data.name,)
+    maps = (member.psf_map if isinstance(member, PSFMap) else member.edisp_map, member.exposure_map)
+    return tuple(m.data.name for m in maps if m is not None)
 
 
 def _aligned(m: Map | None, reference: Map, member: str, image_only: bool = False) -> Map | None:
@@ -89,6 +111,9 @@ class MapDataset:
     """
 
     tag = "MapDataset"
+    # Set by `read`: the file to re-open members from, and the graph names of those members.
+    _origin: _FileOrigin | None = None
+    _file_keys: dict = {}  # noqa: RUF012 (replaced, never mutated)
 
     def __init__(
         self,
@@ -376,6 +401,152 @@ class MapDataset:
         if self.counts is None or self.background is None:
             return None
         return self.counts - self.background
+
+    # -- I/O ------------------------------------------------------------------------------------
+
+    @classmethod
+    def read(
+        cls,
+        filename,
+        name=None,
+        lazy=False,
+        cache=True,
+        format="gadf",
+        checksum=False,
+        *,
+        chunks=None,
+        storage_options=None,
+    ):
+        """Open a dataset file lazily: gammapy's gadf FITS (plain or gzip) or a zarr group.
+
+        The file is opened once; headers and small tables (bands, GTI, meta table, region maps)
+        are read, every image stays on storage and is read chunk by chunk when computed.  Maps
+        on the counts grid get the counts' chunks, the exposure their spatial chunks.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            Path or fsspec URL (``s3://``, ``https://``, ``memory://``...).  A ``.zarr`` URL
+            is read as zarr.
+        name : str, optional
+            Dataset name (default: the ``NAME`` stored in the file, else a random name).
+        lazy, cache : bool
+            Accepted for gammapy compatibility; everything is lazy, nothing is cached (see
+            :meth:`reset_data_cache`).
+        format : {"gadf", "zarr"}
+            File format.
+        checksum : bool
+            Verify FITS checksums (reads the whole file).
+        chunks : optional, keyword-only
+            Dask chunks of the counts-grid maps (``{}``: the storage's native chunks).
+        storage_options : dict, optional, keyword-only
+            fsspec options (credentials, endpoint...).
+        """
+        store = open_dataset_store(
+            filename, format=format, checksum=checksum, storage_options=storage_options
+        )
+        contents = store.read(chunks=chunks)
+        dataset = cls(
+            name=name or contents.name,
+            gti=contents.gti,
+            meta_table=contents.meta_table,
+            meta=contents.meta,
+            **contents.members,
+        )
+        dataset._origin = _FileOrigin(filename, format, storage_options, chunks)
+        dataset._file_keys = {member: _member_keys(getattr(dataset, member)) for member in contents.members}
+        return dataset
+
+    def write(self, filename, overwrite=False, checksum=False, *, format=None, storage_options=None):
+        """Write to a gadf FITS file gammapy reads (or a zarr group), streaming chunk by chunk.
+
+        The output appears only once complete: an interrupted or failed write leaves any
+        earlier file untouched, and ``overwrite=False`` never replaces one
+        (:class:`~mapds.errors.OverwriteError`).
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            Path or fsspec URL; parent directories are created.
+        overwrite : bool
+            Replace an existing file.
+        checksum : bool
+            Add ``CHECKSUM``/``DATASUM`` cards (FITS).
+        format : {None, "gadf", "zarr"}, keyword-only
+            Default: ``zarr`` for a ``.zarr`` URL, else ``gadf``.
+        storage_options : dict, optional, keyword-only
+            fsspec options.
+        """
+        write_dataset(
+            self,
+            filename,
+            overwrite=overwrite,
+            checksum=checksum,
+            format=format,
+            storage_options=storage_options,
+        )
+
+    @classmethod
+    def from_hdulist(cls, hdulist, name=None, lazy=False, format="gadf"):
+        """Dataset from an in-memory ``HDUList`` in gammapy's gadf layout.
+
+        Parameters
+        ----------
+        hdulist : `~astropy.io.fits.HDUList`
+            HDUs (``COUNTS``, ``EXPOSURE``, ``BACKGROUND``, ``EDISP``, ``PSF``, masks, ``GTI``,
+            ``META_TABLE``; any may be missing).
+        name : str, optional
+            Dataset name (default: ``NAME`` of the primary header, else random).
+        lazy : bool
+            Accepted for gammapy compatibility.
+        format : {"gadf"}
+            Layout.
+        """
+        contents = hdulist_store(hdulist, format=format).read()
+        return cls(
+            name=name or contents.name,
+            gti=contents.gti,
+            meta_table=contents.meta_table,
+            **contents.members,
+        )
+
+    def to_hdulist(self):
+        """The dataset as an in-memory ``HDUList`` in gammapy's layout (computes every map)."""
+        return dataset_to_hdulist(self)
+
+    def to_dict(self) -> dict:
+        """Entry of the datasets YAML file: ``name``, ``type`` and ``filename``."""
+        return {"name": self.name, "type": self.tag, "filename": self.name.replace(" ", "_") + ".fits"}
+
+    @classmethod
+    def from_dict(cls, data: dict, lazy=False, cache=True):
+        """Dataset read from the file named by a datasets-YAML entry (see :meth:`to_dict`)."""
+        return cls.read(data["filename"], name=data["name"], lazy=lazy, cache=cache)
+
+    def reset_data_cache(self) -> None:
+        """Re-open from the file the members that came from it; drop their persisted data.
+
+        A member counts as coming from the file when its dask graph is the one read (also
+        after ``persist()``, which keeps the graph keys).  Members assigned later, or datasets
+        that exist only in memory, are left as they are: unlike gammapy, whose
+        ``reset_data_cache`` deletes in-memory members too (the next access then raises
+        ``KeyError('_counts_hdu')``), data that exist nowhere else are never dropped.
+        """
+        if self._origin is None:
+            return
+        origin = self._origin
+        store = open_dataset_store(
+            origin.filename, format=origin.format, storage_options=origin.storage_options
+        )
+        fresh = store.read_members(chunks=origin.chunks)
+        for member, keys in self._file_keys.items():
+            if member in fresh and _member_keys(getattr(self, member)) == keys:
+                setattr(self, member, fresh[member])
+        self._file_keys = {
+            member: _member_keys(getattr(self, member))
+            for member in self._file_keys
+            if getattr(self, member) is fresh.get(member)
+        }
 
     # -- copies ---------------------------------------------------------------------------------
 
