@@ -460,7 +460,8 @@ class RegionGeom(Geom):
             wcs=WcsGeom.from_header(fits.Header(list(attrs["wcs"].items()))).wcs,
             binsz_wcs=attrs.get("binsz_wcs", "0.1 deg"),
         )
-        geom._bbox_wcs = WcsGeom.from_header(fits.Header(list(attrs["bbox_wcs"].items()))).wcs
+        if "bbox_wcs" in attrs:  # absent from attributes written before it was recorded
+            geom._bbox_wcs = WcsGeom.from_header(fits.Header(list(attrs["bbox_wcs"].items()))).wcs
         return geom
 
     # -- comparisons ----------------------------------------------------------------------------
