@@ -164,12 +164,15 @@ def _table_dataset(table: Table) -> xr.Dataset:
         attrs = {"units": column.unit.to_string()} if column.unit is not None else {}
         variables[column.name] = xr.Variable(dims, values, attrs)
     meta = {str(k): v for k, v in table.meta.items() if k not in ("comments", "history")}
-    return xr.Dataset(variables, attrs={"meta": _jsonable_meta(meta), _GROUP_KEY: "table"})
+    # Column order is kept in attrs: zarr lists the arrays of a group alphabetically.
+    attrs = {"meta": _jsonable_meta(meta), "columns": list(table.colnames), _GROUP_KEY: "table"}
+    return xr.Dataset(variables, attrs=attrs)
 
 
 def _dataset_table(ds: xr.Dataset) -> Table:
     table = Table(meta=dict(ds.attrs.get("meta", {})))
-    for name, variable in ds.data_vars.items():
+    for name in ds.attrs.get("columns", list(ds.data_vars)):
+        variable = ds.data_vars[name]
         table[name] = np.asarray(variable.values)
         if "units" in variable.attrs:
             table[name].unit = variable.attrs["units"]
