@@ -88,6 +88,8 @@ def write_map(
     if format is None:
         format = "zarr" if is_zarr(location, must_exist=False) else "gadf"
     if format == "zarr":
+        if sparse:
+            raise ValueError("sparse=True is a FITS layout; zarr stores are chunked and compressed already")
         write_zarr_map(m, location, name=hdu, overwrite=overwrite)
         return
     hdus = map_to_hdus(m, hdu=hdu, hdu_bands=hdu_bands, sparse=sparse, format=format)

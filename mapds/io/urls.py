@@ -259,9 +259,9 @@ def _replace_local_directory(tmp: str, target: str, overwrite: bool, url: str) -
     if not overwrite:
         raise OverwriteError(f"{url!r} exists; pass overwrite=True to replace it")
     old = os.path.join(os.path.dirname(target), _temp_name(os.path.basename(target)) + "-old")
-    if os.path.isdir(target):
-        os.rename(target, old)
-        os.rename(tmp, target)
+    os.rename(target, old)
+    os.rename(tmp, target)
+    if os.path.isdir(old):
         shutil.rmtree(old, ignore_errors=True)
     else:
-        os.replace(tmp, target)
+        os.unlink(old)

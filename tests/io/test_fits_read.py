@@ -285,3 +285,11 @@ def test_healpix_is_refused_clearly(tmp_path):
     fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp_path / "hpx.fits")
     with pytest.raises(NotImplementedError, match="HEALPix"):
         Map.read(tmp_path / "hpx.fits")
+
+
+def test_hdus_by_index_and_case_insensitive_name(crab_file):
+    by_index = Map.read(crab_file, hdu=3)
+    by_name = Map.read(crab_file, hdu="exposure")
+    assert by_index.geom == by_name.geom and by_index.unit == by_name.unit
+    with pytest.raises(MissingHDUError, match="99"):
+        Map.read(crab_file, hdu=99)

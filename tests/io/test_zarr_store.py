@@ -160,3 +160,14 @@ def test_dataset_group(tmp_path, counting_fs):
     assert Map.read(tmp_path / "ds.zarr", hdu="PSF").geom == psf.geom
     with pytest.raises(MissingHDUError, match="exposure"):
         group.read_map("exposure")
+
+
+def test_a_store_replaces_a_file_only_with_overwrite(tmp_path, cube):
+    (tmp_path / "x.zarr").write_bytes(b"not a store")
+    with pytest.raises(OverwriteError):
+        cube.write(tmp_path / "x.zarr")
+    cube.write(tmp_path / "x.zarr", overwrite=True)
+    assert Map.read(tmp_path / "x.zarr").geom == cube.geom
+    assert sorted(os.listdir(tmp_path)) == ["x.zarr"]
+    with pytest.raises(ValueError, match="sparse"):
+        cube.write(tmp_path / "y.zarr", sparse=True)

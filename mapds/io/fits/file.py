@@ -14,7 +14,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ...errors import CorruptFileError, MissingHDUError
+from ...errors import CorruptFileError, MissingHDUError, StorageError
 from ...maps import Map
 from ...maps.lazy import LazyArray
 from ..ranged import RangeReader, range_reader
@@ -73,6 +73,8 @@ class FitsFile:
         info = location.info()
         if info.get("type") == "directory":
             raise CorruptFileError(f"{location.url!r} is a directory, not a FITS file")
+        if info.get("size") is None:
+            raise StorageError(f"{location.url!r}: the server does not report the file size")
         size = int(info["size"])
         token = location.identity()
         reader = range_reader(location)
