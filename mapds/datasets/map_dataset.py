@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy as _copy
 from dataclasses import dataclass
 
+import dask
 import dask.array as da
 import numpy as np
 
@@ -22,6 +23,7 @@ from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
+from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
 
 __all__ = ["MapDataset"]
 
@@ -401,6 +403,38 @@ class MapDataset:
         if self.counts is None or self.background is None:
             return None
         return self.counts - self.background
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def info_dict(self, in_safe_data_range=True, *, compute=True) -> dict:
+        """Summary statistics summed over the maps, as gammapy's ``info_dict`` (same keys, order
+        and values).
+
+        Sums (counts, background, npred, npred_background, npred_signal, exposure extrema,
+        fit bins, the statistic) are computed together in one dask computation.
+
+        Parameters
+        ----------
+        in_safe_data_range : bool
+            Sum only inside ``mask_safe`` (if there is one).
+        compute : bool, keyword-only
+            If False, the values that need the maps are `dask.delayed.Delayed` objects from one
+            shared task (``dask.compute(info)`` computes them in one pass).
+
+        Returns
+        -------
+        dict
+            ``name, counts, excess, sqrt_ts, background, npred, npred_background,
+            npred_signal, exposure_min, exposure_max, livetime, ontime, counts_rate,
+            background_rate, excess_rate, n_bins, n_fit_bins, stat_type, stat_sum``.
+        """
+        if not compute:
+            return lazy_info(self, in_safe_data_range)
+        (sums,) = dask.compute(lazy_sums(self, in_safe_data_range))
+        return assemble_info(sums, static_info(self))
+
+    def __str__(self) -> str:
+        return info_text(self, self.info_dict())
 
     # -- I/O ------------------------------------------------------------------------------------
 
