@@ -8,6 +8,7 @@ holds the members, checks that they agree, and derives the masks gammapy derives
 from __future__ import annotations
 
 import copy as _copy
+import warnings
 from dataclasses import dataclass
 
 import dask
@@ -21,6 +22,7 @@ from ..irf import EDispKernelMap, EDispMap, PSFMap
 from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
+from . import reshape, stacking
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
 from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
@@ -581,6 +583,91 @@ class MapDataset:
             for member in self._file_keys
             if getattr(self, member) is fresh.get(member)
         }
+
+    # -- stacking -------------------------------------------------------------------------------
+
+    def stack(self, other: MapDataset, nan_to_num=True) -> None:
+        """Stack ``other`` into this dataset, in place; only ``other``'s masks are applied.
+
+        counts += other's counts × its safe mask; exposure += other's exposure × its safe
+        image (livetimes summed); background (``cash``) = this dataset's ``npred_background()``
+        + other's × its safe mask; PSF and EDisp maps exposure-weighted; masks OR-ed; GTIs
+        unioned (empty GTIs work); meta tables combined into one row.  The members become new
+        dask graphs (see :func:`mapds.datasets.stacking.stack`).
+
+        Parameters
+        ----------
+        other : MapDataset
+            Dataset on the same geometry or an aligned cutout of it.
+        nan_to_num : bool
+            Replace non-finite values of ``other`` by zero.
+
+        Raises
+        ------
+        GeometryMismatchError
+            If ``other`` is neither on the same geometry nor an aligned cutout of it.
+        """
+        stacking.stack(self, other, nan_to_num=nan_to_num)
+
+    def to_masked(self, name=None, nan_to_num=True) -> MapDataset:
+        """A new dataset with the safe mask applied: an empty dataset on the same geometries
+        with this one stacked into it.  Models are not carried over."""
+        return stacking.to_masked(self, name=name, nan_to_num=nan_to_num)
+
+    def apply_mask_safe(self, name=None, nan_to_num=True) -> MapDataset:
+        """Deprecated alias of :meth:`to_masked` (gammapy removed ``apply_mask_safe`` in 0.19)."""
+        warnings.warn(
+            "MapDataset.apply_mask_safe is deprecated (gammapy removed it); use to_masked()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.to_masked(name=name, nan_to_num=nan_to_num)
+
+    # -- geometry changes -----------------------------------------------------------------------
+
+    def cutout(self, position, width, mode="trim", name=None) -> MapDataset:
+        """A new dataset cut out around ``position`` (``width`` in (lon, lat); modes ``trim``,
+        ``partial``, ``strict``).  See :func:`mapds.datasets.reshape.cutout`."""
+        return reshape.cutout(self, position, width, mode=mode, name=name)
+
+    def pad(self, pad_width, mode="constant", name=None) -> MapDataset:
+        """A new dataset padded by ``pad_width`` pixels; ``mode`` applies to the exposure (unlike
+        gammapy 2.1, which always pads with zeros).  See :func:`mapds.datasets.reshape.pad`."""
+        return reshape.pad(self, pad_width, mode=mode, name=name)
+
+    def downsample(self, factor, axis_name=None, name=None) -> MapDataset:
+        """A new dataset with ``factor × factor`` pixels (or ``factor`` bins of ``axis_name``)
+        merged.  See :func:`mapds.datasets.reshape.downsample`."""
+        return reshape.downsample(self, factor, axis_name=axis_name, name=name)
+
+    def resample_energy_axis(self, energy_axis, name=None) -> MapDataset:
+        """A new dataset on the coarser reco-energy axis ``energy_axis``.  See
+        :func:`mapds.datasets.reshape.resample_energy_axis`."""
+        return reshape.resample_energy_axis(self, energy_axis, name=name)
+
+    def slice_by_idx(self, slices, name=None) -> MapDataset:
+        """A new dataset sliced along non-spatial axes (dict axis name → int or slice)."""
+        return reshape.slice_by_idx(self, slices, name=name)
+
+    def slice_by_energy(self, energy_min=None, energy_max=None, name=None) -> MapDataset:
+        """A new dataset restricted to the reco-energy range, snapped to the nearest bin edges."""
+        return reshape.slice_by_energy(self, energy_min=energy_min, energy_max=energy_max, name=name)
+
+    def to_image(self, name=None) -> MapDataset:
+        """A new dataset with one reco-energy bin (the exposure keeps its true-energy bins)."""
+        return reshape.to_image(self, name=name)
+
+    def to_region_map_dataset(self, region, name=None) -> MapDataset:
+        """A new dataset of region maps: the sums, means and IRFs inside ``region``.  See
+        :func:`mapds.datasets.reshape.to_region_map_dataset`."""
+        return reshape.to_region_map_dataset(self, region, name=name)
+
+    def to_spectrum_dataset(self, on_region, containment_correction=False, name=None):
+        """A `~mapds.datasets.SpectrumDataset` of ``on_region``, optionally with the exposure
+        corrected for the PSF containment.  See :func:`mapds.datasets.reshape.to_spectrum_dataset`."""
+        return reshape.to_spectrum_dataset(
+            self, on_region, containment_correction=containment_correction, name=name
+        )
 
     # -- copies ---------------------------------------------------------------------------------
 

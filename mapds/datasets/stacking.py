@@ -1,0 +1,362 @@
+"""Stacking datasets: gammapy's ``MapDataset.stack`` rules and the tree reduction behind
+``Datasets.stack_reduce``.
+
+Rules (fact sheet §1.4), applied in this order to ``dataset.stack(other)``:
+
+1. counts += other.counts × other.mask_safe;
+2. exposure += other.exposure × other.mask_safe_image, and the ``livetime`` in the exposure
+   metadata is summed when other has one and its safe mask has a True bin;
+3. for ``stat_type == "cash"``: background = self.npred_background() (self's FoV model baked in)
+   + other.npred_background() × other.mask_safe;
+4. PSF and EDisp maps: exposure-weighted means with weights ``other.mask_safe_psf`` /
+   ``other.mask_safe_edisp`` (:meth:`mapds.irf.IRFMap.stack`);
+5. mask_safe and mask_fit OR-ed (other's mask_fit taken when self has none);
+6. GTIs concatenated, then ``union()`` (which also works for empty GTIs, unlike gammapy 2.1);
+7. meta tables combined into one row whose cells concatenate both tables' values.
+
+Only ``other``'s masks are applied; ``other`` must have the same geometry as self or be an aligned
+cutout of it.  Every map member becomes a new dask graph: nothing is computed, except one boolean
+reduction (``any(other.mask_safe_image)``) that gammapy's livetime rule needs, and only when
+``other``'s exposure carries a livetime.
+
+``stack_reduce`` masks every dataset onto the first one's geometry and adds the masked datasets
+pairwise, level by level: the result is one graph of depth log2(n) per output chunk, which runs on
+the threaded scheduler or unchanged on a ``dask.distributed`` cluster.  Metadata (GTI, meta table,
+livetime) are folded in the datasets' order, exactly as gammapy's sequential loop does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import dask
+import numpy as np
+from astropy.table import Table
+
+from ..errors import GeometryMismatchError, InvalidArgumentError
+from ..geom import RegionGeom, WcsGeom
+from ..maps import Map
+
+if TYPE_CHECKING:
+    from ..data import GTI
+    from .map_dataset import MapDataset
+
+__all__ = [
+    "check_stackable",
+    "has_safe_bins",
+    "hstack_meta_tables",
+    "stack",
+    "stack_gti",
+    "stack_reduce",
+    "to_masked",
+]
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def check_stackable(dataset: MapDataset, other: MapDataset) -> None:
+    """Raise :class:`~mapds.errors.GeometryMismatchError` unless ``other`` can be stacked into
+    ``dataset``: same non-spatial axes, and the same sky grid or an aligned cutout of it."""
+    geom, other_geom = dataset._geom, other._geom
+    if geom == other_geom:
+        return
+    what = f"cannot stack dataset {other.name!r} into {dataset.name!r}"
+    if not geom.axes == other_geom.axes:
+        raise GeometryMismatchError(
+            f"MapDataset.stack: {what}: non-spatial axes differ ({other_geom.axes.names} with data shape "
+            f"{other_geom.data_shape} vs {geom.axes.names} with {geom.data_shape})"
+        )
+    if isinstance(geom, RegionGeom) or isinstance(other_geom, RegionGeom):
+        if not (isinstance(geom, RegionGeom) and isinstance(other_geom, RegionGeom)):
+            raise GeometryMismatchError(
+                f"MapDataset.stack: {what}: a {type(other_geom).__name__} dataset cannot be stacked "
+                f"into a {type(geom).__name__} dataset"
+            )
+        return
+    if not (isinstance(other_geom, WcsGeom) and geom.to_image().is_aligned(other_geom.to_image())):
+        raise GeometryMismatchError(
+            f"MapDataset.stack: {what}: can only stack equivalent maps or cutout of the same map "
+            f"(sky grids {other_geom.data_shape[-2:]} and {geom.data_shape[-2:]} are not aligned)"
+        )
+
+
+def has_safe_bins(dataset: MapDataset) -> bool:
+    """Whether the dataset's safe mask has a True bin (False without a safe mask).
+
+    Computes one boolean reduction (gammapy's livetime rule: ``np.any(other.mask_safe_image)``).
+    """
+    if dataset.mask_safe is None:
+        return False
+    return bool(dataset.mask_safe.data.any().compute())
+
+
+def _needs_safe_bins_flag(dataset: MapDataset) -> bool:
+    """Whether stacking ``dataset`` into another one needs :func:`has_safe_bins` (livetime rule)."""
+    exposure = dataset.exposure
+    return exposure is not None and "livetime" in exposure.meta and dataset.mask_safe is not None
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+def stack_gti(gti: GTI | None, other: GTI | None) -> GTI | None:
+    """Intervals of both GTIs, merged with ``union()`` (a new GTI; inputs untouched)."""
+    if gti is None or other is None:
+        return gti
+    stacked = gti.copy()
+    stacked.stack(other)
+    return stacked.union()
+
+
+def _has_rows(table: Table | None) -> bool:
+    # gammapy tests ``if table`` (astropy: a table with no row is falsy)
+    return table is not None and len(table) > 0
+
+
+def hstack_meta_tables(table: Table | None, other: Table | None) -> Table | None:
+    """One-row table whose cells concatenate the first rows of ``table`` and ``other``.
+
+    Columns are ``table``'s (``other`` must have them all); units and table metadata are
+    dropped, as gammapy's ``hstack_columns`` does.  If ``table`` has no row, a copy of ``other``.
+    """
+    if not _has_rows(other):
+        return table
+    if not _has_rows(table):
+        return other.copy()
+    missing = [name for name in table.colnames if name not in other.colnames]
+    if missing:
+        raise InvalidArgumentError(
+            f"Cannot stack meta tables: columns {missing} are missing from the table stacked in "
+            f"(it has {other.colnames})"
+        )
+    stacked = Table()
+    for name in table.colnames:
+        stacked[name] = [np.hstack([np.asarray(table[name])[0], np.asarray(other[name])[0]])]
+    return stacked
+
+
+def _stacked_exposure_meta(meta: dict, other_meta: dict, other_has_safe_bins: bool) -> dict:
+    meta = dict(meta)
+    if "livetime" in other_meta and other_has_safe_bins:
+        livetime = other_meta["livetime"]
+        meta["livetime"] = meta["livetime"] + livetime if "livetime" in meta else livetime.copy()
+    return meta
+
+
+# -- maps -----------------------------------------------------------------------------------------
+
+
+def _keep_chunks(new: Map, old: Map) -> Map:
+    """``new`` with ``old``'s chunks (a dataset's members share the counts' chunking)."""
+    return new if new.chunks == old.chunks else new.rechunk(old.chunks)
+
+
+def _stacked_map(target: Map, other: Map, weights=None, nan_to_num=True) -> Map:
+    out = target.copy()
+    out.stack(other, weights=weights, nan_to_num=nan_to_num)
+    return _keep_chunks(out, target)
+
+
+def _stacked_irf(target, other, weights):
+    out = target.copy()
+    out.stack(other, weights=weights)
+    return out
+
+
+def _mask_on_geom(mask: Map, geom) -> Map:
+    """``mask`` (on ``geom`` or an aligned cutout of it) pasted into an all-False/zero map."""
+    if mask.geom == geom:
+        return mask.copy()
+    out = Map.from_geom(geom, dtype=mask.dtype, unit=mask.unit, chunks=None)
+    out.stack(mask)
+    return out
+
+
+def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool, premasked: bool) -> dict:
+    """New values of the map members of ``dataset`` after stacking ``other`` (graphs only).
+
+    ``premasked``: ``other``'s masks were already applied to its members (it is the result of
+    :func:`to_masked` on the same geometry), so only the additions remain.
+    """
+    members = {}
+    mask_safe = None if premasked else other.mask_safe
+    if dataset.counts is not None and other.counts is not None:
+        members["counts"] = _stacked_map(dataset.counts, other.counts, mask_safe, nan_to_num)
+    if dataset.exposure is not None and other.exposure is not None:
+        weights = None if premasked else other.mask_safe_image
+        members["exposure"] = _stacked_map(dataset.exposure, other.exposure, weights, nan_to_num)
+    if dataset.stat_type == "cash" and dataset.background is not None and other.background is not None:
+        members["background"] = _stacked_map(
+            dataset.npred_background(), other.npred_background(), mask_safe, nan_to_num
+        )
+    if dataset.psf is not None and other.psf is not None:
+        weights = None if premasked else other.mask_safe_psf
+        members["psf"] = _stacked_irf(dataset.psf, other.psf, weights)
+    if dataset.edisp is not None and other.edisp is not None:
+        weights = None if premasked else other.mask_safe_edisp
+        members["edisp"] = _stacked_irf(dataset.edisp, other.edisp, weights)
+    if dataset.mask_safe is not None and other.mask_safe is not None:
+        members["mask_safe"] = _stacked_map(dataset.mask_safe, other.mask_safe)
+    if other.mask_fit is not None:
+        if dataset.mask_fit is not None:
+            members["mask_fit"] = _stacked_map(dataset.mask_fit, other.mask_fit)
+        else:
+            # gammapy copies other's mask as is, even when it is a cutout; on self's geometry
+            # the dataset stays consistent.
+            members["mask_fit"] = _mask_on_geom(other.mask_fit, dataset._geom)
+    return members
+
+
+def _assign(dataset: MapDataset, members: dict) -> None:
+    for name, value in members.items():
+        setattr(dataset, name, value)
+    invalidate = getattr(dataset, "reset_stat_cache", None)
+    if invalidate is not None:
+        invalidate()
+
+
+# -- public API -----------------------------------------------------------------------------------
+
+
+def stack(dataset: MapDataset, other: MapDataset, nan_to_num=True, *, other_has_safe_bins=None) -> None:
+    """Stack ``other`` into ``dataset``, in place (gammapy's ``MapDataset.stack``).
+
+    Parameters
+    ----------
+    dataset : MapDataset
+        Target; its own out-of-mask data are kept (use :func:`to_masked` first to drop them).
+    other : MapDataset
+        Dataset on the same geometry or an aligned cutout of it; only its masks are applied.
+    nan_to_num : bool
+        Replace non-finite values of ``other``'s maps by zero.
+    other_has_safe_bins : bool, optional, keyword-only
+        Whether ``other``'s safe mask has a True bin, if already known (see :func:`has_safe_bins`);
+        computed when needed otherwise.
+
+    Raises
+    ------
+    GeometryMismatchError
+        If the geometries are incompatible; ``dataset`` is then left unchanged.
+    """
+    check_stackable(dataset, other)
+    members = _stacked_members(dataset, other, nan_to_num, premasked=False)
+    if "exposure" in members:
+        if other_has_safe_bins is None:
+            other_has_safe_bins = has_safe_bins(other) if _needs_safe_bins_flag(other) else False
+        members["exposure"].meta = _stacked_exposure_meta(
+            dataset.exposure.meta, other.exposure.meta, other_has_safe_bins
+        )
+    _assign(dataset, members)
+    dataset.gti = stack_gti(dataset.gti, other.gti)
+    if _has_rows(dataset.meta_table) or _has_rows(other.meta_table):
+        dataset.meta_table = hstack_meta_tables(dataset.meta_table, other.meta_table)
+
+
+def _empty_like(dataset: MapDataset, geoms: dict, name=None) -> MapDataset:
+    """gammapy's ``from_geoms(**geoms)`` with ``dataset``'s chunks and class."""
+    chunks = dataset.counts.chunks if dataset.counts is not None else None
+    return type(dataset).from_geoms(**geoms, name=name, chunks=chunks)
+
+
+def to_masked(dataset: MapDataset, name=None, nan_to_num=True, *, other_has_safe_bins=None) -> MapDataset:
+    """A new dataset with ``dataset``'s safe mask applied (gammapy's ``to_masked``).
+
+    An empty dataset on the same geometries (``from_geoms``) with ``dataset`` stacked into it:
+    counts and background are zero outside the safe mask, exposure outside the safe image, the
+    IRF maps keep only the safe pixels' contributions.  Models are not carried over.
+    """
+    masked = _empty_like(dataset, dataset.geoms, name=name)
+    stack(masked, dataset, nan_to_num=nan_to_num, other_has_safe_bins=other_has_safe_bins)
+    return masked
+
+
+def _safe_bins_flags(datasets: Sequence[MapDataset]) -> list[bool]:
+    """:func:`has_safe_bins` of every dataset whose livetime rule needs it, in one computation."""
+    needed = [i for i, d in enumerate(datasets) if _needs_safe_bins_flag(d)]
+    values = dask.compute(*[datasets[i].mask_safe.data.any() for i in needed])
+    flags = [False] * len(datasets)
+    for i, value in zip(needed, values, strict=True):
+        flags[i] = bool(value)
+    return flags
+
+
+def _combine(left: MapDataset, right: MapDataset) -> MapDataset:
+    """``left`` + ``right`` for two masked datasets on one geometry (a new dataset)."""
+    out = left.copy(name=left.name)
+    _assign(out, _stacked_members(left, right, nan_to_num=False, premasked=True))
+    return out
+
+
+def stack_reduce(datasets: Sequence[MapDataset], name=None, nan_to_num=True) -> MapDataset:
+    """Stack datasets into one (gammapy's ``Datasets.stack_reduce``) by a tree reduction.
+
+    The result equals ``datasets[0].to_masked()`` followed by ``stack`` of every other dataset
+    in order: each dataset is masked onto the first one's geometries, and the masked datasets
+    are added pairwise (their IRF maps exposure-weighted), so every output chunk is a
+    depth-log2(n) tree of additions.  GTIs, meta tables and livetimes are combined in order.
+
+    Parameters
+    ----------
+    datasets : sequence of MapDataset
+        Datasets of one type, each on the first one's geometry or an aligned cutout of it.
+    name : str, optional
+        Name of the result (random if None).
+    nan_to_num : bool
+        Replace non-finite values by zero.
+
+    Returns
+    -------
+    MapDataset
+        Lazy dataset: its maps are dask graphs; the safe-mask reductions needed for the
+        livetime are the only values computed (all in one pass).
+    """
+    datasets = list(datasets)
+    if not datasets:
+        raise InvalidArgumentError("stack_reduce needs at least one dataset")
+    kinds = {type(d).__name__ for d in datasets}
+    if len(kinds) > 1:
+        raise InvalidArgumentError(
+            f"Stacking impossible: all Datasets contained are not of a unique type ({sorted(kinds)})"
+        )
+    first = datasets[0]
+    for other in datasets[1:]:
+        check_stackable(first, other)
+    flags = _safe_bins_flags(datasets)
+    geoms = first.geoms
+
+    leaves = []
+    for i, dataset in enumerate(datasets):
+        masked = _empty_like(first, geoms, name=name if i == 0 else None)
+        stack(masked, dataset, nan_to_num=nan_to_num, other_has_safe_bins=flags[i])
+        leaves.append(masked)
+
+    level = leaves
+    while len(level) > 1:
+        pairs = [_combine(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    stacked = level[0]
+    _fold_metadata(stacked, leaves)
+    return stacked
+
+
+def _fold_metadata(stacked: MapDataset, leaves: Sequence[MapDataset]) -> None:
+    """GTI, meta table and livetime of ``leaves`` combined in order, as sequential stacking does."""
+    first = leaves[0]
+    gti, meta_table = first.gti, first.meta_table
+    livetimes = []
+    for leaf in leaves:
+        if leaf is not first:
+            gti = stack_gti(gti, leaf.gti)
+            if _has_rows(meta_table) or _has_rows(leaf.meta_table):
+                meta_table = hstack_meta_tables(meta_table, leaf.meta_table)
+        if leaf.exposure is not None and "livetime" in leaf.exposure.meta:
+            livetimes.append(leaf.exposure.meta["livetime"])
+    stacked.gti, stacked.meta_table = gti, meta_table
+    if stacked.exposure is not None:
+        meta = dict(stacked.exposure.meta)
+        meta.pop("livetime", None)
+        if livetimes:
+            meta["livetime"] = sum(livetimes[1:], livetimes[0].copy())
+        stacked.exposure.meta = meta
