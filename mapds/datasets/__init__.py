@@ -1,7 +1,8 @@
 """Datasets: counts, exposure, background and IRF maps with the models that predict them."""
 
+from .collection import Datasets
 from .geoms import create_map_dataset_geoms
 from .map_dataset import MapDataset
 from .spectrum import SpectrumDataset
 
-__all__ = ["MapDataset", "SpectrumDataset", "create_map_dataset_geoms"]
+__all__ = ["Datasets", "MapDataset", "SpectrumDataset", "create_map_dataset_geoms"]

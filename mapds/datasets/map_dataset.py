@@ -681,5 +681,15 @@ class MapDataset:
         new.models = None
         return new
 
+    def __add__(self, other):
+        """``dataset + other`` (a dataset, list or `Datasets`) makes a `Datasets`."""
+        from .collection import Datasets
+
+        if isinstance(other, (Datasets, list)):
+            return Datasets([self, *other])
+        if isinstance(other, MapDataset):
+            return Datasets([self, other])
+        raise TypeError(f"Cannot add {type(other).__name__} to {type(self).__name__}")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, geom shape={self.data_shape})"

@@ -1,0 +1,383 @@
+"""`Datasets`: a list of datasets with unique names, their shared models and their YAML files.
+
+The datasets file is gammapy's: a ``datasets:`` list of ``{name, type, filename}`` entries
+(one FITS or zarr file per dataset, next to the YAML file), a ``metadata:`` block and an
+optional ``checksum:`` line; models go to their own YAML file (:mod:`mapds.modeling`).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import MutableSequence
+
+import dask
+import numpy as np
+from astropy.table import Table, vstack
+
+from ..data import GTI
+from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
+from ..io.urls import atomic_file, resolve, storage_errors
+from ..modeling.models import DatasetModels, Models
+from ..modeling.yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
+from .map_dataset import MapDataset
+from .spectrum import SpectrumDataset
+
+__all__ = ["DATASET_TYPES", "Datasets"]
+
+#: Dataset classes by the ``type`` written in datasets YAML files.
+DATASET_TYPES = {cls.tag: cls for cls in (MapDataset, SpectrumDataset)}
+
+
+def _parent(path: str) -> str:
+    return posixpath.dirname(path) if "://" in path else os.path.dirname(path)
+
+
+def _join(directory: str, name: str) -> str:
+    if not directory or "://" in name or os.path.isabs(name):
+        return name
+    return posixpath.join(directory, name) if "://" in directory else os.path.join(directory, name)
+
+
+def _check_unique(names: list[str]) -> None:
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise InvalidArgumentError(f"Dataset names must be unique; duplicated: {duplicated}")
+
+
+def _as_dataset(dataset) -> MapDataset:
+    if not isinstance(dataset, MapDataset):
+        raise TypeError(f"Datasets hold MapDataset objects, got {type(dataset).__name__}")
+    return dataset
+
+
+class Datasets(MutableSequence):
+    """An ordered collection of datasets with unique names (gammapy's ``Datasets``).
+
+    Parameters
+    ----------
+    datasets : `MapDataset`, list of `MapDataset` or `Datasets`, optional
+        The datasets.
+
+    Examples
+    --------
+    >>> datasets = Datasets.read("datasets.yaml", filename_models="models.yaml")  # doctest: +SKIP
+    >>> datasets.stat_sum()  # doctest: +SKIP
+    """
+
+    def __init__(self, datasets=None):
+        if datasets is None:
+            datasets = []
+        elif isinstance(datasets, Datasets):
+            datasets = list(datasets._datasets)
+        elif isinstance(datasets, MapDataset):
+            datasets = [datasets]
+        elif isinstance(datasets, (list, tuple)):
+            datasets = [_as_dataset(d) for d in datasets]
+        else:
+            raise TypeError(f"Invalid datasets type: {type(datasets).__name__}")
+        _check_unique([d.name for d in datasets])
+        self._datasets = datasets
+        self._covariance = None
+
+    # -- sequence ---------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    def __getitem__(self, key):
+        """Dataset by position, name or identity (a list for a slice, as gammapy)."""
+        return self._datasets[self.index(key)]
+
+    def __setitem__(self, key, dataset) -> None:
+        index = self.index(key)
+        if dataset.name in [d.name for i, d in enumerate(self._datasets) if i != index]:
+            raise InvalidArgumentError(f"Dataset names must be unique; {dataset.name!r} is already present")
+        self._datasets[index] = _as_dataset(dataset)
+
+    def __delitem__(self, key) -> None:
+        del self._datasets[self.index(key)]
+
+    def insert(self, index: int, dataset) -> None:
+        """Insert a dataset before ``index``."""
+        if _as_dataset(dataset).name in self.names:
+            raise InvalidArgumentError(f"Dataset names must be unique; {dataset.name!r} is already present")
+        self._datasets.insert(index, dataset)
+
+    def index(self, key):
+        """Position of a dataset given by index (or slice), name or identity."""
+        if isinstance(key, (int, np.integer, slice)):
+            return key
+        if isinstance(key, str):
+            if key not in self.names:
+                raise KeyError(f"No dataset named {key!r}; datasets are {self.names}")
+            return self.names.index(key)
+        if isinstance(key, MapDataset):
+            for idx, dataset in enumerate(self._datasets):
+                if dataset is key:
+                    return idx
+            raise KeyError(f"Dataset {key.name!r} is not in this collection")
+        raise TypeError(f"Invalid dataset key type: {type(key).__name__}")
+
+    def __add__(self, other) -> Datasets:
+        if isinstance(other, (Datasets, list)):
+            return Datasets([*self, *other])
+        if isinstance(other, MapDataset):
+            return Datasets([*self, other])
+        raise TypeError(f"Cannot add {type(other).__name__} to Datasets")
+
+    # -- properties -------------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        """Dataset names."""
+        return [d.name for d in self._datasets]
+
+    @property
+    def models(self) -> DatasetModels:
+        """The models of all datasets, each once, in order of appearance."""
+        unique = {}
+        for dataset in self._datasets:
+            for model in dataset.models or []:
+                unique.setdefault(id(model), model)
+        models = DatasetModels(list(unique.values()))
+        if self._covariance is not None and self._covariance.parameters == models.parameters:
+            return DatasetModels(models, covariance_data=self._covariance.data)
+        return models
+
+    @models.setter
+    def models(self, models) -> None:
+        """Give every dataset the models meant for it (``datasets_names`` None or naming it).
+
+        Raises
+        ------
+        ModelError
+            A model names datasets of which none is in this collection.
+        """
+        if models is not None:
+            models = DatasetModels(models)
+            names = set(self.names)
+            for model in models:
+                if model.datasets_names is not None and not names.intersection(model.datasets_names):
+                    raise ModelError(
+                        f"Model {model.name!r} is for datasets {list(model.datasets_names)}, none of "
+                        f"which is in this collection {self.names}"
+                    )
+            self._covariance = models.covariance if len(models) else None
+        for dataset in self._datasets:
+            dataset.models = models
+
+    @property
+    def parameters(self):
+        """Parameters of :attr:`models`, each once."""
+        return self.models.parameters.unique_parameters
+
+    @property
+    def is_all_same_type(self) -> bool:
+        """Whether all datasets are of one class."""
+        return len({type(d) for d in self._datasets}) == 1
+
+    @property
+    def is_all_same_shape(self) -> bool:
+        """Whether all datasets have the same data shape."""
+        return len({d.data_shape for d in self._datasets}) == 1
+
+    @property
+    def is_all_same_energy_shape(self) -> bool:
+        """Whether all datasets have the same number of reco-energy bins."""
+        return len({d.data_shape[0] for d in self._datasets}) == 1
+
+    @property
+    def is_all_same_geom(self) -> bool:
+        """Whether all datasets share the same geometry."""
+        return all(d._geom == self._datasets[0]._geom for d in self._datasets[1:])
+
+    @property
+    def energy_axes_are_aligned(self) -> bool:
+        """Whether the reco-energy axes of all datasets are aligned."""
+        axes = [d.counts.geom.axes["energy"] for d in self._datasets]
+        return all(axes[0].is_aligned(axis) for axis in axes)
+
+    @property
+    def contributes_to_stat(self) -> np.ndarray:
+        """Whether each dataset has a bin in its mask (True without mask); one computation."""
+        lazy = [d.mask.data.any() if d.mask is not None else True for d in self._datasets]
+        return np.array([bool(v) for v in dask.compute(*lazy)], dtype=bool)
+
+    @property
+    def gti(self) -> GTI | None:
+        """One interval per dataset with a non-empty GTI: its first start to its last stop."""
+        intervals = [
+            (d.gti.time_start[0], d.gti.time_stop[-1])
+            for d in self._datasets
+            if d.gti is not None and len(d.gti) > 0
+        ]
+        return GTI.from_time_intervals(intervals) if intervals else None
+
+    @property
+    def meta_table(self) -> Table:
+        """Meta tables of the datasets stacked, with leading ``NAME`` and ``TYPE`` columns."""
+        tables = [d.meta_table for d in self._datasets]
+        present = [t for t in tables if t is not None]
+        meta_table = vstack(present).copy() if present else Table()
+        meta_table.add_column([d.tag for d in self._datasets], index=0, name="TYPE")
+        meta_table.add_column(self.names, index=0, name="NAME")
+        return meta_table
+
+    # -- statistics -------------------------------------------------------------------------------
+
+    def stat_sum(self, *, compute=True):
+        """Sum of the datasets' fit statistics, computed in one dask computation.
+
+        Parameters
+        ----------
+        compute : bool, keyword-only
+            If False, return the lazy 0-d dask array.
+        """
+        lazy = [d.stat_sum(compute=False) for d in self._datasets]
+        total = sum(lazy[1:], lazy[0]) if lazy else 0.0
+        if not compute or not lazy:
+            return total
+        return float(dask.compute(total)[0])
+
+    def info_table(self, cumulative: bool = False) -> Table:
+        """Table of :meth:`MapDataset.info_dict` rows, computed together.
+
+        Parameters
+        ----------
+        cumulative : bool
+            Row ``i`` describes the stack of datasets ``0..i`` (model-dependent values are lost).
+        """
+        if not self.is_all_same_type:
+            raise InvalidArgumentError("Info table not supported for mixed dataset types")
+        if cumulative:
+            stacked = self._datasets[0].to_masked(name="stacked")
+            infos = [stacked.info_dict(compute=False)]
+            for dataset in self._datasets[1:]:
+                stacked.stack(dataset)
+                infos.append(stacked.info_dict(compute=False))
+        else:
+            infos = [d.info_dict(compute=False) for d in self._datasets]
+        (rows,) = dask.compute(infos)
+        return Table(rows)
+
+    # -- copies and text --------------------------------------------------------------------------
+
+    def copy(self) -> Datasets:
+        """Copies of the datasets (same names) sharing copies of their models.
+
+        Maps are lazy graphs, so nothing large is copied; each model is copied once, so models
+        shared between datasets stay shared between the copies.
+        """
+        originals = list(self.models)
+        copies = dict(zip(map(id, originals), DatasetModels(originals).copy(), strict=True))
+        new = []
+        for dataset in self._datasets:
+            copied = dataset.copy(name=dataset.name)
+            if dataset.models is not None:
+                copied.models = [copies[id(m)] for m in dataset.models]
+            new.append(copied)
+        return Datasets(new)
+
+    def __str__(self) -> str:
+        text = f"{type(self).__name__}\n--------\n\n"
+        for idx, dataset in enumerate(self._datasets):
+            try:
+                instrument = set(dataset.meta_table["TELESCOP"]).pop()
+            except (KeyError, TypeError):
+                instrument = ""
+            names = dataset.models.names if dataset.models else ""
+            text += f"Dataset {idx}: \n\n"
+            text += f"\tType       : {dataset.tag}\n"
+            text += f"\tName       : {dataset.name}\n"
+            text += f"\tInstrument : {instrument}\n"
+            text += f"\tModels     : {names}\n\n"
+        return text.expandtabs(tabsize=2)
+
+    def __repr__(self) -> str:
+        return f"Datasets({self.names})"
+
+    # -- files ------------------------------------------------------------------------------------
+
+    @classmethod
+    def read(cls, filename, filename_models=None, lazy=True, cache=True, checksum=True) -> Datasets:
+        """Datasets (and models) from gammapy's YAML files; the data stay on storage (lazy).
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            Datasets YAML file (local or fsspec URL); dataset file names are relative to its
+            directory.
+        filename_models : str or os.PathLike, optional
+            Models YAML file.
+        lazy, cache : bool
+            Accepted for gammapy compatibility (reading is always lazy).
+        checksum : bool
+            Verify the YAML ``checksum:`` line (a mismatch warns).
+        """
+        filename = os.fspath(filename)
+        location = resolve(filename)
+        with storage_errors(filename), location.fs.open(location.path, "r", encoding="utf-8") as f:
+            data = load_yaml(f.read(), source=filename, checksum=checksum)
+        entries = data.get("datasets")
+        if not isinstance(entries, list):
+            raise InvalidArgumentError(f"{filename}: a datasets file needs a 'datasets' list")
+        directory = _parent(filename)
+        datasets = []
+        for entry in entries:
+            if entry.get("type") not in DATASET_TYPES:
+                raise CorruptFileError(
+                    f"{filename}: unknown dataset type {entry.get('type')!r}; known: {sorted(DATASET_TYPES)}"
+                )
+            entry = dict(entry)
+            candidate = _join(directory, entry["filename"])
+            if resolve(candidate).exists():
+                entry["filename"] = candidate
+            datasets.append(DATASET_TYPES[entry["type"]].from_dict(entry, lazy=lazy, cache=cache))
+        datasets = cls(datasets)
+        if filename_models is not None:
+            datasets.models = Models.read(filename_models, checksum=checksum)
+        return datasets
+
+    def write(
+        self, filename, filename_models=None, overwrite=False, write_covariance=True, checksum=True
+    ) -> None:
+        """Write the datasets file, one data file per dataset beside it, and the models file.
+
+        Every file is written atomically; with ``overwrite=False`` an existing datasets file
+        is reported before anything is written (:class:`~mapds.errors.OverwriteError`).
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            Datasets YAML file (local or fsspec URL).
+        filename_models : str or os.PathLike, optional
+            Models YAML file.
+        overwrite : bool
+            Replace existing files.
+        write_covariance : bool
+            Write the models' covariance file.
+        checksum : bool
+            FITS checksum cards and a YAML ``checksum:`` line.
+        """
+        if filename is None:
+            raise InvalidArgumentError("The filename is not defined")
+        filename = os.fspath(filename)
+        location = resolve(filename)
+        if not overwrite and location.exists():
+            raise OverwriteError(f"{filename!r} exists; pass overwrite=True to replace it")
+        directory = _parent(filename)
+        entries = []
+        for dataset in self._datasets:
+            entry = dataset.to_dict()
+            dataset.write(_join(directory, entry["filename"]), overwrite=overwrite, checksum=checksum)
+            entries.append(entry)
+        text = dump_yaml({"datasets": entries}) + metadata_yaml()
+        if checksum:
+            text = add_checksum(text)
+        with atomic_file(location, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        if filename_models is not None:
+            self.models.write(
+                filename_models, overwrite=overwrite, write_covariance=write_covariance, checksum=checksum
+            )
