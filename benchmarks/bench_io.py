@@ -9,7 +9,9 @@ its peak RSS (``os.wait4`` gives the child's own ``ru_maxrss``):
 - ``generate``: computing the synthetic cube without any I/O (the non-storage part of a write);
 - ``raw read``: sequential 16 MiB reads of the file(s), the disk-speed reference;
 - ``open``: opening the map (and the bytes the process read meanwhile, from ``/proc/self/io``);
-- ``sum``: opening and summing the whole map (float64 accumulation);
+- ``sum``: opening and summing the whole map (float64 accumulation), with the default chunks
+  (the storage layout: whole-row slabs for FITS, the zarr chunks) and with dask's square
+  ``"auto"`` tiles for comparison;
 - the same sum with gammapy's ``Map.read(...).data.sum()`` and astropy's
   ``fits.open(memmap=True)`` on the same FITS file.
 
@@ -259,7 +261,7 @@ def benchmark(case: dict, workdir: Path) -> dict:
         add(f"raw read {fmt} (16 MiB blocks)", "raw", {"path": path}, path, path)
         add(f"open {fmt} (mapds)", "open", {"path": path}, path)
         add(f"open+sum {fmt} (mapds, default chunks)", "sum", {"path": path}, path, path)
-        add(f"open+sum {fmt} (mapds, chunks={{}})", "sum", {"path": path, "chunks": {}}, path, path)
+        add(f"open+sum {fmt} (mapds, chunks='auto')", "sum", {"path": path, "chunks": "auto"}, path, path)
     if _gammapy_available():
         add("Map.read+sum FITS (gammapy)", "gammapy", {"path": fits_path}, fits_path, fits_path)
     add("fits.open(memmap)+sum FITS (astropy)", "astropy", {"path": fits_path}, fits_path, fits_path)

@@ -53,7 +53,9 @@ def read_map(
     checksum : bool
         Verify FITS checksums (reads the whole file; warns on mismatch).
     chunks : optional, keyword-only
-        Dask chunks (``None``: mapds default; ``{}``: storage-native chunks).
+        Dask chunks.  ``None`` (default) and ``{}`` follow the storage layout: whole-row slabs
+        of all planes for FITS images (~64 MiB, one contiguous range per plane), the stored
+        chunks for zarr.  Anything else as in :func:`mapds.maps.chunks.normalize_chunks`.
     storage_options : dict, optional, keyword-only
         fsspec options (credentials, endpoint...).
     cache_dir : str, optional, keyword-only

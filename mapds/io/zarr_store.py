@@ -249,6 +249,9 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
     array = zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable]
     key = f"{group}/{variable}" if group else variable
     token = location.child(f"{key}/zarr.json").identity()
+    # Default chunks follow the zarr chunks (as in xarray.open_zarr): tasks never split or
+    # re-read a stored chunk.
+    chunks = {} if chunks is None else chunks
     return Map._from_source(
         geom, WindowedArray(ZarrLazyArray(array), token), chunks, unit=unit_from_attrs(attrs), meta=meta
     )
@@ -264,7 +267,7 @@ def read_zarr_map(url, name=None, *, chunks=None, storage_options=None) -> Map:
     name : str, optional
         A data variable at the root, or a subgroup of a dataset group; default: the first map.
     chunks : optional
-        Dask chunks (``{}``: the zarr chunks).
+        Dask chunks; ``None`` (default) and ``{}`` give the zarr chunks.
     """
     location = resolve(url, storage_options)
     store = zarr_store(location)

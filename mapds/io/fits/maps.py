@@ -69,7 +69,9 @@ def map_from_source(
     format : {None, "gadf", "fgst-ccube", "fgst-template"}
         Convention; default from the bands table name.
     chunks : optional
-        Dask chunks (see :func:`mapds.maps.chunks.normalize_chunks`).
+        Dask chunks (see :func:`mapds.maps.chunks.normalize_chunks`).  ``None`` (default) and
+        ``{}`` give the storage's own layout: for an image, slabs of whole rows across all
+        planes, sized like mapds' default chunks, each read as one range per plane.
     """
     index = _first_with_data(source) if hdu is None else source.index(hdu)
     header = source.header(index)
@@ -115,6 +117,9 @@ def map_from_source(
             f"{where}: the image has shape {tuple(array.shape)} but its WCS and bands describe "
             f"{geom.data_shape}"
         )
+    # Like xarray's readers, default to chunks that follow the storage layout: square tiles
+    # of a FITS image would read one short range per row instead of one per plane.
+    chunks = {} if chunks is None else chunks
     return Map._from_source(geom, WindowedArray(array, token), chunks, unit=unit, meta=meta)
 
 
