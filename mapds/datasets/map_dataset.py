@@ -22,9 +22,11 @@ from ..irf import EDispKernelMap, EDispMap, PSFMap
 from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
-from . import reshape, stacking
+from . import plotting, reshape, stacking
+from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
+from .residuals import masked_residuals, smoothed_residuals
 from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
 
 __all__ = ["MapDataset"]
@@ -437,6 +439,102 @@ class MapDataset:
 
     def __str__(self) -> str:
         return info_text(self, self.info_dict())
+
+    # -- simulation and residuals ---------------------------------------------------------------
+
+    def fake(self, random_state="random-seed") -> None:
+        """Replace the counts by Poisson draws of :meth:`npred` (lazily, chunk by chunk).
+
+        Non-finite predicted counts give 0 counts; counts are float64, as in gammapy.  Each
+        chunk draws from its own generator derived from the seed and the chunk index, so a
+        given seed gives the same counts whatever the scheduler or number of workers (but not
+        gammapy's numbers: gammapy draws the whole cube from one legacy ``RandomState``).
+
+        Parameters
+        ----------
+        random_state : int, "random-seed", "global-rng", `~numpy.random.RandomState` or `~numpy.random.Generator`
+            Seed, or where to draw one from (see
+            :func:`mapds.datasets.fake_counts.random_entropy`).
+        """  # noqa: E501 (type list)
+        npred = self.npred()
+        counts = poisson_counts(npred.data, random_entropy(random_state))
+        self.counts = Map.from_geom(npred.geom, data=counts, unit=npred.unit)
+
+    def residuals(self, method="diff", **kwargs) -> Map:
+        """Residual map of counts against :meth:`npred`, NaN outside :attr:`mask` (lazy).
+
+        Parameters
+        ----------
+        method : {"diff", "diff/model", "diff/sqrt(model)"}
+            ``data - model``, ``(data - model) / model`` or ``(data - model) / sqrt(model)``.
+        **kwargs
+            If given, counts and npred are smoothed first (`~mapds.maps.Map.smooth` arguments;
+            defaults ``width="0.1 deg"``, ``kernel="gauss"``, ``mode="constant"``) and divided
+            by the smoothed mask.
+        """
+        if kwargs:
+            return smoothed_residuals(self.counts, self.npred(), self.mask, method, **kwargs)
+        return masked_residuals(self.counts, self.npred(), self.mask, method)
+
+    def plot_residuals_spatial(
+        self, ax=None, method="diff", smooth_kernel="gauss", smooth_radius="0.1 deg", **kwargs
+    ):
+        """Plot the energy-summed, smoothed residual image on WCSAxes (computes only that image).
+
+        Parameters
+        ----------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
+            Axes to plot on.
+        method : {"diff", "diff/model", "diff/sqrt(model)"}
+            Residual normalisation.
+        smooth_kernel : {"gauss", "box", "disk"}
+            Smoothing kernel.
+        smooth_radius : `~astropy.units.Quantity`, str or float
+            Smoothing width (a float is a number of pixels).
+        **kwargs
+            ``imshow`` arguments (defaults ``cmap="coolwarm"``, ``vmin=-5``, ``vmax=5``,
+            ``add_cbar=True``).
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+        """
+        return plotting.plot_residuals_spatial(self, ax, method, smooth_kernel, smooth_radius, **kwargs)
+
+    def plot_residuals_spectral(
+        self, ax=None, method="diff", region=None, kwargs_fit=None, kwargs_safe=None, **kwargs
+    ):
+        """Plot the residual spectrum in ``region`` (default: the whole map), with the masks
+        shaded (computes only the spectra).
+
+        Parameters
+        ----------
+        ax : `~matplotlib.axes.Axes`, optional
+            Axes to plot on.
+        method : {"diff", "diff/sqrt(model)"}
+            Residual normalisation.
+        region : `~regions.SkyRegion`, optional
+            Region the spectra are summed in.
+        kwargs_fit, kwargs_safe : dict, optional
+            ``axvspan`` arguments of the fit and safe mask shading.
+        **kwargs
+            ``errorbar`` arguments.
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_residuals_spectral(self, ax, method, region, kwargs_fit, kwargs_safe, **kwargs)
+
+    def plot_residuals(self, ax_spatial=None, ax_spectral=None, kwargs_spatial=None, kwargs_spectral=None):
+        """Spatial and spectral residuals side by side (see :meth:`plot_residuals_spatial` and
+        :meth:`plot_residuals_spectral`; ``kwargs_spectral["region"]`` is drawn on the image).
+
+        Returns
+        -------
+        ax_spatial, ax_spectral : `~astropy.visualization.wcsaxes.WCSAxes`, `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_residuals(self, ax_spatial, ax_spectral, kwargs_spatial, kwargs_spectral)
 
     # -- I/O ------------------------------------------------------------------------------------
 
