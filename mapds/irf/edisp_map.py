@@ -184,7 +184,8 @@ class EDispMap(IRFMap):
             geom.axes.assert_names(cls.required_axes, allow_extra=True)
         except AxisError as exc:
             raise AxisError(f"EDispMap: {exc}") from None
-        small = diagonal_migra_pdf(geom.axes["migra"]).astype("float32").reshape((1, -1, 1, 1))
+        # float64, as gammapy (unlike the float32 maps of EDispKernelMap.from_geom).
+        small = diagonal_migra_pdf(geom.axes["migra"]).reshape((1, -1, 1, 1))
         edisp_map = Map.from_geom(geom, data=broadcast_lazy(small, geom, chunks))
         exposure = Map.from_geom(geom.squash("migra"), unit="m2 s", chunks=chunks)
         return cls(edisp_map, exposure)
