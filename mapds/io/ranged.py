@@ -1,10 +1,12 @@
 """Reading many byte ranges of one file, and deciding which ranges to ask for.
 
-Two readers share one interface: :class:`LocalRangeReader` uses ``os.pread`` straight into the
-caller's buffers (no per-range ``open``, no intermediate copies, the GIL released during the
-read), :class:`FsspecRangeReader` sends all ranges at once through ``fs.cat_ranges``, which
-remote filesystems (s3fs, gcsfs, HTTP) run concurrently.  :func:`coalesce` merges nearby
-ranges only while the bytes read stay within a bound of the bytes needed.
+Two readers share one interface: :class:`LocalRangeReader` announces all ranges to the kernel
+(``posix_fadvise(WILLNEED)``, so the disk works ahead) and ``pread``s them piece by piece into
+a small per-thread buffer that stays in cache, which the caller decodes straight into its
+output (one descriptor per call, the GIL released during reads);
+:class:`FsspecRangeReader` sends all ranges at once through ``fs.cat_ranges``, which remote
+filesystems (s3fs, gcsfs, HTTP) run concurrently.  :func:`coalesce` merges nearby ranges only
+while the bytes read stay within a bound of the bytes needed.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ class RangeReader:
 
 
 class LocalRangeReader(RangeReader):
-    """``os.pread`` on a local file (one descriptor per call, no Python-level copies)."""
+    """``os.pread`` on a local file (one descriptor per call, readahead hints, no ``open`` per
+    range)."""
 
     def __init__(self, path: str, url: str | None = None):
         self.path = path
@@ -186,29 +189,29 @@ class FsspecRangeReader(RangeReader):
         self.path = location.path
         self.url = location.url
 
-    def read_into(self, starts, buffers) -> None:
-        starts = [int(s) for s in starts]
-        ends = [s + memoryview(b).nbytes for s, b in zip(starts, buffers, strict=True)]
-        if not starts:
-            return
+    def _fetch(self, starts: list[int], ends: list[int]) -> list[bytes]:
         with storage_errors(self.url):
             if len(starts) == 1:
                 parts = [self.fs.cat_file(self.path, start=starts[0], end=ends[0])]
             else:
                 parts = self.fs.cat_ranges([self.path] * len(starts), starts, ends, on_error="raise")
-        for start, end, buf, part in zip(starts, ends, buffers, parts, strict=True):
-            if isinstance(part, BaseException):
-                with storage_errors(self.url):
-                    raise part
+        for start, end, part in zip(starts, ends, parts, strict=True):
             if len(part) != end - start:
                 raise self._short(start, end - start, len(part))
-            memoryview(buf).cast("B")[:] = part
+        return parts
+
+    def read_into(self, starts, buffers) -> None:
+        starts = [int(s) for s in starts]
+        ends = [s + memoryview(b).nbytes for s, b in zip(starts, buffers, strict=True)]
+        if starts:
+            for buf, part in zip(buffers, self._fetch(starts, ends), strict=True):
+                memoryview(buf).cast("B")[:] = part
 
     def pieces(self, starts, ends, pack=False) -> Iterator[tuple[int, int, memoryview]]:
-        buffers = [bytearray(int(e) - int(s)) for s, e in zip(starts, ends, strict=True)]
-        self.read_into(starts, [memoryview(b) for b in buffers])
-        for index, buf in enumerate(buffers):
-            yield index, 0, memoryview(buf)
+        starts, ends = [int(s) for s in starts], [int(e) for e in ends]
+        if starts:
+            for index, part in enumerate(self._fetch(starts, ends)):
+                yield index, 0, memoryview(part)
 
 
 _local = threading.local()

@@ -293,3 +293,12 @@ def test_hdus_by_index_and_case_insensitive_name(crab_file):
     assert by_index.geom == by_name.geom and by_index.unit == by_name.unit
     with pytest.raises(MissingHDUError, match="99"):
         Map.read(crab_file, hdu=99)
+
+
+def test_photon_and_count_units_are_dropped_like_gammapy(tmp_path, cube_file, gammapy_maps):
+    path, _ = cube_file
+    with fits.open(path) as hdulist:
+        hdulist["COUNTS"].header["BUNIT"] = "ph cm-2 s-1"
+        hdulist.writeto(tmp_path / "ph.fits")
+    ours = Map.read(tmp_path / "ph.fits", hdu="COUNTS")
+    assert ours.unit == gammapy_maps.Map.read(tmp_path / "ph.fits", hdu="COUNTS").unit == u.Unit("cm-2 s-1")
