@@ -357,7 +357,7 @@ def to_region_map_dataset(dataset: MapDataset, region, name=None) -> MapDataset:
     """
     ok = None
     if not isinstance(dataset._geom, WcsGeom):
-        geom_type = type(dataset._geom).__member_
+        geom_type = type(dataset._geom).__name__
         raise GeometryError(f"to_region_map_dataset needs a dataset on a WcsGeom, got a {geom_type}")
     _check_region_inside(dataset._geom, region)
     mask = dataset.mask
@@ -417,7 +417,7 @@ def to_spectrum_dataset(
         if not isinstance(on_region, CircleSkyRegion):
             raise InvalidArgumentError(
                 "Containment correction is only supported for `CircleSkyRegion`, "
-                f"got a {type(on_region).__member_}"
+                f"got a {type(on_region).__name__}"
             )
         if dataset.psf is None:
             raise IRFError(f"No PSFMap set in dataset {dataset.name!r}. Containment correction impossible")
