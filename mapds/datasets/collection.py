@@ -20,6 +20,7 @@ from ..errors import CorruptFileError, InvalidArgumentError, ModelError, Overwri
 from ..io.urls import atomic_file, resolve, storage_errors
 from ..modeling.models import DatasetModels, Models
 from ..modeling.yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
+from . import stacking
 from .map_dataset import MapDataset
 from .spectrum import SpectrumDataset
 
@@ -239,6 +240,23 @@ class Datasets(MutableSequence):
         if not compute or not lazy:
             return total
         return float(dask.compute(total)[0])
+
+    def stack_reduce(self, name=None, nan_to_num=True):
+        """One dataset stacking all of them: ``datasets[0].to_masked()`` then ``stack`` of the
+        others, in order (gammapy's result), built as a tree reduction of dask graphs.
+
+        The result's maps are graphs of depth log2(n) per output chunk: compute them on the
+        threaded scheduler, on a ``dask.distributed`` cluster, or stream them to storage with
+        ``write(..., format="zarr")``.  See :func:`mapds.datasets.stacking.stack_reduce`.
+
+        Parameters
+        ----------
+        name : str, optional
+            Name of the stacked dataset (random if None).
+        nan_to_num : bool
+            Replace non-finite values by zero.
+        """
+        return stacking.stack_reduce(self._datasets, name=name, nan_to_num=nan_to_num)
 
     def info_table(self, cumulative: bool = False) -> Table:
         """Table of :meth:`MapDataset.info_dict` rows, computed together.

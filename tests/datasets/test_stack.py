@@ -10,6 +10,7 @@ from astropy.table import Table
 from astropy.time import Time
 from gammapy.datasets import Datasets as GammapyDatasets
 
+from mapds.datasets import Datasets
 from mapds.datasets.stacking import hstack_meta_tables, stack_reduce
 from mapds.errors import GeometryMismatchError, InvalidArgumentError
 
@@ -219,7 +220,7 @@ def test_stack_reduce(dataset_pair, assert_same, n):
         strict=True,
     )
     gp = GammapyDatasets(list(gp_list)).stack_reduce(name="stacked")
-    md = stack_reduce(md_list, name="stacked")
+    md = Datasets(list(md_list)).stack_reduce(name="stacked")
     assert_same.dataset(md, gp)
 
 
