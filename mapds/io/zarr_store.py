@@ -160,6 +160,9 @@ def _table_dataset(table: Table) -> xr.Dataset:
     variables = {}
     for column in table.itercols():
         values = np.asarray(column)
+        if values.dtype.kind in "US":
+            # Variable-length strings have a zarr v3 data type; fixed-width unicode has not.
+            values = values.astype(str).astype(object)
         dims = ("row", *(f"{column.name}_dim{i}" for i in range(1, values.ndim)))
         attrs = {"units": column.unit.to_string()} if column.unit is not None else {}
         variables[column.name] = xr.Variable(dims, values, attrs)
@@ -173,7 +176,8 @@ def _dataset_table(ds: xr.Dataset) -> Table:
     table = Table(meta=dict(ds.attrs.get("meta", {})))
     for name in ds.attrs.get("columns", list(ds.data_vars)):
         variable = ds.data_vars[name]
-        table[name] = np.asarray(variable.values)
+        values = np.asarray(variable.values)
+        table[name] = values.astype(str) if values.dtype == object else values
         if "units" in variable.attrs:
             table[name].unit = variable.attrs["units"]
     return table

@@ -171,3 +171,12 @@ def test_a_store_replaces_a_file_only_with_overwrite(tmp_path, cube):
     assert sorted(os.listdir(tmp_path)) == ["x.zarr"]
     with pytest.raises(ValueError, match="sparse"):
         cube.write(tmp_path / "y.zarr", sparse=True)
+
+
+def test_meta_table_with_array_and_string_columns(tmp_path, cube, recwarn):
+    table = Table({"OBS_ID": [[1, 2, 3]], "TELESCOP": ["CTA"], "RA_PNT": [83.6] * u.deg})
+    write_zarr_group(tmp_path / "ds.zarr", {"counts": cube}, tables={"meta_table": table})
+    back = open_zarr_group(tmp_path / "ds.zarr").read_table("meta_table")
+    assert back["OBS_ID"].shape == (1, 3) and back["TELESCOP"][0] == "CTA"
+    assert back["RA_PNT"].unit == u.deg
+    assert not [w for w in recwarn if "zarr" in str(w.category).lower() or "zarr" in str(w.message).lower()]
