@@ -17,22 +17,29 @@ import numpy as np
 
 from ..data import GTI
 from ..errors import GeometryMismatchError, InvalidArgumentError
-from ..geom import RegionGeom
+from ..geom import LabelMapAxis, RegionGeom
 from ..irf import EDispKernelMap, EDispMap, PSFMap
 from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
+from ..stats import cash
 from . import plotting, reshape, stacking
+from .evaluator import MapEvaluator
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
+from .npred_graph import BackgroundTerm, NpredGraph, evaluation_inputs
 from .residuals import masked_residuals, smoothed_residuals
+from .stat_sum import StatCache, stat_sum_graph
 from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
 
 __all__ = ["MapDataset"]
 
 #: Fit statistics a MapDataset can use (gammapy's registry keys that apply to counts datasets).
 STAT_TYPES = ("cash", "cash_weighted")
+
+#: How evaluators work: on cutouts around the models ("local"), as gammapy's default.
+EVALUATION_MODE = "local"
 
 #: Members on the counts geometry, which share its chunks.
 COUNTS_GEOM_MEMBERS = ("counts", "background", "mask_safe", "mask_fit")
@@ -302,6 +309,13 @@ class MapDataset:
             models = DatasetModels(models)
             selected = [m for m in models if m.datasets_names is None or self.name in m.datasets_names]
             self._models = DatasetModels(selected)
+        # One evaluator per sky model, rebuilt on every assignment (gammapy's way to refresh them).
+        self._evaluators = {
+            m.name: MapEvaluator(m, gti=self.gti, evaluation_mode=EVALUATION_MODE)
+            for m in (self._models or [])
+            if not isinstance(m, FoVBackgroundModel)
+        }
+        self._stat_cache = StatCache()
 
     @property
     def background_model(self) -> FoVBackgroundModel | None:
@@ -309,6 +323,11 @@ class MapDataset:
         if self._models is None:
             return None
         return next((m for m in self._models if isinstance(m, FoVBackgroundModel)), None)
+
+    @property
+    def evaluators(self) -> dict[str, MapEvaluator]:
+        """Name → `~mapds.datasets.evaluator.MapEvaluator` of every sky model (not FoV models)."""
+        return self._evaluators
 
     # -- geometry -------------------------------------------------------------------------------
 
@@ -407,6 +426,96 @@ class MapDataset:
         if self.counts is None or self.background is None:
             return None
         return self.counts - self.background
+
+    # -- predicted counts and statistic ---------------------------------------------------------
+
+    def _evaluation_inputs(self):
+        """What the evaluators read, rebuilt only when a member changed."""
+        members = (self.exposure, self.psf, self.edisp, self.mask_safe, self.mask_fit)
+        key = (self._geom, *(None if m is None else (id(m), _member_keys(m)) for m in members))
+        cached = getattr(self, "_inputs_cache", None)
+        if cached is None or cached[0] != key:
+            cached = self._inputs_cache = (key, evaluation_inputs(self))
+        return cached[1]
+
+    def _npred_graph(self, model_names=None, with_models=True) -> NpredGraph:
+        """The predicted-counts terms of the current parameter values (nothing is computed)."""
+        evaluators = self.evaluators if with_models else {}
+        if model_names is not None:
+            names = [model_names] if isinstance(model_names, str) else list(model_names)
+            evaluators = {name: self.evaluators[name] for name in names}
+        members = (self.counts, self.background, self.mask_safe, self.mask_fit)
+        reference = next(m for m in members if m is not None)
+        background = BackgroundTerm.from_model(self.background, self.background_model)
+        inputs = self._evaluation_inputs() if evaluators else None
+        return NpredGraph(self._geom, reference.data.chunks, background, evaluators, inputs)
+
+    def npred(self) -> Map:
+        """Predicted counts: ``npred_background() + npred_signal()``, negative values set to 0.
+
+        A float64 map on the counts geometry; a dask graph with one task per model cutout and
+        one per chunk (nothing is computed here).
+        """
+        return Map.from_geom(self._geom, data=self._npred_graph().npred())
+
+    def npred_background(self) -> Map | None:
+        """Background corrected by the `FoVBackgroundModel` (norm and tilt at the reco-energy bin
+        centres); the background map itself without such a model, None without background."""
+        if self.background is None or self.background_model is None:
+            return self.background
+        return Map.from_geom(self._geom, data=self._npred_graph(with_models=False).npred_background())
+
+    def npred_signal(self, model_names=None, stack=True) -> Map:
+        """Predicted counts of the sky models (not clipped).
+
+        Parameters
+        ----------
+        model_names : str or list of str, optional
+            Models to include (default: all); unknown names raise KeyError.
+        stack : bool
+            Sum the models (default), or give each contributing model its own plane along a new
+            ``models`` label axis.  Deciding which models contribute reads the few mask and IRF
+            pixels around each model.
+
+        Returns
+        -------
+        Map
+            float64 map (lazy).
+        """
+        graph = self._npred_graph(model_names)
+        if stack:
+            return Map.from_geom(self._geom, data=graph.npred_signal())
+        names = [name for name in graph.names if self.evaluators[name].resolve_contributes()]
+        if not names:
+            return Map.from_geom(self._geom, data=graph.npred_signal([]))
+        planes = [Map.from_geom(self._geom, data=graph.npred_signal([name])) for name in names]
+        return Map.from_stack(planes, axis=LabelMapAxis(labels=names, name="models"))
+
+    def stat_array(self):
+        """Cash statistic per bin, ``cash(counts, npred())`` (mask not applied; multiplied by the
+        mask weights for ``cash_weighted``), as a lazy float64 dask array."""
+        values = da.map_blocks(cash, self.counts.data, self.npred().data, dtype=np.float64)
+        mask = self.mask
+        if self.stat_type == "cash_weighted" and mask is not None:
+            values = values * mask.data.astype(np.float64)
+        return values
+
+    def stat_sum(self, *, compute=True):
+        """Total Cash statistic over the mask (``mask_safe × mask_fit``), float64.
+
+        Incremental: the dataset keeps per-tile partial sums from its last statistic, and only
+        the tiles whose inputs changed since (under a changed model's old and new footprint;
+        everywhere after a change of the FoV model or of the data) are recomputed.
+
+        Parameters
+        ----------
+        compute : bool, keyword-only
+            False returns the lazy 0-d dask array (computing it updates the partial sums too).
+        """
+        masks = tuple(m for m in (self.mask_safe, self.mask_fit) if m is not None)
+        weighted = self.stat_type == "cash_weighted"
+        lazy = stat_sum_graph(self._npred_graph(), self.counts, masks, weighted, self._stat_cache)
+        return float(lazy.compute()) if compute else lazy
 
     # -- summary --------------------------------------------------------------------------------
 
@@ -666,6 +775,7 @@ class MapDataset:
         ``reset_data_cache`` deletes in-memory members too (the next access then raises
         ``KeyError('_counts_hdu')``), data that exist nowhere else are never dropped.
         """
+        self._stat_cache.clear()
         if self._origin is None:
             return
         origin = self._origin

@@ -1,0 +1,337 @@
+"""The lazy predicted-counts graph of a `MapDataset`.
+
+``npred = clip(background × FoV norm + Σ_models cutout_m, 0)`` on the counts grid (fact sheet §1.3).
+The graph has
+
+- one task per model with a bounded extent (:meth:`MapEvaluator.local_node`), whose result is the
+  model's `~mapds.datasets.evaluator.CutoutNpred`, and, for each model without one (global mode),
+  a task per region of the grid;
+- one task per *region* (a chunk of the counts grid, or a box of tiles inside one chunk when the
+  incremental statistic recomputes only part of it) that scales the background by the FoV norm and
+  adds the parts of the model cutouts overlapping it, slicing them at run time.
+
+A region touched by no model is just the scaled background.  The same region tasks feed ``npred()``,
+``npred_signal()`` and the statistic (:mod:`mapds.datasets.stat_sum`), so a chunk's inputs are read
+once per computation whatever is asked of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import astropy.units as u
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from ..geom import WcsGeom
+from ..maps import Map
+from .evaluator import CutoutNpred, EvaluationInputs, MapEvaluator
+
+__all__ = ["BackgroundTerm", "NpredGraph", "Region"]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of the counts grid: reco-energy bins, rows and columns (slices with step 1)."""
+
+    e: slice
+    y: slice
+    x: slice
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.e.stop - self.e.start, self.y.stop - self.y.start, self.x.stop - self.x.start)
+
+    @property
+    def index(self) -> dict:
+        """The region as ``Map.slice_by_idx`` arguments."""
+        return {"energy": self.e, "y": self.y, "x": self.x}
+
+
+@dataclass(frozen=True, eq=False)
+class BackgroundTerm:
+    """The background map and the FoV background model's norm at this moment.
+
+    Parameters
+    ----------
+    background : Map or None
+        Raw background counts on the counts grid.
+    norm : ndarray or None
+        FoV norm at the reco-energy bin centres ``(n_energy,)`` (None: no FoV model).
+    model : FoVBackgroundModel or None
+        A copy of the FoV model, when it has a spatial norm (evaluated per region).
+    key : str
+        Token of the FoV model's parameter values.
+    """
+
+    background: Map | None
+    norm: np.ndarray | None
+    model: object | None
+    key: str
+
+    @classmethod
+    def from_model(cls, background: Map | None, model) -> BackgroundTerm:
+        """The term of ``background`` corrected by the FoV ``model`` (None: uncorrected)."""
+        if background is None or model is None:
+            return cls(background, None, None, tokenize(None))
+        energy = background.geom.axes["energy"].center
+        norm = np.asarray(u.Quantity(model.spectral_model(energy)).to_value(""), dtype=np.float64)
+        spatial = model.copy() if model.spatial_model is not None else None
+        return cls(background, norm, spatial, tokenize(model.parameters.cache_key))
+
+    @property
+    def corrected(self) -> bool:
+        """Whether a FoV model scales the background."""
+        return self.norm is not None
+
+    def values(self, block: np.ndarray, region: Region, image: WcsGeom) -> np.ndarray:
+        """``block`` (the raw background over ``region``) × the FoV model, float64."""
+        if not self.corrected:
+            return block.astype(np.float64)
+        if self.model is None:
+            return block * self.norm[region.e, np.newaxis, np.newaxis]
+        yy, xx = np.mgrid[region.y, region.x]
+        lon, lat = image.wcs.wcs_pix2world(xx, yy, 0)
+        energy = self.background.geom.axes["energy"].center[region.e]
+        factor = self.model.evaluate(energy[:, None, None], lon * u.deg, lat * u.deg)
+        return block * u.Quantity(factor).to_value("")
+
+
+@dataclass(frozen=True, eq=False)
+class _Local:
+    name: str
+    node: object  # Delayed computing a CutoutNpred (or None)
+    bbox: tuple[slice, slice]
+
+
+@dataclass(frozen=True, eq=False)
+class _Global:
+    name: str
+    evaluator: MapEvaluator
+    array: da.Array  # the model's npred on the counts chunks
+
+
+class NpredGraph:
+    """The terms of a dataset's predicted counts for the current parameter values.
+
+    Building one computes nothing: evaluators give graph nodes, the FoV norm is a handful of
+    numbers.
+
+    Parameters
+    ----------
+    geom : WcsGeom
+        Counts geometry.
+    chunks : tuple of tuples
+        Dask chunks of the counts grid ``(energy, y, x)``.
+    background : BackgroundTerm
+        Background and FoV norm.
+    evaluators : dict
+        Name → `MapEvaluator` of the models to include.
+    inputs : EvaluationInputs or None
+        What the evaluators read (None when there are no models).
+    """
+
+    def __init__(self, geom, chunks, background: BackgroundTerm, evaluators: dict, inputs=None):
+        self.geom = geom
+        self.chunks = tuple(tuple(c) for c in chunks)
+        self.background = background
+        self.local: list[_Local] = []
+        self.global_: list[_Global] = []
+        #: Names of the models included, in order (models outside the sky grid too).
+        self.names = list(evaluators)
+        for name, evaluator in evaluators.items():
+            if evaluator.evaluation_mode == "global":
+                self.global_.append(_Global(name, evaluator, evaluator.global_array(inputs, self.chunks)))
+                continue
+            node = evaluator.local_node(inputs)
+            if node is not None:
+                self.local.append(_Local(name, *node))
+        self._bounds = [np.cumsum((0, *c)) for c in self.chunks]
+        self._image = geom.to_image()
+
+    # -- keys describing the current state ------------------------------------------------------
+
+    @property
+    def local_state(self) -> dict:
+        """Name → (task key, bounding box) of the local models."""
+        return {t.name: (t.node.key, t.bbox) for t in self.local}
+
+    @property
+    def global_keys(self) -> tuple[str, ...]:
+        """Names of the global models' graphs."""
+        return tuple(t.array.name for t in self.global_)
+
+    # -- chunk bookkeeping ----------------------------------------------------------------------
+
+    def chunk_region(self, index: tuple[int, int, int]) -> Region:
+        """Region of the chunk with block index ``index``."""
+        return Region(*(slice(int(b[i]), int(b[i + 1])) for b, i in zip(self._bounds, index, strict=True)))
+
+    def chunk_indices(self):
+        """Block indices of every chunk."""
+        return np.ndindex(*(len(c) for c in self.chunks))
+
+    def _locals_by_chunk(self, terms) -> dict:
+        """Chunk ``(iy, ix)`` → indices of the local terms whose bounding box overlaps it."""
+        out: dict = {}
+        by, bx = self._bounds[1], self._bounds[2]
+        for i, term in enumerate(terms):
+            ys, xs = term.bbox
+            iy0, iy1 = np.searchsorted(by, ys.start, "right") - 1, np.searchsorted(by, ys.stop, "left")
+            ix0, ix1 = np.searchsorted(bx, xs.start, "right") - 1, np.searchsorted(bx, xs.stop, "left")
+            for iy in range(iy0, iy1):
+                for ix in range(ix0, ix1):
+                    out.setdefault((iy, ix), []).append(i)
+        return out
+
+    def locals_overlapping(self, region: Region, terms=None) -> list[_Local]:
+        """Local terms whose bounding box overlaps ``region``."""
+        terms = self.local if terms is None else terms
+        return [t for t in terms if _overlaps(t.bbox, (region.y, region.x))]
+
+    # -- region inputs --------------------------------------------------------------------------
+
+    def region_background(self, region: Region, chunk=None):
+        """Key and dependency of the raw background over ``region`` (None, [] without one)."""
+        if self.background.background is None:
+            return None, []
+        return _region_key(self.background.background, region, chunk)
+
+    def region_globals(self, region: Region, chunk=None, terms=None):
+        """Keys and dependencies of the global models' npred over ``region``."""
+        keys, deps = [], []
+        for term in self.global_ if terms is None else terms:
+            array = term.array
+            if chunk is not None:
+                keys.append((array.name, *chunk))
+                deps.append(array)
+            else:
+                piece = array[region.e, region.y, region.x]
+                piece = piece.rechunk(piece.shape)
+                keys.append((piece.name, 0, 0, 0))
+                deps.append(piece)
+        return keys, deps
+
+    def region_task(self, region: Region, chunk=None, local=None, global_=None, background=True):
+        """``(function, args...)`` computing the predicted counts over ``region``, and its
+        dependencies.  ``local``/``global_`` restrict the models (default all), ``background``
+        includes the scaled background."""
+        local = self.locals_overlapping(region, local)
+        bkg_key, deps = self.region_background(region, chunk) if background else (None, [])
+        global_keys, global_deps = self.region_globals(region, chunk, global_)
+        spec = _RegionSpec(region, self.background if background else None, self._image)
+        task = (_region_npred, spec, bkg_key, [t.node.key for t in local], global_keys)
+        return task, [*deps, *(t.node for t in local), *global_deps]
+
+    # -- arrays ---------------------------------------------------------------------------------
+
+    def _array(self, prefix: str, *, local=None, global_=None, background=True, clip=False) -> da.Array:
+        """Dask array on the counts grid from one region task per chunk."""
+        local = self.local if local is None else local
+        global_ = self.global_ if global_ is None else global_
+        by_chunk = self._locals_by_chunk(local)
+        bkg = self.background
+        token = tokenize(
+            self.chunks,
+            (bkg.key, None if bkg.background is None else bkg.background.data.name) if background else None,
+            [t.node.key for t in local],
+            [t.array.name for t in global_],
+            clip,
+        )
+        name = f"{prefix}-{token}"
+        layer, dependencies = {}, []
+        for index in self.chunk_indices():
+            terms = [local[i] for i in by_chunk.get(index[1:], [])]
+            task, deps = self.region_task(self.chunk_region(index), index, terms, global_, background)
+            layer[(name, *index)] = (*task, clip)
+            dependencies.extend(deps)
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=_unique(dependencies))
+        return da.Array(graph, name, self.chunks, dtype=np.float64, meta=np.empty((0, 0, 0)))
+
+    def npred(self) -> da.Array:
+        """Background × FoV norm + all models, negative values set to 0."""
+        return self._array("npred", clip=True)
+
+    def npred_signal(self, names=None) -> da.Array:
+        """Sum of the models ``names`` (default all), not clipped."""
+        local = self.local if names is None else [t for t in self.local if t.name in names]
+        global_ = self.global_ if names is None else [t for t in self.global_ if t.name in names]
+        return self._array("npred-signal", local=local, global_=global_, background=False)
+
+    def npred_background(self) -> da.Array | None:
+        """The background corrected by the FoV model (the raw map's data without one)."""
+        term = self.background
+        if term.background is None:
+            return None
+        if not term.corrected:
+            return term.background.data
+        return self._array("npred-background", local=[], global_=[])
+
+
+@dataclass(frozen=True, eq=False)
+class _RegionSpec:
+    region: Region
+    background: BackgroundTerm | None
+    image: WcsGeom
+
+
+def _region_npred(spec: _RegionSpec, background, local_results, global_blocks, clip=False) -> np.ndarray:
+    """Predicted counts over ``spec.region``: scaled background + overlapping model parts."""
+    region = spec.region
+    if background is not None and spec.background is not None:
+        mu = spec.background.values(np.asarray(background), region, spec.image)
+    else:
+        mu = np.zeros(region.shape)
+    for result in local_results:
+        add_cutout(mu, result, region)
+    for block in global_blocks:
+        mu += block
+    if clip:
+        mu[mu < 0] = 0
+    return mu
+
+
+def add_cutout(mu: np.ndarray, result: CutoutNpred | None, region: Region) -> None:
+    """Add the part of a model's cutout that overlaps ``region`` into ``mu`` (in place)."""
+    if result is None:
+        return
+    ys = slice(max(result.y.start, region.y.start), min(result.y.stop, region.y.stop))
+    xs = slice(max(result.x.start, region.x.start), min(result.x.stop, region.x.stop))
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return
+    source = (region.e, _shift(ys, result.y.start), _shift(xs, result.x.start))
+    mu[:, _shift(ys, region.y.start), _shift(xs, region.x.start)] += result.stackable[source]
+
+
+def _shift(s: slice, origin: int) -> slice:
+    return slice(s.start - origin, s.stop - origin)
+
+
+def _region_key(m: Map, region: Region, chunk):
+    """Key of ``m``'s data over ``region``: the chunk's own key, or a (storage-pushed) slice."""
+    if chunk is not None:
+        return (m.data.name, *chunk), [m.data]
+    piece = m.slice_by_idx(region.index).data
+    piece = piece.rechunk(piece.shape)
+    return (piece.name, 0, 0, 0), [piece]
+
+
+def _overlaps(bbox, other) -> bool:
+    return all(a.start < b.stop and b.start < a.stop for a, b in zip(bbox, other, strict=True))
+
+
+def _unique(collections) -> list:
+    seen, out = set(), []
+    for c in collections:
+        if id(c) not in seen:
+            seen.add(id(c))
+            out.append(c)
+    return out
+
+
+def evaluation_inputs(dataset) -> EvaluationInputs:
+    """What the dataset's evaluators read (see :class:`EvaluationInputs`)."""
+    masks = tuple(m for m in (dataset.mask_safe, dataset.mask_fit) if m is not None)
+    return EvaluationInputs(dataset._geom, dataset.exposure, dataset.psf, dataset.edisp, masks)
