@@ -47,6 +47,7 @@ def read_region_map(source: HduSource, index: int, hdu_bands, where: str) -> Map
     geom = RegionGeom(region, axes=axes, wcs=wcs)
     column = table["DATA"]
     data = np.asarray(column).reshape(geom.data_shape)
+    data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian; maps hold native values
     return Map.from_geom(geom, data=data, unit=column.unit or "", meta=dict(table.meta))
 
 
