@@ -28,6 +28,7 @@ import xarray as xr
 import zarr
 from astropy.table import Table
 from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+from zarr.codecs import BloscCodec
 
 from ..errors import CorruptFileError, MissingHDUError, StorageError
 from ..maps import Map
@@ -48,6 +49,9 @@ __all__ = [
 
 #: Name of the data variable of a single-map store written without a name.
 DEFAULT_NAME = "data"
+#: Compression of map arrays: byte-shuffled LZ4 decodes at several GB/s (zstd, zarr's default,
+#: compresses counts ~2x better but reads ~3x slower), so reading stays close to disk speed.
+MAP_COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 _GROUP_KEY = "mapds"
 
 
@@ -123,7 +127,10 @@ def _dataset_of(m: Map, name: str) -> xr.Dataset:
 
 
 def _write_dataset(ds: xr.Dataset, store, group: str | None, compute: bool):
-    return ds.to_zarr(store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute)
+    encoding = {name: {"compressors": MAP_COMPRESSORS} for name in ds.data_vars}
+    return ds.to_zarr(
+        store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute, encoding=encoding
+    )
 
 
 def _consolidate(store) -> None:
@@ -177,7 +184,8 @@ def _dataset_table(ds: xr.Dataset) -> Table:
     for name in ds.attrs.get("columns", list(ds.data_vars)):
         variable = ds.data_vars[name]
         values = np.asarray(variable.values)
-        table[name] = values.astype(str) if values.dtype == object else values
+        # Strings come back as objects or numpy StringDType ("T"): give astropy fixed-width ones.
+        table[name] = np.array(values.tolist(), dtype=str) if values.dtype.kind in "OT" else values
         if "units" in variable.attrs:
             table[name].unit = variable.attrs["units"]
     return table
