@@ -227,7 +227,9 @@ def assert_map_same(md_map, gp_map, rtol=1e-6, atol=0.0, what="map") -> None:
         return
     _assert_geom_same(md_map.geom, gp_map.geom)
     values = np.asarray(md_map.data.compute())
-    assert values.dtype == gp_map.data.dtype, f"{what}: dtype {values.dtype} != {gp_map.data.dtype}"
+    # gammapy keeps the byte order of the file (big-endian): compare the type, not the order
+    gp_dtype = gp_map.data.dtype.newbyteorder("=")
+    assert values.dtype == gp_dtype, f"{what}: dtype {values.dtype} != {gp_dtype}"
     assert md_map.unit == gp_map.unit, what
     if values.dtype == bool:
         np.testing.assert_array_equal(values, gp_map.data, err_msg=what)
