@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..maps import Map
 
-__all__ = ["RESIDUAL_LABELS", "masked_residuals", "residual_values", "smoothed_residuals"]
+__all__ = ["RESIDUAL_LABELS", "check_method", "masked_residuals", "residual_values", "smoothed_residuals"]
 
 #: Residual methods and their axis labels (gammapy's ``_residuals_labels``).
 RESIDUAL_LABELS = {
@@ -20,15 +20,20 @@ RESIDUAL_LABELS = {
 }
 
 
+def check_method(method: str) -> None:
+    """Raise :class:`~mapds.errors.InvalidArgumentError` for an unknown residual method."""
+    if method not in RESIDUAL_LABELS:
+        raise InvalidArgumentError(
+            f"Invalid method: {method!r} for computing residuals; use one of {list(RESIDUAL_LABELS)}"
+        )
+
+
 def residual_values(data, model, method: str = "diff"):
     """``data − model``, ``(data − model) / model`` or ``(data − model) / sqrt(model)``.
 
     Works on numpy arrays, dask arrays and maps alike; divisions by zero give inf/NaN.
     """
-    if method not in RESIDUAL_LABELS:
-        raise InvalidArgumentError(
-            f"Invalid method: {method!r} for computing residuals; use one of {list(RESIDUAL_LABELS)}"
-        )
+    check_method(method)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "diff":
             return data - model
@@ -48,6 +53,7 @@ def _quiet(func, *args):
 
 
 def _residual_map(counts: Map, npred: Map, method: str) -> Map:
+    check_method(method)  # now, not when the graph is computed
     values = _quiet(lambda c, n: residual_values(c.astype(np.float64), n, method), counts.data, npred.data)
     return npred.copy(data=values)
 
