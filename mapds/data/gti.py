@@ -18,8 +18,8 @@ from ..errors import CorruptFileError, MissingHDUError
 
 __all__ = ["GTI"]
 
-#: Reference time used when none is given (gammapy's default).
-DEFAULT_REFERENCE_TIME = Time("2000-01-01 00:00:00", scale="utc")
+#: Reference time used when none is given (gammapy's ``TIME_REF_DEFAULT``: 2000-01-01, TT).
+DEFAULT_REFERENCE_TIME = Time("2000-01-01 00:00:00", scale="tt")
 
 
 def _reference_from_header(header) -> Time:
@@ -50,7 +50,7 @@ class GTI:
         Table with ``START`` and ``STOP`` columns, either `~astropy.time.Time` or seconds (Quantity)
         relative to ``reference_time``.
     reference_time : `~astropy.time.Time`, optional
-        Reference of the relative times (default 2000-01-01, UTC).
+        Reference of the relative times (default 2000-01-01, TT).
     """
 
     def __init__(self, table: Table, reference_time=None):

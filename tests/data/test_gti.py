@@ -87,3 +87,15 @@ def test_time_intervals_round_trip():
     gti = GTI.create([0, 100] * u.s, [50, 200] * u.s)
     again = GTI.from_time_intervals(gti.time_intervals, reference_time=gti.time_ref)
     assert_allclose(np.asarray(again.met_stop.value), [50, 200], atol=1e-6)
+
+
+def test_default_reference_time_is_gammapys():
+    ours, theirs = GTI.create([0] * u.s, [1] * u.s), GammapyGTI.create([0] * u.s, [1] * u.s)
+    assert ours.time_ref.scale == theirs.time_ref.scale == "tt"
+    assert ours.time_ref == theirs.time_ref
+    interval = [(Time("2010-01-01", scale="tt"), Time("2010-01-02", scale="tt"))]
+    assert_allclose(
+        GTI.from_time_intervals(interval).met_start.value,
+        GammapyGTI.from_time_intervals(interval).met_start.value,
+        rtol=1e-12,
+    )
