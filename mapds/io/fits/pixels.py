@@ -150,10 +150,3 @@ class PixelCodec:
             np.bitwise_xor(values.view(unsigned), self._sign_bit(unsigned), out=stored, casting="unsafe")
         else:
             np.copyto(out, values, casting="unsafe")
-
-    def encode(self, values: np.ndarray) -> np.ndarray:
-        """Stored pixels (C-contiguous, ``file_dtype``) from values."""
-        values = np.ascontiguousarray(values, dtype=self.dtype)
-        out = np.empty(values.shape, dtype=self.file_dtype)
-        self.encode_into(values.reshape(-1), out.reshape(-1))
-        return out
