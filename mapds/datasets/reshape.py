@@ -431,9 +431,7 @@ def to_spectrum_dataset(
         )
         factor = np.asarray(containment.to_value("")).reshape(geom.data_shape)
         exposure = exposure.copy(data=(exposure.data * factor).astype(exposure.dtype))
-    members = {
-        key: getattr(region_dataset, key) for key in ("counts", "edisp", "mask_safe", "mask_fit")
-    }
+    members = {key: getattr(region_dataset, key) for key in ("counts", "edisp", "mask_safe", "mask_fit")}
     members["exposure"] = exposure
     if dataset.stat_type == "cash":
         members["background"] = region_dataset.background

@@ -27,6 +27,7 @@ livetime) are folded in the datasets' order, exactly as gammapy's sequential loo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,9 +35,11 @@ import dask
 import numpy as np
 from astropy.table import Table
 
-from ..errors import GeometryMismatchError, InvalidArgumentError
+from ..errors import GeometryMismatchError, InvalidArgumentError, OverwriteError
 from ..geom import RegionGeom, WcsGeom
+from ..io.urls import resolve
 from ..maps import Map
+from ..modeling.names import make_name
 
 if TYPE_CHECKING:
     from ..data import GTI
@@ -210,11 +213,10 @@ def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool, p
 
 
 def _assign(dataset: MapDataset, members: dict) -> None:
+    # New graphs, new graph names: the dataset's statistic cache and evaluator inputs are keyed
+    # by the members' graph names, so they are refreshed on the next use.
     for name, value in members.items():
         setattr(dataset, name, value)
-    invalidate = getattr(dataset, "reset_stat_cache", None)
-    if invalidate is not None:
-        invalidate()
 
 
 # -- public API -----------------------------------------------------------------------------------
@@ -282,11 +284,73 @@ def _safe_bins_flags(datasets: Sequence[MapDataset]) -> list[bool]:
     return flags
 
 
+def _check_all(first: MapDataset, datasets: Sequence[MapDataset]) -> None:
+    """Same dataset type as ``first`` and stackable into it, for every dataset."""
+    kinds = {type(d).__name__ for d in (first, *datasets)}
+    if len(kinds) > 1:
+        raise InvalidArgumentError(
+            f"Stacking impossible: all Datasets contained are not of a unique type ({sorted(kinds)})"
+        )
+    for other in datasets:
+        if other is not first:
+            check_stackable(first, other)
+
+
+def _masked_leaves(first: MapDataset, datasets: Sequence[MapDataset], nan_to_num: bool) -> list:
+    """Every dataset masked onto ``first``'s geometries (``to_masked`` on a common grid)."""
+    flags = _safe_bins_flags(datasets)
+    leaves = []
+    for dataset, flag in zip(datasets, flags, strict=True):
+        masked = _empty_like(first, first.geoms)
+        stack(masked, dataset, nan_to_num=nan_to_num, other_has_safe_bins=flag)
+        leaves.append(masked)
+    return leaves
+
+
 def _combine(left: MapDataset, right: MapDataset) -> MapDataset:
-    """``left`` + ``right`` for two masked datasets on one geometry (a new dataset)."""
+    """``left`` + ``right`` for two masked datasets on one geometry (a new dataset; the map
+    members only)."""
     out = left.copy(name=left.name)
     _assign(out, _stacked_members(left, right, nan_to_num=False, premasked=True))
     return out
+
+
+def _tree_sum(datasets: Sequence[MapDataset]) -> MapDataset:
+    """Pairwise :func:`_combine`, level by level (a graph of depth log2(n))."""
+    level = list(datasets)
+    while len(level) > 1:
+        pairs = [_combine(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+class _MetadataFold:
+    """GTI, meta table and livetime of masked datasets combined in order, as gammapy's
+    sequential stacking does (they are small: combined on the client, not in the graph)."""
+
+    def __init__(self):
+        self.started = False
+        self.gti = self.meta_table = None
+        self.livetimes = []
+
+    def add(self, leaf: MapDataset) -> None:
+        if not self.started:
+            self.gti, self.meta_table, self.started = leaf.gti, leaf.meta_table, True
+        else:
+            self.gti = stack_gti(self.gti, leaf.gti)
+            if _has_rows(self.meta_table) or _has_rows(leaf.meta_table):
+                self.meta_table = hstack_meta_tables(self.meta_table, leaf.meta_table)
+        if leaf.exposure is not None and "livetime" in leaf.exposure.meta:
+            self.livetimes.append(leaf.exposure.meta["livetime"])
+
+    def apply(self, dataset: MapDataset) -> None:
+        dataset.gti, dataset.meta_table = self.gti, self.meta_table
+        if dataset.exposure is not None:
+            meta = dict(dataset.exposure.meta)
+            meta.pop("livetime", None)
+            if self.livetimes:
+                meta["livetime"] = sum(self.livetimes[1:], self.livetimes[0].copy())
+            dataset.exposure.meta = meta
 
 
 def stack_reduce(datasets: Sequence[MapDataset], name=None, nan_to_num=True) -> MapDataset:
@@ -311,52 +375,134 @@ def stack_reduce(datasets: Sequence[MapDataset], name=None, nan_to_num=True) -> 
     MapDataset
         Lazy dataset: its maps are dask graphs; the safe-mask reductions needed for the
         livetime are the only values computed (all in one pass).
+
+    See Also
+    --------
+    stack_to_zarr : the same for many datasets, streamed to a zarr store in batches.
     """
     datasets = list(datasets)
     if not datasets:
         raise InvalidArgumentError("stack_reduce needs at least one dataset")
-    kinds = {type(d).__name__ for d in datasets}
-    if len(kinds) > 1:
-        raise InvalidArgumentError(
-            f"Stacking impossible: all Datasets contained are not of a unique type ({sorted(kinds)})"
-        )
-    first = datasets[0]
-    for other in datasets[1:]:
-        check_stackable(first, other)
-    flags = _safe_bins_flags(datasets)
-    geoms = first.geoms
-
-    leaves = []
-    for i, dataset in enumerate(datasets):
-        masked = _empty_like(first, geoms, name=name if i == 0 else None)
-        stack(masked, dataset, nan_to_num=nan_to_num, other_has_safe_bins=flags[i])
-        leaves.append(masked)
-
-    level = leaves
-    while len(level) > 1:
-        pairs = [_combine(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        level = pairs + ([level[-1]] if len(level) % 2 else [])
-    stacked = level[0]
-    _fold_metadata(stacked, leaves)
+    _check_all(datasets[0], datasets)
+    leaves = _masked_leaves(datasets[0], datasets, nan_to_num)
+    stacked = _tree_sum(leaves).copy(name=name)
+    fold = _MetadataFold()
+    for leaf in leaves:
+        fold.add(leaf)
+    fold.apply(stacked)
     return stacked
 
 
-def _fold_metadata(stacked: MapDataset, leaves: Sequence[MapDataset]) -> None:
-    """GTI, meta table and livetime of ``leaves`` combined in order, as sequential stacking does."""
-    first = leaves[0]
-    gti, meta_table = first.gti, first.meta_table
-    livetimes = []
-    for leaf in leaves:
-        if leaf is not first:
-            gti = stack_gti(gti, leaf.gti)
-            if _has_rows(meta_table) or _has_rows(leaf.meta_table):
-                meta_table = hstack_meta_tables(meta_table, leaf.meta_table)
-        if leaf.exposure is not None and "livetime" in leaf.exposure.meta:
-            livetimes.append(leaf.exposure.meta["livetime"])
-    stacked.gti, stacked.meta_table = gti, meta_table
-    if stacked.exposure is not None:
-        meta = dict(stacked.exposure.meta)
-        meta.pop("livetime", None)
-        if livetimes:
-            meta["livetime"] = sum(livetimes[1:], livetimes[0].copy())
-        stacked.exposure.meta = meta
+# -- many datasets: streamed to storage -----------------------------------------------------------
+
+
+def open_datasets(urls, *, chunks=None, storage_options=None) -> list[MapDataset]:
+    """Open dataset files in parallel, each by a dask task (threads locally, the workers of a
+    ``dask.distributed`` client when one is active).
+
+    Only headers and small tables are read; the datasets that come back hold lazy graphs whose
+    tasks read the maps' bytes.
+
+    Parameters
+    ----------
+    urls : sequence of str or os.PathLike
+        FITS files or zarr stores (any fsspec URL).
+    chunks, storage_options : optional, keyword-only
+        See :meth:`MapDataset.read`.
+    """
+    from .map_dataset import MapDataset
+
+    tasks = [
+        dask.delayed(MapDataset.read, pure=False)(url, chunks=chunks, storage_options=storage_options)
+        for url in urls
+    ]
+    return list(dask.compute(*tasks))
+
+
+def _opened(items, chunks, storage_options) -> list[MapDataset]:
+    paths = [i for i, item in enumerate(items) if isinstance(item, (str, os.PathLike))]
+    opened = open_datasets([items[i] for i in paths], chunks=chunks, storage_options=storage_options)
+    items = list(items)
+    for i, dataset in zip(paths, opened, strict=True):
+        items[i] = dataset
+    return items
+
+
+def stack_to_zarr(
+    datasets,
+    filename,
+    name=None,
+    nan_to_num=True,
+    *,
+    batch_size=64,
+    overwrite=False,
+    chunks=None,
+    storage_options=None,
+) -> MapDataset:
+    """Stack many datasets (gammapy's ``stack_reduce`` result) into a zarr dataset group, streamed.
+
+    Datasets are taken ``batch_size`` at a time: a batch is opened (file names and URLs by dask
+    tasks, see :func:`open_datasets`), masked and tree-reduced as in :func:`stack_reduce`, added
+    to the partial stack of the previous batches (read back lazily from storage) and written
+    chunk by chunk.  Every computation is one bounded graph in which each output chunk is a small
+    tree over input chunks, so a worker holds a few chunks at a time however many datasets there
+    are; it runs on the threaded scheduler or on the active ``dask.distributed`` client.
+
+    Parameters
+    ----------
+    datasets : sequence of MapDataset, str or os.PathLike
+        Datasets, or files / URLs of datasets, of one type; each on the first one's geometry or an
+        aligned cutout of it.
+    filename : str or os.PathLike
+        Target zarr store (any fsspec URL); partial stacks of earlier batches are written next to
+        it and removed at the end.
+    name : str, optional
+        Name of the stacked dataset (random if None).
+    nan_to_num : bool
+        Replace non-finite values by zero.
+    batch_size : int, keyword-only
+        Datasets per graph (bounds the graph size, not the memory of a worker).
+    overwrite : bool, keyword-only
+        Replace an existing ``filename``.
+    chunks, storage_options : optional, keyword-only
+        Chunks of the datasets opened from files, and fsspec options for every URL.
+
+    Returns
+    -------
+    MapDataset
+        The stacked dataset, opened lazily from ``filename``.
+    """
+    from .map_dataset import MapDataset
+
+    items = list(datasets)
+    if not items:
+        raise InvalidArgumentError("stack_to_zarr needs at least one dataset")
+    if int(batch_size) < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    target = resolve(filename, storage_options)
+    if not overwrite and target.exists():
+        raise OverwriteError(f"{target.url!r} exists; pass overwrite=True to replace it")
+    name = make_name(name)
+    partials = [target.sibling(f".{target.name}.partial-{k}") for k in (0, 1)]
+    first, partial, fold = None, None, _MetadataFold()
+    batches = [items[i : i + int(batch_size)] for i in range(0, len(items), int(batch_size))]
+    try:
+        for k, batch in enumerate(batches):
+            batch = _opened(batch, chunks, storage_options)
+            first = batch[0] if first is None else first
+            _check_all(first, batch)
+            leaves = _masked_leaves(first, batch, nan_to_num)
+            for leaf in leaves:
+                fold.add(leaf)
+            stacked = _tree_sum(leaves if partial is None else [partial, *leaves]).copy(name=name)
+            fold.apply(stacked)
+            last = k == len(batches) - 1
+            location = target if last else partials[k % 2]
+            options = {"format": "zarr", "storage_options": storage_options}
+            stacked.write(location.url, overwrite=overwrite or not last, **options)
+            partial = MapDataset.read(location.url, chunks={}, **options)
+    finally:
+        for location in partials:
+            if location.exists():
+                location.fs.rm(location.path, recursive=True)
+    return partial

@@ -192,6 +192,24 @@ def test_to_region_map_dataset(dataset_pair, assert_same, edisp):
     assert region_dataset.counts.geom.data_shape == (4, 1, 1)
 
 
+def test_to_region_map_dataset_applies_the_fov_background_model(dataset_pair, assert_same):
+    from gammapy.modeling.models import FoVBackgroundModel as GammapyFoV
+    from gammapy.modeling.models import PowerLawNormSpectralModel as GammapyNorm
+
+    from mapds.modeling.models import FoVBackgroundModel, PowerLawNormSpectralModel
+
+    gp, md = dataset_pair(seed=8)
+    _uniform_masks(gp, md)
+    gp.models = [GammapyFoV(dataset_name="ds", spectral_model=GammapyNorm(norm=1.4, tilt=0.3))]
+    md.models = [
+        FoVBackgroundModel(dataset_name="ds", spectral_model=PowerLawNormSpectralModel(norm=1.4, tilt=0.3))
+    ]
+    region = CircleSkyRegion(_galactic(0.2, -0.1), 0.35 * u.deg)
+    assert_same.dataset(
+        md.to_region_map_dataset(region, name="r"), gp.to_region_map_dataset(region, name="r")
+    )
+
+
 def test_to_region_map_dataset_region_outside(dataset_pair):
     _, md = dataset_pair()
     region = CircleSkyRegion(_galactic(0.9, 0.0), 0.35 * u.deg)
@@ -269,9 +287,7 @@ def _operations(md):
         "to_spectrum_dataset",
     ],
 )
-def test_new_dataset_is_lazy_and_shares_gti_and_meta_table(
-    dataset_pair, raise_if_dask_computes, operation
-):
+def test_new_dataset_is_lazy_and_shares_gti_and_meta_table(dataset_pair, raise_if_dask_computes, operation):
     gp, md = dataset_pair(seed=10)
     _uniform_masks(gp, md)
     md.models = []

@@ -137,6 +137,28 @@ def test_stack_spectrum_datasets(dataset_pair, assert_same):
     assert_same.dataset(md, gp)
 
 
+def _fov_background(dataset, norm, tilt):
+    """Attach a FoV background model (norm, tilt) to a gammapy or mapds dataset."""
+    if type(dataset).__module__.startswith("gammapy"):
+        from gammapy.modeling.models import FoVBackgroundModel, PowerLawNormSpectralModel
+    else:
+        from mapds.modeling.models import FoVBackgroundModel, PowerLawNormSpectralModel
+    spectral = PowerLawNormSpectralModel(norm=norm, tilt=tilt)
+    dataset.models = [FoVBackgroundModel(dataset_name=dataset.name, spectral_model=spectral)]
+
+
+def test_stack_bakes_the_fov_background_models_in(dataset_pair, assert_same):
+    """self's and other's FoV models are applied to their backgrounds before the sum."""
+    gp, md = dataset_pair(seed=1)
+    gp_other, md_other = dataset_pair(seed=2, name="other")
+    for dataset, other in ((gp, gp_other), (md, md_other)):
+        _fov_background(dataset, 1.3, 0.2)
+        _fov_background(other, 0.7, -0.1)
+        dataset.stack(other)
+    assert md.background.dtype == np.float64
+    assert_same.dataset(md, gp)
+
+
 # -- incompatible geometries ----------------------------------------------------------------------
 
 
@@ -222,6 +244,19 @@ def test_stack_reduce(dataset_pair, assert_same, n):
     gp = GammapyDatasets(list(gp_list)).stack_reduce(name="stacked")
     md = Datasets(list(md_list)).stack_reduce(name="stacked")
     assert_same.dataset(md, gp)
+
+
+def test_stack_reduce_with_fov_background_models(dataset_pair, assert_same):
+    gp_list, md_list = [], []
+    for seed in range(3):
+        gp, md = dataset_pair(seed=seed, name=f"d{seed}")
+        for dataset in (gp, md):
+            _fov_background(dataset, 1.0 + 0.1 * seed, 0.05 * seed)
+        gp_list.append(gp)
+        md_list.append(md)
+    assert_same.dataset(
+        Datasets(md_list).stack_reduce(name="s"), GammapyDatasets(gp_list).stack_reduce(name="s")
+    )
 
 
 def test_stack_reduce_with_cutouts(dataset_pair, assert_same):
