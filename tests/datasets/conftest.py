@@ -190,7 +190,7 @@ def build_dataset(
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def dataset_pair():
     """``dataset_pair(seed=0, **kwargs)`` -> ``(gammapy dataset, mapds dataset)``, built by
     :func:`build_dataset` from the same values."""
@@ -291,7 +291,7 @@ def assert_dataset_same(md, gp, rtol=1e-6, check_name=True) -> None:
             assert u.isclose(md_livetime, gp_livetime, rtol=1e-12)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def assert_same():
     """The comparison functions: ``assert_same.dataset(md, gp)``, ``.map``, ``.irf``, ``.gti``,
     ``.table``."""
