@@ -168,13 +168,22 @@ def _stacked_irf(target, other, weights):
     return out
 
 
-def _mask_on_geom(mask: Map, geom) -> Map:
-    """``mask`` (on ``geom`` or an aligned cutout of it) pasted into an all-False/zero map."""
-    if mask.geom == geom:
-        return mask.copy()
-    out = Map.from_geom(geom, dtype=mask.dtype, unit=mask.unit, chunks=None)
-    out.stack(mask)
-    return out
+def _counts_grid_chunks(dataset: MapDataset):
+    """Chunks shared by the maps on the counts geometry (those of the first one present)."""
+    members = (dataset.counts, dataset.background, dataset.mask_safe, dataset.mask_fit)
+    return next((m.chunks for m in members if m is not None), None)
+
+
+def _mask_on_grid(mask: Map, dataset: MapDataset) -> Map:
+    """``mask`` (on ``dataset``'s geometry or an aligned cutout of it) on that geometry and its
+    chunks, zero / False where the cutout does not reach."""
+    chunks = _counts_grid_chunks(dataset)
+    if mask.geom == dataset._geom:
+        out = mask.copy()
+    else:
+        out = Map.from_geom(dataset._geom, dtype=mask.dtype, unit=mask.unit, chunks=chunks)
+        out.stack(mask)
+    return out if chunks is None or out.chunks == chunks else out.rechunk(chunks)
 
 
 def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool, premasked: bool) -> dict:
@@ -208,7 +217,7 @@ def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool, p
         else:
             # gammapy copies other's mask as is, even when it is a cutout; on self's geometry
             # the dataset stays consistent.
-            members["mask_fit"] = _mask_on_geom(other.mask_fit, dataset._geom)
+            members["mask_fit"] = _mask_on_grid(other.mask_fit, dataset)
     return members
 
 
@@ -258,8 +267,7 @@ def stack(dataset: MapDataset, other: MapDataset, nan_to_num=True, *, other_has_
 
 def _empty_like(dataset: MapDataset, geoms: dict, name=None) -> MapDataset:
     """gammapy's ``from_geoms(**geoms)`` with ``dataset``'s chunks and class."""
-    chunks = dataset.counts.chunks if dataset.counts is not None else None
-    return type(dataset).from_geoms(**geoms, name=name, chunks=chunks)
+    return type(dataset).from_geoms(**geoms, name=name, chunks=_counts_grid_chunks(dataset))
 
 
 def to_masked(dataset: MapDataset, name=None, nan_to_num=True, *, other_has_safe_bins=None) -> MapDataset:

@@ -67,6 +67,22 @@ def test_stack_cutout(dataset_pair, assert_same, position, width):
     assert_same.dataset(md, gp)
 
 
+def test_stack_takes_other_mask_fit_onto_its_own_grid(dataset_pair):
+    """Without a fit mask of its own, a dataset takes other's, on its own geometry and chunks
+    (gammapy copies a cutout's mask as is, leaving the dataset with mismatched geometries)."""
+    _, md = dataset_pair(seed=3)
+    _, other = dataset_pair(seed=4, name="other")
+    md.mask_fit = None
+    cut = other.cutout(_galactic(0.3, -0.2), 0.8 * u.deg)
+    md.stack(cut)
+    assert md.mask_fit.geom == md.counts.geom
+    assert md.mask_fit.chunks == md.counts.chunks
+    expected = np.zeros(md.counts.data.shape, dtype=bool)
+    slices = cut.counts.geom.cutout_slices(md.counts.geom)["parent-slices"]
+    expected[(Ellipsis, *slices)] = cut.mask_fit.data.compute()
+    np.testing.assert_array_equal(md.mask_fit.data.compute(), expected)
+
+
 def test_stack_three_datasets_meta_table_and_gti(dataset_pair, assert_same):
     gp, md = dataset_pair(seed=1)
     for seed, start in ((2, 1000.0), (3, 150.0)):
