@@ -448,17 +448,26 @@ class MapEvaluator:
     # -- binding to a dataset -------------------------------------------------------------------
 
     def _bind(self, inputs: EvaluationInputs) -> None:
-        """Use ``inputs`` from now on; a change of inputs drops the lookup and the caches."""
-        if self._inputs is not None and self._inputs.token == inputs.token:
+        """Use ``inputs`` from now on.
+
+        Inputs with other values (another token) drop the lookup and the caches.  The same values
+        in new objects (e.g. persisted maps, which keep their graph names) keep them, but the
+        footprint is rebuilt at the same lookup position so that tasks read the new objects.
+        """
+        if inputs is self._inputs:
             return
         if inputs.exposure is None:
             raise InvalidArgumentError(
                 f"Cannot evaluate model {self.model.name!r}: the dataset has no exposure"
             )
+        old, fp = self._inputs, self._footprint
         self._inputs = inputs
-        self._footprint = None
-        self._lookup = None
-        self.reset_cache_properties()
+        if old is None or old.token != inputs.token or fp is None:
+            self._footprint = None
+            self._lookup = None
+            self.reset_cache_properties()
+        else:
+            self._footprint = self._new_footprint(inputs, fp.position, fp.lonlat, fp.evaluation_radius)
 
     @property
     def _current_lookup(self) -> _Lookup | None:
@@ -483,16 +492,18 @@ class MapEvaluator:
             self._footprint = self._new_footprint(self._inputs)
         return self._footprint
 
-    def _new_footprint(self, inputs: EvaluationInputs) -> _Footprint:
-        """Lookup position, bounding box and IRF windows for the model as it is now."""
+    def _new_footprint(self, inputs: EvaluationInputs, position=None, lonlat=None, radius=None) -> _Footprint:
+        """Lookup position, bounding box and IRF windows: for the model as it is now, or at a
+        given (earlier) lookup ``position``, ``lonlat`` and evaluation ``radius``."""
         if self.evaluation_mode == "global":
             psf = None
             if inputs.psf is not None and self.model.spatial_model is not None:
                 psf = self._irf_window(inputs.psf, None)
             edisp = None if inputs.edisp is None else self._irf_window(inputs.edisp, None)
             return _Footprint(inputs, None, None, None, None, psf, edisp)
-        position = self.model.position
-        radius = float(self.model.evaluation_radius.to_value("deg"))
+        if position is None:
+            position, lonlat = self.model.position, self.model.position_lonlat
+            radius = float(self.model.evaluation_radius.to_value("deg"))
         bbox = _bounding_box(inputs, position, radius)
         psf = edisp = None
         if inputs.psf is not None:
@@ -500,7 +511,7 @@ class MapEvaluator:
             psf = self._irf_window(inputs.psf, psf_position)
         if inputs.edisp is not None:
             edisp = self._irf_window(inputs.edisp, position)
-        return _Footprint(inputs, position, self.model.position_lonlat, radius, bbox, psf, edisp)
+        return _Footprint(inputs, position, lonlat, radius, bbox, psf, edisp)
 
     @staticmethod
     def _irf_window(irf, position) -> _IRFWindow:

@@ -27,7 +27,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..geom import WcsGeom
 from ..maps import Map
-from .evaluator import CutoutNpred, EvaluationInputs, MapEvaluator
+from .evaluator import EvaluationInputs, MapEvaluator
 
 __all__ = ["BackgroundTerm", "NpredGraph", "Region"]
 
@@ -277,32 +277,110 @@ class _RegionSpec:
     image: WcsGeom
 
 
-def _region_npred(spec: _RegionSpec, background, local_results, global_blocks, clip=False) -> np.ndarray:
-    """Predicted counts over ``spec.region``: scaled background + overlapping model parts."""
+@dataclass(frozen=True, eq=False)
+class RegionTerms:
+    """The parts of the predicted counts over a region: ``background × norm + signal``.
+
+    Parameters
+    ----------
+    shape : tuple
+        Shape of the region ``(n_energy, ny, nx)``.
+    background : ndarray or None
+        Raw background (float64 with the FoV model applied already when its norm varies across
+        the sky, then ``norm`` is None).
+    norm : ndarray or None
+        FoV norm per energy bin (None: 1).
+    pieces : list of (slice, slice, ndarray)
+        Model parts: rows and columns of the region, and their values.
+    blocks : list of ndarray
+        Model parts covering the whole region (models evaluated per chunk).
+    """
+
+    shape: tuple[int, int, int]
+    background: np.ndarray | None
+    norm: np.ndarray | None
+    pieces: list
+    blocks: list
+
+    def window(self, ys: slice, xs: slice) -> RegionTerms:
+        """The terms over rows ``ys`` and columns ``xs`` of the region."""
+        background = None if self.background is None else self.background[:, ys, xs]
+        pieces = []
+        for py, px, values in self.pieces:
+            oy, ox = _intersection(py, ys), _intersection(px, xs)
+            if oy is not None and ox is not None:
+                part = values[:, _shift(oy, py.start), _shift(ox, px.start)]
+                pieces.append((_shift(oy, ys.start), _shift(ox, xs.start), part))
+        blocks = [b[:, ys, xs] for b in self.blocks]
+        shape = (self.shape[0], ys.stop - ys.start, xs.stop - xs.start)
+        return RegionTerms(shape, background, self.norm, pieces, blocks)
+
+    @property
+    def has_signal(self) -> bool:
+        return bool(self.pieces or self.blocks)
+
+    def signal(self) -> np.ndarray | None:
+        """Sum of the model parts (float64, in model order), None without any."""
+        if not self.has_signal:
+            return None
+        signal = np.zeros(self.shape)
+        for ys, xs, values in self.pieces:
+            signal[:, ys, xs] += values
+        for block in self.blocks:
+            signal += block
+        return signal
+
+    def npred(self) -> np.ndarray:
+        """``signal + background × norm`` as a new float64 array (gammapy's order: the model
+        parts summed first, the background added)."""
+        signal = self.signal()
+        if self.background is None:
+            return np.zeros(self.shape) if signal is None else signal
+        if self.norm is None:
+            background = self.background.astype(np.float64)
+        else:
+            background = self.background * self.norm[:, np.newaxis, np.newaxis]
+        if signal is None:
+            return background
+        return np.add(signal, background, out=background)
+
+
+def region_terms(spec: _RegionSpec, background, local_results, global_blocks) -> RegionTerms:
+    """Split the predicted counts over ``spec.region`` into :class:`RegionTerms`."""
     region = spec.region
+    norm = None
     if background is not None and spec.background is not None:
-        mu = spec.background.values(np.asarray(background), region, spec.image)
+        term = spec.background
+        background = np.asarray(background)
+        if term.model is not None:
+            background = term.values(background, region, spec.image)
+        elif term.corrected:
+            norm = term.norm[region.e]
     else:
-        mu = np.zeros(region.shape)
+        background = None
+    pieces = []
     for result in local_results:
-        add_cutout(mu, result, region)
-    for block in global_blocks:
-        mu += block
+        if result is None:
+            continue
+        ys, xs = _intersection(result.y, region.y), _intersection(result.x, region.x)
+        if ys is None or xs is None:
+            continue
+        values = result.stackable[region.e, _shift(ys, result.y.start), _shift(xs, result.x.start)]
+        pieces.append((_shift(ys, region.y.start), _shift(xs, region.x.start), values))
+    return RegionTerms(region.shape, background, norm, pieces, [np.asarray(b) for b in global_blocks])
+
+
+def _region_npred(spec: _RegionSpec, background, local_results, global_blocks, clip=False) -> np.ndarray:
+    """Predicted counts over ``spec.region``: model parts + scaled background (clipped at 0)."""
+    mu = region_terms(spec, background, local_results, global_blocks).npred()
     if clip:
         mu[mu < 0] = 0
     return mu
 
 
-def add_cutout(mu: np.ndarray, result: CutoutNpred | None, region: Region) -> None:
-    """Add the part of a model's cutout that overlaps ``region`` into ``mu`` (in place)."""
-    if result is None:
-        return
-    ys = slice(max(result.y.start, region.y.start), min(result.y.stop, region.y.stop))
-    xs = slice(max(result.x.start, region.x.start), min(result.x.stop, region.x.stop))
-    if ys.start >= ys.stop or xs.start >= xs.stop:
-        return
-    source = (region.e, _shift(ys, result.y.start), _shift(xs, result.x.start))
-    mu[:, _shift(ys, region.y.start), _shift(xs, region.x.start)] += result.stackable[source]
+def _intersection(a: slice, b: slice) -> slice | None:
+    start, stop = max(a.start, b.start), min(a.stop, b.stop)
+    return slice(start, stop) if start < stop else None
 
 
 def _shift(s: slice, origin: int) -> slice:

@@ -1,20 +1,20 @@
-"""The Cash statistic of a dataset, summed tile by tile, and the cache that makes it incremental.
+"""``MapDataset.stat_sum``: the Cash statistic as a graph over tiles, kept between calls.
 
-Every chunk of the counts grid is cut into *tiles* (all its energy bins × at most
-:data:`TILE_SIZE` × :data:`TILE_SIZE` pixels).  A region task (:mod:`mapds.datasets.npred_graph`)
-builds the predicted counts of a box of tiles and returns one float64 partial sum per tile::
+The statistic is a sum over the tiles of the counts grid (:mod:`mapds.datasets.stat_tiles`).  The
+dataset keeps, in a :class:`StatCache`:
 
-    2 Σ_tile w · (μ − n ln μ),   μ = max(npred, 1e-25),  ln taken only where n > 0
+- the parameter-free :class:`~mapds.datasets.stat_tiles.BackgroundSums` of every tile (they give
+  the statistic of any tile without model signal for any FoV norm, without reading data);
+- the values of the tiles computed bin by bin (those under a model's bounding box, or where the
+  background identity is not exact), with what they were computed from: the FoV model's
+  parameter values and the task key and bounding box of every model (a key changes with any
+  parameter value or IRF lookup of the model).
 
-(``w`` = the mask: bins outside it are skipped; float weights for ``cash_weighted``).
-
-The dataset keeps the tile sums of its last statistic together with what they were computed from:
-the graph names of counts, background and masks, the FoV model's parameter values, and the task
-key and bounding box of every model (a key changes with any parameter value or IRF lookup).  The
-next statistic recomputes only the tiles whose inputs changed — those under the old and the new
-bounding box of a changed model, all of them when the FoV model or the data changed — so after one
-parameter change its cost follows the footprint of that model, not the size of the cube.  A
-tile's value depends only on its own data and models, so the incremental sum equals a cold one.
+The first statistic reads everything once.  The next one recomputes only the bin-by-bin tiles
+whose inputs changed — under the old and new bounding box of a changed model, or all of them
+(a few footprints' worth) after a FoV parameter change — so its cost follows the footprints of the
+models, not the size of the cube.  Counts, background or masks replaced by other data (other
+graph names) start from scratch.
 """
 
 from __future__ import annotations
@@ -27,126 +27,19 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ..stats import TRUNCATION_VALUE
-from .npred_graph import NpredGraph, Region, _region_key, _unique
+from .npred_graph import NpredGraph, _region_key, _unique, region_terms
+from .stat_tiles import BackgroundSums, TileGrid, region_tiles
 
-__all__ = ["TILE_SIZE", "StatCache", "cash_tile_sums", "stat_sum_graph"]
-
-#: Side of a tile in pixels: small enough that a model's footprint covers few tiles, large enough
-#: that per-tile bookkeeping stays negligible.
-TILE_SIZE = 64
-
-
-def cash_tile_sums(counts, mu, mask, y_edges, x_edges) -> np.ndarray:
-    """Cash statistic summed over tiles of a region.
-
-    Parameters
-    ----------
-    counts : ndarray
-        Counts ``(n_energy, ny, nx)``.
-    mu : ndarray
-        Predicted counts, float64, same shape; overwritten.
-    mask : ndarray or None
-        Bool mask (bins to use) or float weights (0: skipped), same shape; None: all bins.
-    y_edges, x_edges : ndarray
-        Tile boundaries along y and x, in pixels of the region (starting at 0).
-
-    Returns
-    -------
-    ndarray
-        ``(len(y_edges) - 1, len(x_edges) - 1)`` float64 sums of ``2 w (μ − n ln μ)``.
-    """
-    np.maximum(mu, TRUNCATION_VALUE, out=mu)
-    n_pixels = mu.shape[1] * mu.shape[2]
-    positive = counts > 0
-    if mask is not None:
-        positive &= mask.astype(bool, copy=False)
-    index = np.flatnonzero(positive)
-    log_term = counts.reshape(-1)[index].astype(np.float64) * np.log(mu.reshape(-1)[index])
-    if mask is not None and mask.dtype != bool:
-        log_term *= mask.reshape(-1)[index]
-    per_pixel_log = np.bincount(index % n_pixels, weights=log_term, minlength=n_pixels)
-    if mask is not None:
-        np.multiply(mu, mask, out=mu)
-    per_pixel = mu.sum(axis=0)
-    per_pixel -= per_pixel_log.reshape(per_pixel.shape)
-    tiles = np.add.reduceat(np.add.reduceat(per_pixel, y_edges[:-1], axis=0), x_edges[:-1], axis=1)
-    return 2 * tiles
-
-
-# -- tiles ------------------------------------------------------------------------------------------
-
-
-def _tile_edges(chunks: tuple[int, ...], size: int) -> np.ndarray:
-    """Chunk boundaries, with extra boundaries every ``size`` pixels inside each chunk."""
-    edges, start = [0], 0
-    for n in chunks:
-        edges.extend(range(start + size, start + n, size))
-        start += n
-        edges.append(start)
-    return np.asarray(edges)
-
-
-def _covering(edges: np.ndarray, pixels: slice) -> slice:
-    """Tiles (between ``edges``) overlapping the pixels ``pixels``."""
-    first = np.searchsorted(edges, pixels.start, "right") - 1
-    return slice(int(first), int(np.searchsorted(edges, pixels.stop)))
-
-
-class TileGrid:
-    """The tiles of a chunked counts grid ``(energy, y, x)``.
-
-    Tiles span a chunk's energy bins and at most ``size × size`` pixels, never crossing a chunk
-    boundary.
-    """
-
-    def __init__(self, chunks, size: int = TILE_SIZE):
-        self.chunks = chunks
-        self.size = size
-        self.e_bounds = np.cumsum((0, *chunks[0]))
-        self.y_edges = _tile_edges(chunks[1], size)
-        self.x_edges = _tile_edges(chunks[2], size)
-        y_bounds, x_bounds = np.cumsum((0, *chunks[1])), np.cumsum((0, *chunks[2]))
-        # first tile of each chunk (and one past the last), along y and x
-        self.y_first = np.searchsorted(self.y_edges, y_bounds)
-        self.x_first = np.searchsorted(self.x_edges, x_bounds)
-        self.shape = (len(chunks[0]), len(self.y_edges) - 1, len(self.x_edges) - 1)
-
-    def tiles_under(self, bbox: tuple[slice, slice]) -> tuple[slice, slice]:
-        """Tile rows and columns overlapping the pixel box ``bbox``."""
-        ys, xs = bbox
-        return _covering(self.y_edges, ys), _covering(self.x_edges, xs)
-
-    def regions(self, dirty: np.ndarray):
-        """For every chunk holding dirty tiles: its block index, the box of tiles to recompute
-        (the smallest covering its dirty tiles) and that box's pixel region."""
-        for ie, iy, ix in np.ndindex(len(self.chunks[0]), len(self.chunks[1]), len(self.chunks[2])):
-            ty0, ty1 = self.y_first[iy], self.y_first[iy + 1]
-            tx0, tx1 = self.x_first[ix], self.x_first[ix + 1]
-            block = dirty[ie, ty0:ty1, tx0:tx1]
-            if not block.any():
-                continue
-            rows, cols = np.flatnonzero(block.any(axis=1)), np.flatnonzero(block.any(axis=0))
-            ty = slice(int(ty0 + rows[0]), int(ty0 + rows[-1] + 1))
-            tx = slice(int(tx0 + cols[0]), int(tx0 + cols[-1] + 1))
-            region = Region(
-                slice(int(self.e_bounds[ie]), int(self.e_bounds[ie + 1])),
-                slice(int(self.y_edges[ty.start]), int(self.y_edges[ty.stop])),
-                slice(int(self.x_edges[tx.start]), int(self.x_edges[tx.stop])),
-            )
-            whole = ty == slice(ty0, ty1) and tx == slice(tx0, tx1)
-            yield (ie, iy, ix), (ie, ty, tx), region, whole
-
-
-# -- the cache --------------------------------------------------------------------------------------
+__all__ = ["StatCache", "stat_sum_graph"]
 
 
 @dataclass(frozen=True)
 class _State:
-    """What the tile sums are computed from."""
+    """What the statistic of a dataset is computed from."""
 
-    data: str  # counts, background, masks, statistic and chunks
+    data: str  # counts, background, masks, statistic type and chunks
     background: str  # FoV model parameter values
+    sums_usable: bool  # background-only tiles come from BackgroundSums (no spatial FoV norm)
     global_keys: tuple[str, ...]
     local: dict  # model name -> (task key, bounding box)
     order: tuple[str, ...]  # order in which model parts are added
@@ -155,103 +48,129 @@ class _State:
 @dataclass(frozen=True, eq=False)
 class _Snapshot:
     state: _State
-    tiles: np.ndarray
+    sums: BackgroundSums | None
+    values: np.ndarray  # statistic of the tiles computed bin by bin
+    computed: np.ndarray  # which tiles of ``values`` hold a value for ``state``
 
 
 class StatCache:
-    """The tile sums of a dataset's last statistic, and what they were computed from."""
+    """The tile sums of a dataset's last statistic and what they were computed from."""
 
     def __init__(self):
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
 
-    def clear(self) -> None:
-        """Forget everything: the next statistic is computed from scratch."""
-        self._snapshot = None
-
     @property
     def snapshot(self) -> _Snapshot | None:
+        """The last stored state (None: nothing cached)."""
         return self._snapshot
+
+    def clear(self) -> None:
+        """Forget everything: the next statistic reads all the data again."""
+        self._snapshot = None
 
     def store(self, snapshot: _Snapshot) -> None:
         with self._lock:
             self._snapshot = snapshot
 
     def __getstate__(self) -> dict:
-        # Graphs hold the cache; a distributed worker gets an empty one (and its update is lost).
+        # Graphs hold the cache; a distributed worker gets an empty one (its update is lost).
         return {}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
 
 
-def _dirty_tiles(grid: TileGrid, old: _Snapshot | None, new: _State) -> np.ndarray:
-    stale = (
-        old is None
-        or old.tiles.shape != grid.shape
-        or (old.state.data, old.state.background, old.state.global_keys, old.state.order)
-        != (new.data, new.background, new.global_keys, new.order)
-    )
-    if stale:
-        return np.ones(grid.shape, dtype=bool)
-    dirty = np.zeros(grid.shape, dtype=bool)
-    for name in set(old.state.local) | set(new.local):
-        before, after = old.state.local.get(name), new.local.get(name)
-        if before == after:
-            continue
-        for entry in (before, after):
-            if entry is not None:
-                ty, tx = grid.tiles_under(entry[1])
-                dirty[:, ty, tx] = True
-    return dirty
-
-
-# -- the graph --------------------------------------------------------------------------------------
-
-
-def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> da.Array:
-    """Lazy ``Σ`` of the Cash statistic over the mask (a 0-d float64 dask array).
-
-    Only tiles whose inputs differ from those of ``cache``'s snapshot get a task; computing the
-    result stores the new tile sums in ``cache``.
-
-    Parameters
-    ----------
-    graph : NpredGraph
-        The predicted-counts terms.
-    counts : Map
-        Counts.
-    masks : tuple of Map
-        ``mask_safe`` and/or ``mask_fit`` (product = mask or weights).
-    weighted : bool
-        ``cash_weighted``: the mask values are weights.
-    cache : StatCache
-        The dataset's tile sums.
-    """
-    grid = TileGrid(graph.chunks)
+def _state(graph: NpredGraph, counts, masks, weighted: bool) -> _State:
     background = graph.background
-    data_token = tokenize(
+    data = tokenize(
         counts.data.name,
         None if background.background is None else background.background.data.name,
         [m.data.name for m in masks],
         weighted,
         graph.chunks,
-        grid.size,
     )
-    state = _State(
-        data_token,
+    return _State(
+        data,
         background.key,
+        background.model is None,
         graph.global_keys,
         graph.local_state,
         tuple(t.name for t in graph.local),
     )
+
+
+def _signal_tiles(grid: TileGrid, state: _State) -> np.ndarray:
+    """Tiles that model signal may reach (every tile with a global model or a spatial FoV norm)."""
+    if state.global_keys or not state.sums_usable:
+        return np.ones(grid.shape, dtype=bool)
+    tiles = np.zeros(grid.shape, dtype=bool)
+    for _, bbox in state.local.values():
+        ty, tx = grid.tiles_under(bbox)
+        tiles[:, ty, tx] = True
+    return tiles
+
+
+def _still_computed(grid: TileGrid, old: _Snapshot | None, new: _State) -> np.ndarray:
+    """Tiles whose bin-by-bin value in ``old`` is still that of ``new``."""
+    if old is None or old.state.data != new.data or old.values.shape != grid.shape:
+        return np.zeros(grid.shape, dtype=bool)
+    context = ("background", "sums_usable", "global_keys", "order")
+    if any(getattr(old.state, name) != getattr(new, name) for name in context):
+        return np.zeros(grid.shape, dtype=bool)
+    computed = old.computed.copy()
+    for name in set(old.state.local) | set(new.local):
+        before, after = old.state.local.get(name), new.local.get(name)
+        if before != after:
+            for entry in (before, after):
+                if entry is not None:
+                    ty, tx = grid.tiles_under(entry[1])
+                    computed[:, ty, tx] = False
+    return computed
+
+
+def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> da.Array:
+    """Lazy ``Σ`` of the Cash statistic over the mask (a 0-d float64 dask array).
+
+    Only the tiles whose value cannot be taken from ``cache`` get a task; computing the result
+    stores the updated tiles in ``cache``.
+
+    Parameters
+    ----------
+    graph : NpredGraph
+        The predicted-counts terms of the current parameter values.
+    counts : Map
+        Counts.
+    masks : tuple of Map
+        ``mask_safe`` and/or ``mask_fit`` (their product is the mask, or the weights).
+    weighted : bool
+        ``cash_weighted``: mask values are weights.
+    cache : StatCache
+        The dataset's cache.
+    """
+    grid = TileGrid(graph.chunks)
+    state = _state(graph, counts, masks, weighted)
+    n_energy = int(grid.e_edges[-1])
+    norm = graph.background.norm if graph.background.corrected else np.ones(n_energy)
     snapshot = cache.snapshot
-    dirty = _dirty_tiles(grid, snapshot, state)
-    base = np.full(grid.shape, np.nan) if snapshot is None or dirty.all() else snapshot.tiles
-    by_chunk = graph._locals_by_chunk(graph.local)
-    name = "stat-sum-" + tokenize(data_token, background.key, state.global_keys, state.order, state.local)
+    signal = _signal_tiles(grid, state)
+    computed = _still_computed(grid, snapshot, state)
+    sums = None
+    if state.sums_usable and computed.shape == grid.shape and snapshot is not None:
+        same_data = snapshot.state.data == state.data and snapshot.sums is not None
+        sums = snapshot.sums if same_data else None
+    want_sums = state.sums_usable and sums is None
+    if want_sums:
+        # read everything: the regions compute the sums, and the signal tiles bin by bin
+        todo, binwise = np.ones(grid.shape, dtype=bool), signal
+    else:
+        direct = signal if sums is None else signal | ~sums.regular(norm, grid.e_edges)
+        todo = binwise = direct & ~computed
+
+    name = "stat-sum-" + tokenize(state, norm.tobytes(), want_sums, todo.tobytes())
     layer, dependencies, boxes, keys = {}, [], [], []
-    for index, box, region, whole in grid.regions(dirty):
+    by_chunk = graph._locals_by_chunk(graph.local)
+    for index, box, region, whole in grid.regions(todo):
         chunk = index if whole else None
         terms = [graph.local[i] for i in by_chunk.get(index[1:], [])]
         npred_task, deps = graph.region_task(region, chunk, terms)
@@ -261,21 +180,34 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
             key, dep = _region_key(m, region, chunk)
             mask_keys.append(key)
             mask_deps.extend(dep)
-        y_edges = grid.y_edges[box[1].start : box[1].stop + 1] - region.y.start
-        x_edges = grid.x_edges[box[2].start : box[2].stop + 1] - region.x.start
+        y_edges, x_edges = grid.local_edges(box, region)
         key = (f"{name}-tiles", *index)
-        layer[key] = (_region_stat, npred_task, counts_key, mask_keys, weighted, y_edges, x_edges)
+        layer[key] = (
+            _region_task,
+            *npred_task[1:],
+            counts_key,
+            mask_keys,
+            weighted,
+            y_edges,
+            x_edges,
+            binwise[box],
+            want_sums,
+        )
         dependencies.extend([*deps, *counts_deps, *mask_deps])
-        boxes.append(box)
+        boxes.append((box, region.e))
         keys.append(key)
-    layer[(name,)] = (_finalize, cache, state, base, boxes, keys)
+    values = snapshot.values if computed.any() else np.full(grid.shape, np.nan)
+    base = _Snapshot(state, sums, values, computed)
+    layer[(name,)] = (_finalize, cache, base, norm, signal, grid, boxes, keys)
     hlg = HighLevelGraph.from_collections(name, layer, dependencies=_unique(dependencies))
     return da.Array(hlg, name, chunks=(), dtype=np.float64, meta=np.empty((), dtype=np.float64))
 
 
-def _region_stat(mu, counts, masks, weighted, y_edges, x_edges) -> np.ndarray:
-    """Tile sums of a region from its predicted counts, counts and mask blocks."""
-    return cash_tile_sums(np.asarray(counts), mu, _combined_mask(masks, weighted), y_edges, x_edges)
+def _region_task(spec, background, local_results, global_blocks, counts, masks, weighted, *tiles):
+    """The statistic's needs of one region; ``tiles`` = ``(y_edges, x_edges, binwise,
+    want_sums)`` (see :func:`~mapds.datasets.stat_tiles.region_tiles`)."""
+    terms = region_terms(spec, background, local_results, global_blocks)
+    return region_tiles(counts, terms, _combined_mask(masks, weighted), *tiles)
 
 
 def _combined_mask(masks, weighted: bool) -> np.ndarray | None:
@@ -290,12 +222,28 @@ def _combined_mask(masks, weighted: bool) -> np.ndarray | None:
     return mask
 
 
-def _finalize(cache: StatCache, state: _State, base: np.ndarray, boxes, results) -> np.float64:
-    """Put the recomputed tiles into the previous sums, remember them, and add them up."""
-    tiles = base.copy()
-    for (ie, ty, tx), values in zip(boxes, results, strict=True):
-        tiles[ie, ty, tx] = values
-    tiles.setflags(write=False)
-    cache.store(_Snapshot(state, tiles))
-    return np.float64(tiles.sum())
-
+def _finalize(cache: StatCache, base: _Snapshot, norm, signal, grid: TileGrid, boxes, results) -> np.float64:
+    """Merge the recomputed tiles into the cached ones, remember them, and add everything up."""
+    state = base.state
+    sums = base.sums
+    if state.sums_usable and sums is None:
+        sums = BackgroundSums.empty(len(norm), grid.shape)
+    values, computed = base.values.copy(), base.computed.copy()
+    for (tiles, bins), (region_sums, region_values, region_computed) in zip(boxes, results, strict=True):
+        if region_sums is not None:
+            sums.place(region_sums, tiles, bins)
+        target = values[tiles]
+        target[region_computed] = region_values[region_computed]
+        computed[tiles] |= region_computed
+    if sums is None:
+        direct = np.ones(grid.shape, dtype=bool)
+        total = values
+    else:
+        direct = signal | ~sums.regular(norm, grid.e_edges)
+        total = np.where(direct, values, sums.cash(norm, grid.e_edges))
+    if not computed[direct].all():
+        raise RuntimeError("Internal error: a tile of the statistic was not computed")
+    for array in (values, computed):
+        array.setflags(write=False)
+    cache.store(_Snapshot(state, sums, values, computed))
+    return np.float64(total.sum())
