@@ -147,7 +147,7 @@ def background_sums(counts, background, mask, y_edges, x_edges) -> BackgroundSum
         if background is None:
             positive_min[e, tiles] = 0.0
             continue
-        b = _plane_values(background, e, pixels)
+        b = _plane_values(background, e, pixels).astype(np.float64)
         lowest = b.min()
         if lowest > LOWEST_SAFE_BACKGROUND:
             # a lower bound is enough to tell that ``norm · b`` stays above the truncation value
