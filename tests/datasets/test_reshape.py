@@ -241,6 +241,31 @@ def test_to_spectrum_dataset(dataset_pair, assert_same, containment_correction, 
     assert (spectrum.background is None) == (stat_type != "cash")
 
 
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda d: d.downsample(2, axis_name="energy", name="x"),
+        lambda d: d.resample_energy_axis(
+            type(d.counts.geom.axes["energy"]).from_energy_edges(
+                d.counts.geom.axes["energy"].edges[[0, 2, 4]]
+            ),
+            name="x",
+        ),
+        lambda d: d.slice_by_energy(1.5 * u.TeV, 7 * u.TeV, name="x"),
+        lambda d: d.slice_by_idx({"energy_true": slice(1, 4)}, name="x"),
+        lambda d: d.to_image(name="x"),
+    ],
+    ids=["downsample_energy", "resample_energy_axis", "slice_by_energy", "slice_by_idx", "to_image"],
+)
+def test_spectrum_dataset_methods(dataset_pair, assert_same, operation):
+    """The energy operations work on spectrum datasets (region maps) as in gammapy."""
+    gp, md = dataset_pair(seed=9)
+    _uniform_masks(gp, md)
+    region = CircleSkyRegion(_galactic(0.2, -0.1), 0.35 * u.deg)
+    gp_spectrum, md_spectrum = gp.to_spectrum_dataset(region), md.to_spectrum_dataset(region)
+    assert_same.dataset(operation(md_spectrum), operation(gp_spectrum))
+
+
 def test_to_spectrum_dataset_containment_needs_circle_and_psf(dataset_pair):
     gp, md = dataset_pair()
     _uniform_masks(gp, md)
