@@ -23,6 +23,11 @@ reduction (``any(other.mask_safe_image)``) that gammapy's livetime rule needs, a
 pairwise, level by level: the result is one graph of depth log2(n) per output chunk, which runs on
 the threaded scheduler or unchanged on a ``dask.distributed`` cluster.  Metadata (GTI, meta table,
 livetime) are folded in the datasets' order, exactly as gammapy's sequential loop does.
+
+``stack_to_zarr`` is the streaming path for many observations: batches of datasets (opened by
+dask tasks from their URLs) are tree-reduced, added to the partial stack of the earlier batches
+and written to zarr chunk by chunk, so the graph stays bounded and a worker holds a few chunks at
+a time.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ __all__ = [
     "check_stackable",
     "has_safe_bins",
     "hstack_meta_tables",
+    "open_datasets",
     "stack",
     "stack_gti",
     "stack_reduce",
+    "stack_to_zarr",
     "to_masked",
 ]
 

@@ -175,6 +175,25 @@ def test_stack_bakes_the_fov_background_models_in(dataset_pair, assert_same):
     assert_same.dataset(md, gp)
 
 
+def test_stack_refreshes_the_statistic(dataset_pair):
+    """The statistic after stacking is the stacked dataset's (no stale cached tile sums)."""
+    from mapds.modeling.models import GaussianSpatialModel, PowerLawSpectralModel, SkyModel
+
+    def with_models(dataset):
+        _fov_background(dataset, 1.2, 0.0)
+        spatial = GaussianSpatialModel(lon_0="0.1 deg", lat_0="0 deg", sigma="0.2 deg", frame="galactic")
+        dataset.models = [*dataset.models, SkyModel(PowerLawSpectralModel(), spatial, name="src")]
+        return dataset
+
+    md = with_models(dataset_pair(seed=1)[1])
+    before = md.stat_sum()
+    md.stack(dataset_pair(seed=2, name="other")[1])
+    after = md.stat_sum()
+    fresh = with_models(md.copy(name=md.name))
+    assert after != before
+    assert after == pytest.approx(fresh.stat_sum(), rel=1e-12)
+
+
 # -- incompatible geometries ----------------------------------------------------------------------
 
 
