@@ -28,7 +28,7 @@ from .evaluator import MapEvaluator
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
-from .npred_graph import BackgroundTerm, NpredGraph, evaluation_inputs
+from .npred_graph import BackgroundTerm, NpredGraph, aligned, evaluation_inputs
 from .residuals import masked_residuals, smoothed_residuals
 from .stat_sum import StatCache, stat_sum_graph
 from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
@@ -446,9 +446,10 @@ class MapDataset:
             evaluators = {name: self.evaluators[name] for name in names}
         members = (self.counts, self.background, self.mask_safe, self.mask_fit)
         reference = next(m for m in members if m is not None)
-        background = BackgroundTerm.from_model(self.background, self.background_model)
+        chunks = reference.data.chunks
+        background = BackgroundTerm.from_model(aligned(self.background, chunks), self.background_model)
         inputs = self._evaluation_inputs() if evaluators else None
-        return NpredGraph(self._geom, reference.data.chunks, background, evaluators, inputs)
+        return NpredGraph(self._geom, chunks, background, evaluators, inputs)
 
     def npred(self) -> Map:
         """Predicted counts: ``npred_background() + npred_signal()``, negative values set to 0.
@@ -512,9 +513,11 @@ class MapDataset:
         compute : bool, keyword-only
             False returns the lazy 0-d dask array (computing it updates the partial sums too).
         """
-        masks = tuple(m for m in (self.mask_safe, self.mask_fit) if m is not None)
+        graph = self._npred_graph()
+        masks = tuple(aligned(m, graph.chunks) for m in (self.mask_safe, self.mask_fit) if m is not None)
+        counts = aligned(self.counts, graph.chunks)
         weighted = self.stat_type == "cash_weighted"
-        lazy = stat_sum_graph(self._npred_graph(), self.counts, masks, weighted, self._stat_cache)
+        lazy = stat_sum_graph(graph, counts, masks, weighted, self._stat_cache)
         return float(lazy.compute()) if compute else lazy
 
     # -- summary --------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from ..geom import WcsGeom
 from ..maps import Map
 from .evaluator import EvaluationInputs, MapEvaluator
 
-__all__ = ["BackgroundTerm", "NpredGraph", "Region"]
+__all__ = ["BackgroundTerm", "NpredGraph", "Region", "RegionTerms", "aligned", "region_terms"]
 
 
 @dataclass(frozen=True)
@@ -385,6 +385,13 @@ def _intersection(a: slice, b: slice) -> slice | None:
 
 def _shift(s: slice, origin: int) -> slice:
     return slice(s.start - origin, s.stop - origin)
+
+
+def aligned(m: Map | None, chunks) -> Map | None:
+    """``m`` with the chunks ``chunks`` (rechunked lazily only if they differ)."""
+    if m is None or m.data.chunks == tuple(chunks):
+        return m
+    return m.rechunk(chunks)
 
 
 def _region_key(m: Map, region: Region, chunk):
