@@ -324,3 +324,33 @@ def test_new_dataset_is_lazy_and_shares_gti_and_meta_table(dataset_pair, raise_i
     for member in ("counts", "exposure", "background", "mask_safe"):
         value = getattr(new, member)
         assert value is None or hasattr(value.data, "dask")
+
+
+# -- real data ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda d: d.cutout(SkyCoord(83.63, 22.01, unit="deg"), 3 * u.deg, name="x"),
+        lambda d: d.cutout(SkyCoord(83.63, 22.01, unit="deg"), 6 * u.deg, mode="partial", name="x"),
+        lambda d: d.downsample(2, name="x"),
+        lambda d: d.to_image(name="x"),
+        lambda d: d.slice_by_energy(20 * u.GeV, 200 * u.GeV, name="x"),
+        lambda d: d.to_spectrum_dataset(
+            CircleSkyRegion(SkyCoord(83.63, 22.01, unit="deg"), 0.5 * u.deg),
+            containment_correction=True,
+            name="x",
+        ),
+    ],
+    ids=["cutout", "cutout_partial", "downsample", "to_image", "slice_by_energy", "to_spectrum_dataset"],
+)
+def test_fermi_crab_dataset(crab_dir, assert_same, operation):
+    """The Fermi-LAT 3FHL Crab dataset written by gammapy, transformed by both libraries."""
+    from gammapy.datasets import MapDataset as GammapyMapDataset
+
+    from mapds.datasets import MapDataset
+
+    path = crab_dir / "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
+    gp, md = GammapyMapDataset.read(path, name="crab"), MapDataset.read(path, name="crab")
+    assert_same.dataset(operation(md), operation(gp))

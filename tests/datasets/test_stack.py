@@ -336,3 +336,27 @@ def test_hstack_meta_tables_rules():
     assert hstack_meta_tables(first, Table()) is first
     with pytest.raises(InvalidArgumentError, match="EXTRA"):
         hstack_meta_tables(second, first)
+
+
+# -- real data ------------------------------------------------------------------------------------
+
+
+def test_fermi_crab_dataset_with_its_empty_gti(crab_dir, assert_same):
+    """The gammapy-written Fermi-LAT Crab dataset has an empty GTI: gammapy cannot mask or stack
+    it; mapds does, and the maps equal gammapy's once the GTI is taken away from gammapy."""
+    from gammapy.datasets import MapDataset as GammapyMapDataset
+
+    from mapds.datasets import MapDataset
+
+    path = crab_dir / "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
+    gp, md = GammapyMapDataset.read(path, name="crab"), MapDataset.read(path, name="crab")
+    assert len(md.gti.table) == 0
+    with pytest.raises(IndexError):
+        gp.to_masked()
+    masked = md.to_masked(name="m")
+    masked.stack(md)
+    assert len(masked.gti.table) == 0
+    gp.gti = None
+    gp_masked = gp.to_masked(name="m")
+    gp_masked.stack(gp)
+    assert_same.dataset(masked, gp_masked)  # both GTIs empty, on the 2000-01-01 reference
