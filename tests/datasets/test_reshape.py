@@ -326,6 +326,25 @@ def test_new_dataset_is_lazy_and_shares_gti_and_meta_table(dataset_pair, raise_i
         assert value is None or hasattr(value.data, "dask")
 
 
+def test_cutout_of_a_file_reads_only_the_cutout(tmp_path, counting_fs):
+    from mapds.datasets import MapDataset
+    from mapds.geom import MapAxis, WcsGeom
+
+    energy = MapAxis.from_energy_bounds(1, 10, 4, unit="TeV")
+    geom = WcsGeom.create(npix=(400, 300), binsz=0.02, axes=[energy], frame="galactic")
+    dataset = MapDataset.create(geom, name="big", binsz_irf=1.0 * u.deg)
+    dataset.counts = dataset.counts + 1
+    path = tmp_path / "big.fits"
+    dataset.write(path)
+    opened = MapDataset.read(f"countfile://{path}")
+    cut = opened.cutout(_galactic(0, 0), 0.2 * u.deg)
+    counting_fs.reset()
+    counts = cut.counts.data.compute()
+    assert counts.shape == (4, 10, 10) and np.all(counts == 1)
+    cutout_bytes = counts.size * 4
+    assert cutout_bytes <= counting_fs.bytes_read <= 4 * cutout_bytes  # the image is 1200 times larger
+
+
 # -- real data ------------------------------------------------------------------------------------
 
 
