@@ -284,6 +284,8 @@ class MapEvaluator:
         self.evaluation_mode = evaluation_mode
         self._fixed_psf = psf
         self._fixed_edisp = edisp
+        # Given an exposure (and no dataset), gammapy evaluates on the whole exposure map.
+        self._whole_map = exposure is not None
         self._lock = threading.RLock()
         self._scratch = None
         self._inputs: EvaluationInputs | None = None
@@ -334,7 +336,7 @@ class MapEvaluator:
     @property
     def contributes(self) -> bool:
         """Whether the model's cutout overlaps the mask (True until the first lookup)."""
-        if self._footprint is not None and self._footprint.bbox is None and self.evaluation_mode == "local":
+        if self._footprint is not None and self._footprint.bbox is None and not self._global:
             return False
         lookup = self._current_lookup
         return True if lookup is None else lookup.contributes
@@ -395,17 +397,18 @@ class MapEvaluator:
             Mask image (or cube) deciding whether the model contributes.
         """
         inputs = EvaluationInputs(geom, exposure, psf, edisp, () if mask is None else (mask,))
+        self._whole_map = False
         self._bind(inputs)
         self._footprint = self._new_footprint(inputs)
         fp = self._footprint
-        if self.evaluation_mode == "global" or fp.bbox is not None:
+        if self._global or fp.bbox is not None:
             blocks = dask.compute(*self._lookup_dependencies(fp), scheduler="sync")
             self._resolve_lookup(fp, *self._split_lookup_blocks(fp, blocks))
 
     def resolve_contributes(self) -> bool:
         """:attr:`contributes` for the current position, looking the IRFs up now if needed
         (reads only the mask and IRF pixels around the model)."""
-        if self.evaluation_mode == "global":
+        if self._global:
             return True
         fp = self._current_footprint()
         if fp.bbox is None:
@@ -431,7 +434,7 @@ class MapEvaluator:
             raise InvalidArgumentError(
                 f"MapEvaluator of {self.model.name!r} has no exposure: give one or use it through a dataset"
             )
-        if self.evaluation_mode == "global":
+        if self._global:
             geom = self._inputs.geom
             chunks = tuple((n,) for n in geom.data_shape)
             data = self.global_array(self._inputs, chunks).compute(scheduler="sync")
@@ -446,6 +449,11 @@ class MapEvaluator:
         return Map.from_geom(geom, data=result.data)
 
     # -- binding to a dataset -------------------------------------------------------------------
+
+    @property
+    def _global(self) -> bool:
+        """Whether the model is evaluated on the whole map (per chunk) rather than a cutout."""
+        return self.evaluation_mode == "global" or self._whole_map
 
     def _bind(self, inputs: EvaluationInputs) -> None:
         """Use ``inputs`` from now on.
@@ -480,7 +488,7 @@ class MapEvaluator:
         fp = self._footprint
         if fp is None or fp.inputs.token != inputs.token:
             return True
-        if self.evaluation_mode == "global":
+        if self._global:
             return False
         lon, lat = self.model.position_lonlat
         moved = angular_separation(lon, lat, *fp.lonlat)
@@ -495,7 +503,7 @@ class MapEvaluator:
     def _new_footprint(self, inputs: EvaluationInputs, position=None, lonlat=None, radius=None) -> _Footprint:
         """Lookup position, bounding box and IRF windows: for the model as it is now, or at a
         given (earlier) lookup ``position``, ``lonlat`` and evaluation ``radius``."""
-        if self.evaluation_mode == "global":
+        if self._global:
             psf = None
             if inputs.psf is not None and self.model.spatial_model is not None:
                 psf = self._irf_window(inputs.psf, None)
@@ -633,7 +641,7 @@ class MapEvaluator:
         inputs = fp.inputs
         psf = self._lookup_psf(fp, psf_block)
         edisp = self._lookup_edisp(fp, edisp_block)
-        if self.evaluation_mode == "global":
+        if self._global:
             lookup = _Lookup(psf, edisp, True, inputs.exposure.geom, None)
         else:
             partial = _Lookup(psf, edisp, True, None, None)
@@ -693,7 +701,7 @@ class MapEvaluator:
             return True
         parent = cutout.cutout_slices(image, mode="trim")["parent-slices"]
         _check_inside(parent, fp.bbox, self.model.name)
-        window = (slice(None), *_relative(parent, fp.bbox))
+        window = (Ellipsis, *_relative(parent, fp.bbox))
         product = mask_boxes[0][window]
         for other in mask_boxes[1:]:
             product = product * other[window]
