@@ -355,14 +355,12 @@ def to_region_map_dataset(dataset: MapDataset, region, name=None) -> MapDataset:
     PSF and EDisp: the IRF pixel nearest to the region centre.  The mask-uniformity check runs
     lazily (see the module notes).
     """
-    ok = None
     if not isinstance(dataset._geom, WcsGeom):
         geom_type = type(dataset._geom).__name__
         raise GeometryError(f"to_region_map_dataset needs a dataset on a WcsGeom, got a {geom_type}")
     _check_region_inside(dataset._geom, region)
     mask = dataset.mask
-    if mask is not None:
-        ok = _mask_uniformity(mask, region)
+    ok = None if mask is None else _mask_uniformity(mask, region)
     message = (
         f"to_region_map_dataset: the mask of dataset {dataset.name!r} is not spatially uniform "
         f"within the region {region} for each energy bin"
