@@ -804,7 +804,9 @@ class MapDataset:
         image (livetimes summed); background (``cash``) = this dataset's ``npred_background()``
         + other's × its safe mask; PSF and EDisp maps exposure-weighted; masks OR-ed; GTIs
         unioned (empty GTIs work); meta tables combined into one row.  The members become new
-        dask graphs (see :func:`mapds.datasets.stacking.stack`).
+        dask graphs; only gammapy's livetime rule computes something: whether other's safe mask
+        has a True bin, when other's exposure carries a livetime (see
+        :func:`mapds.datasets.stacking.stack`).
 
         Parameters
         ----------
