@@ -6,15 +6,20 @@ import warnings
 
 import astropy.units as u
 import dask
+import gammapy.datasets
 import gammapy.irf
+import gammapy.modeling.models
 import numpy as np
 import pytest
 
 import mapds.irf
+import mapds.modeling.models
+from mapds.datasets import MapDataset
 from mapds.maps import Map
 
 from .conftest import GAMMAPY, MAPDS, build_dataset
 from .sky_models import models
+from .test_io import _image_bytes_read
 
 # gammapy and mapds warn alike about models outside the map; the tests check numbers.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -222,3 +227,39 @@ def test_model_cutouts_are_cached():
     md.models["gauss"].spectral_model.index.value += 0.1
     md.npred().data.compute()
     assert len(calls) == 1
+
+
+# -- from files -------------------------------------------------------------------------------------
+
+
+def test_building_from_a_file_reads_no_image_bytes(tmp_path, counting_fs, raise_if_dask_computes):
+    gp, md = _pair()
+    md.write(tmp_path / "ds.fits")
+    counting_fs.reset()
+    read = MapDataset.read(f"countfile://{tmp_path / 'ds.fits'}")
+    read.models = models("mapds", ALL_SOURCES)
+    with raise_if_dask_computes():
+        npred = read.npred()
+        read.npred_signal()
+        read.stat_array()
+        lazy = read.stat_sum(compute=False)
+    assert _image_bytes_read(counting_fs, tmp_path / "ds.fits") == 0
+    assert_close(npred, gp.npred())
+    assert float(lazy.compute()) == pytest.approx(md.stat_sum(), rel=1e-12)
+
+
+def test_fermi_crab_matches_gammapy(crab_dir):
+    filename = crab_dir / "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
+    models_file = crab_dir / "Fermi-LAT-3FHL_models.yaml"
+    gp = gammapy.datasets.MapDataset.read(filename, name="Fermi-LAT")
+    gp.models = gammapy.modeling.models.Models.read(models_file)
+    md = MapDataset.read(filename, name="Fermi-LAT")
+    md.models = mapds.modeling.models.Models.read(models_file)
+    assert_close(md.npred(), gp.npred())
+    assert_close(md.npred_signal(), gp.npred_signal())
+    assert_close(md.npred_background(), gp.npred_background())
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-10)
+    model = md.models["Crab Nebula"]
+    model.spectral_model.alpha.value = 1.8
+    gp.models["Crab Nebula"].spectral_model.alpha.value = 1.8
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-10)
