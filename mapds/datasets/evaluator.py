@@ -35,13 +35,14 @@ from astropy.coordinates import SkyCoord, angular_separation
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
+from regions import CircleSkyRegion
 
 from ..errors import GeometryError, InvalidArgumentError
-from ..geom import WcsGeom
+from ..geom import RegionGeom, WcsGeom
 from ..geom.wcs import round_up_to_odd
 from ..irf import EDispKernel, PSFKernel
 from ..maps import Map
-from ..modeling.models import FoVBackgroundModel, SkyModel
+from ..modeling.models import FoVBackgroundModel, PointSpatialModel, SkyModel
 from . import model_npred
 
 __all__ = [
@@ -97,12 +98,17 @@ class EvaluationInputs:
     @cached_property
     def token(self) -> str:
         """Identity of the inputs: the dask names of every member."""
-        names = [self.geom.to_header().tostring()]
+        names = [_geom_token(self.geom)]
         for irf in (self.psf, self.edisp):
             names.append(None if irf is None else (type(irf).__name__, _irf_map(irf).data.name))
         for m in (self.exposure, *self.masks):
             names.append(None if m is None else (m.data.name, str(m.unit)))
         return tokenize(*names)
+
+    @property
+    def is_region(self) -> bool:
+        """Whether the counts live on a region geometry (a spectrum dataset)."""
+        return isinstance(self.geom, RegionGeom)
 
     @property
     def reco_axis(self):
@@ -206,12 +212,11 @@ class _Lookup:
     contributes: bool
     geom: WcsGeom | None  # true-energy cutout geometry (the whole exposure geometry in global mode)
     slices: tuple[slice, slice] | None  # its (y, x) on the counts grid
+    containment: np.ndarray | None = None  # PSF containment in a spectrum dataset's region
 
     @property
     def psf_width(self) -> float:
-        if self.psf is None:
-            return 0.0
-        return float(np.max(self.psf.psf_kernel_map.geom.width.to_value("deg")))
+        return _kernel_width(self.psf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -453,7 +458,8 @@ class MapEvaluator:
     @property
     def _global(self) -> bool:
         """Whether the model is evaluated on the whole map (per chunk) rather than a cutout."""
-        return self.evaluation_mode == "global" or self._whole_map
+        region = self._inputs is not None and self._inputs.is_region
+        return self.evaluation_mode == "global" or self._whole_map or region
 
     def _bind(self, inputs: EvaluationInputs) -> None:
         """Use ``inputs`` from now on.
@@ -507,8 +513,13 @@ class MapEvaluator:
             psf = None
             if inputs.psf is not None and self.model.spatial_model is not None:
                 psf = self._irf_window(inputs.psf, None)
-            edisp = None if inputs.edisp is None else self._irf_window(inputs.edisp, None)
-            return _Footprint(inputs, None, None, None, None, psf, edisp)
+            position = lonlat = radius = None
+            if inputs.is_region and self.model.position is not None:
+                # gammapy looks a spectrum dataset's IRFs up at the model position
+                position, lonlat = self.model.position, self.model.position_lonlat
+                radius = float(self.model.evaluation_radius.to_value("deg"))
+            edisp = None if inputs.edisp is None else self._irf_window(inputs.edisp, position)
+            return _Footprint(inputs, position, lonlat, radius, None, psf, edisp)
         if position is None:
             position, lonlat = self.model.position, self.model.position_lonlat
             radius = float(self.model.evaluation_radius.to_value("deg"))
@@ -641,7 +652,9 @@ class MapEvaluator:
         inputs = fp.inputs
         psf = self._lookup_psf(fp, psf_block)
         edisp = self._lookup_edisp(fp, edisp_block)
-        if self._global:
+        if inputs.is_region:
+            lookup = self._region_lookup(fp, edisp)
+        elif self._global:
             lookup = _Lookup(psf, edisp, True, inputs.exposure.geom, None)
         else:
             partial = _Lookup(psf, edisp, True, None, None)
@@ -658,8 +671,62 @@ class MapEvaluator:
         self._lookup = (fp.token, lookup)
         return lookup
 
+    def _region_lookup(self, fp: _Footprint, edisp) -> _Lookup:
+        """Spectrum datasets (gammapy's rules): a point source in a circle gets the PSF
+        containment within the circle; another model with a PSF a kernel, applied on a WCS grid
+        around the region; ``contributes`` if the model's evaluation square meets the region."""
+        inputs = fp.inputs
+        spatial = self.model.spatial_model
+        containment = kernel = None
+        if inputs.psf is not None and spatial is not None:
+            region = inputs.geom.region
+            if isinstance(spatial, PointSpatialModel) and isinstance(region, CircleSkyRegion):
+                energy = inputs.exposure.geom.axes["energy_true"].center.reshape((-1, 1, 1))
+                fraction = inputs.psf.containment(rad=region.radius, energy_true=energy)
+                containment = np.asarray(fraction.to_value(""))
+            else:
+                kernel = inputs.psf.get_psf_kernel(
+                    geom=inputs.psf_geom.to_wcs_geom(),
+                    position=fp.position,
+                    containment=PSF_CONTAINMENT,
+                    max_radius=PSF_MAX_RADIUS,
+                )
+        contributes = True
+        if fp.position is not None and not inputs.geom.is_all_point_sky_regions:
+            wcs_geom = inputs.geom.to_wcs_geom()
+            width = (2 * fp.evaluation_radius + _MARGIN_DEG + _kernel_width(kernel)) * u.deg
+            try:
+                cutout = wcs_geom.region_mask([inputs.geom.region]).cutout(fp.position, width)
+            except GeometryError:
+                contributes = False
+            else:
+                contributes = bool(np.any(cutout.data.compute(scheduler="sync")))
+        return _Lookup(kernel, edisp, contributes, inputs.exposure.geom, None, containment)
+
+    def _region_spatial(self, plan: _Plan, model: SkyModel, lookup: _Lookup):
+        """Fraction of the model's flux in a spectrum dataset's region, per true energy."""
+        if lookup.containment is not None and model.apply_irf["psf"]:
+            return lookup.containment
+        if lookup.psf is None or not model.apply_irf["psf"]:
+            return 1.0
+        cached = self._spatial_cache
+        if cached is not None and cached[0] == plan.spatial_key:
+            return cached[1]
+        geom = plan.footprint.inputs.exposure.geom
+        width = lookup.psf_width + 2 * (plan.footprint.evaluation_radius + _MARGIN_DEG)
+        wcs_geom = geom.to_wcs_geom(width_min=width * u.deg)
+        values = model_npred.spatial_integral(model.spatial_model, wcs_geom)
+        values = model_npred.apply_psf(values, lookup.psf.data)
+        weights = np.asarray(wcs_geom.to_image().region_weights([geom.region]).data.compute(scheduler="sync"))
+        fraction = (values * weights).sum(axis=(-2, -1), keepdims=True)
+        if self.use_cache:
+            self._spatial_cache = (plan.spatial_key, fraction)
+        return fraction
+
     def _lookup_psf(self, fp: _Footprint, block) -> PSFKernel | None:
         inputs = fp.inputs
+        if inputs.is_region:
+            return None
         if self._fixed_psf is not None and (inputs.psf is None or inputs.psf.has_single_spatial_bin):
             return self._fixed_psf
         if fp.psf is None:
@@ -726,15 +793,10 @@ class MapEvaluator:
                 psf = None if inputs.reco_psf or not apply_irf["psf"] else lookup.psf
                 flux = flux * self._spatial(plan, model, geom, psf)
             npred = model_npred.apply_exposure(flux, exposure) if apply_irf["exposure"] else flux.to_value("")
-        if apply_irf["edisp"] and lookup.edisp is not None:
-            matrix = lookup.edisp.pdf_matrix
-        else:
-            reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
-            matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
-        npred = model_npred.fold(npred, matrix)
+        npred = _fold(npred, lookup, inputs, geom, apply_irf)
         if inputs.reco_psf and apply_irf["psf"] and lookup.psf is not None:
             npred = model_npred.apply_psf(npred, lookup.psf.data)
-        return np.broadcast_to(npred, (matrix.shape[1], *geom.data_shape[-2:])).astype(np.float64)
+        return np.broadcast_to(npred, (npred.shape[0], *geom.data_shape[-2:])).astype(np.float64)
 
     def _spatial(self, plan: _Plan, model: SkyModel, geom: WcsGeom, psf: PSFKernel | None) -> np.ndarray:
         """Spatial integral on the cutout, PSF-convolved (cached by the spatial parameters)."""
@@ -794,20 +856,44 @@ class MapEvaluator:
             model = self._scratch_model(plan)
             apply_irf = model.apply_irf
             flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
-            if model.spatial_model is not None:
+            if inputs.is_region and model.spatial_model is not None:
+                flux = flux * self._region_spatial(plan, model, lookup)
+            elif model.spatial_model is not None:
                 psf = lookup.psf if apply_irf["psf"] and not inputs.reco_psf else None
                 flux = flux * _spatial_on_chunk(model.spatial_model, geom, (y0, y1), (x0, x1), psf)
             npred = model_npred.apply_exposure(flux, exposure) if apply_irf["exposure"] else flux.to_value("")
-        if apply_irf["edisp"] and lookup.edisp is not None:
-            matrix = lookup.edisp.pdf_matrix
-        else:
-            reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
-            matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
-        npred = model_npred.fold(npred, matrix)
-        return np.broadcast_to(npred, (matrix.shape[1], y1 - y0, x1 - x0)).astype(np.float64)
+        npred = _fold(npred, lookup, inputs, geom, apply_irf)
+        if not lookup.contributes:
+            npred = np.zeros_like(npred)
+        return np.broadcast_to(npred, (npred.shape[0], y1 - y0, x1 - x0)).astype(np.float64)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+def _fold(npred, lookup: _Lookup, inputs: EvaluationInputs, geom, apply_irf) -> np.ndarray:
+    """True → reco energy: the looked-up EDisp, or the diagonal response without one (or when
+    the model does not apply it)."""
+    if apply_irf["edisp"] and lookup.edisp is not None:
+        matrix = lookup.edisp.pdf_matrix
+    else:
+        reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
+        matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
+    return model_npred.fold(npred, matrix)
+
+
+def _kernel_width(kernel: PSFKernel | None) -> float:
+    """Largest width of a PSF kernel in degrees (0 without one): gammapy's ``psf_width``."""
+    if kernel is None:
+        return 0.0
+    return float(np.max(kernel.psf_kernel_map.geom.width.to_value("deg")))
+
+
+def _geom_token(geom) -> str:
+    """Identity of a geometry: its sky grid (or region) and axis bins."""
+    sky = str(geom.region) if isinstance(geom, RegionGeom) else geom.wcs.to_header_string()
+    axes = [(axis.name, str(axis.unit), np.asarray(axis.edges.value).tobytes()) for axis in geom.axes]
+    return tokenize(type(geom).__name__, sky, geom.data_shape, axes)
 
 
 def _irf_map(irf) -> Map:

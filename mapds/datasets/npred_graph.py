@@ -142,7 +142,7 @@ class NpredGraph:
         #: Names of the models included, in order (models outside the sky grid too).
         self.names = list(evaluators)
         for name, evaluator in evaluators.items():
-            if evaluator.evaluation_mode == "global":
+            if evaluator.evaluation_mode == "global" or inputs.is_region:
                 self.global_.append(_Global(name, evaluator, evaluator.global_array(inputs, self.chunks)))
                 continue
             node = evaluator.local_node(inputs)

@@ -11,6 +11,8 @@ import gammapy.irf
 import gammapy.modeling.models
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
+from regions import CircleSkyRegion
 
 import mapds.irf
 import mapds.modeling.models
@@ -263,3 +265,30 @@ def test_fermi_crab_matches_gammapy(crab_dir):
     model.spectral_model.alpha.value = 1.8
     gp.models["Crab Nebula"].spectral_model.alpha.value = 1.8
     assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-10)
+
+
+# -- region geometries --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("names", [["point"], ["point", "spectral-only"], ["gauss"], ["outside"]])
+@pytest.mark.parametrize("psf", [True, False], ids=["psf", "no-psf"])
+def test_region_geometry_matches_gammapy(names, psf):
+    """Spectrum-like datasets: PSF containment for a point source in a circle, a PSF kernel on a
+    WCS grid around the region otherwise, the full flux without a PSF."""
+    region = CircleSkyRegion(SkyCoord(0.3, -0.2, unit="deg", frame="galactic"), 0.3 * u.deg)
+    datasets = []
+    for ns, library in ((GAMMAPY, "gammapy"), (MAPDS, "mapds")):
+        dataset = build_dataset(ns, 0)
+        dataset.mask_safe = dataset.mask_fit = None
+        dataset = dataset.to_region_map_dataset(region, name="ds")
+        if not psf:
+            dataset.psf = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset.models = models(library, names)
+        datasets.append(dataset)
+    gp, md = datasets
+    assert_close(md.npred(), gp.npred())
+    assert_close(md.npred_signal(), gp.npred_signal())
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-9)
+    assert [e.contributes for e in md.evaluators.values()] == [e.contributes for e in gp.evaluators.values()]

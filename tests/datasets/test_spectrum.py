@@ -49,9 +49,6 @@ def test_background_model_npred_and_statistic_match_gammapy():
     assert str(md).startswith("SpectrumDataset\n---------------\n")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="npred engine: sky models on region geometries are not evaluated yet (reported)"
-)
 def test_sky_model_npred_matches_gammapy():
     gp, md = _spectrum(GAMMAPY, gp_models, signal=True), _spectrum(MAPDS, md_models, signal=True)
     np.testing.assert_allclose(md.npred().data.compute(), gp.npred().data, rtol=1e-6)
