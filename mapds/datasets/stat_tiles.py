@@ -116,53 +116,51 @@ class BackgroundSums:
 
 
 def background_sums(counts, background, mask, y_edges, x_edges) -> BackgroundSums:
-    """:class:`BackgroundSums` of a region (``background`` None: no background, b = 0)."""
+    """:class:`BackgroundSums` of a region (``background`` None: no background, b = 0).
+
+    Works energy plane by plane and band of tile rows by band, so that each block is read from
+    memory once and then stays in the processor cache for all the passes over it.
+    """
     n_e = counts.shape[0]
     shape = (len(y_edges) - 1, len(x_edges) - 1)
-    weights = mask if mask is not None and mask.dtype != bool else None
-    nonnegative = np.ones((1, *shape), dtype=bool)
-    if background is None:
-        total = np.zeros((n_e, *shape))
-    else:
-        total = tile_sums(background if mask is None else background * mask, y_edges, x_edges)
-        if not background.min() >= 0:  # NaN compares False too
-            bad = ~(background >= 0)
-            if mask is not None:
-                bad &= mask.astype(bool, copy=False)
-            nonnegative[0] = tile_sums(bad.sum(axis=0), y_edges, x_edges) == 0
-    width = counts.shape[2]
-    n_tiles = shape[0] * shape[1]
-    counts_sum = np.zeros((n_e, n_tiles))
-    log_sum = np.zeros((n_e, n_tiles))
-    positive_min = np.full((n_e, n_tiles), np.inf)
-    for e in range(n_e):
-        pixels = _positive_pixels(counts, mask, e)
+    out = BackgroundSums.empty(n_e, (1, *shape))
+    tile_width = int(x_edges[1] - x_edges[0])
+    for e, (ty, (y0, y1)) in itertools.product(range(n_e), enumerate(itertools.pairwise(y_edges))):
+        n_block = counts[e, y0:y1]
+        m_block = None if mask is None else mask[e, y0:y1]
+        b_block = None if background is None else background[e, y0:y1]
+        if b_block is not None:
+            weighted = b_block if m_block is None else b_block * m_block
+            out.total[e, ty] = np.add.reduceat(weighted.sum(axis=0, dtype=np.float64), x_edges[:-1])
+            if not b_block.min() >= 0:  # negative or NaN
+                bad = ~(b_block >= 0)
+                if m_block is not None:
+                    bad &= m_block.astype(bool, copy=False)
+                out.nonnegative[0, ty] &= np.add.reduceat(bad.sum(axis=0), x_edges[:-1]) == 0
+        positive = n_block > 0
+        if m_block is not None:
+            positive &= m_block.astype(bool, copy=False)
+        pixels = np.flatnonzero(positive)
         if pixels.size == 0:
             continue
-        tiles = _tile_of_pixels(pixels, width, y_edges, x_edges)
-        n = _plane_values(counts, e, pixels).astype(np.float64)
-        if weights is not None:
-            n *= _plane_values(weights, e, pixels)
-        counts_sum[e] = np.bincount(tiles, weights=n, minlength=n_tiles)
-        if background is None:
-            positive_min[e, tiles] = 0.0
+        tiles = pixels % n_block.shape[1] // tile_width
+        n = n_block.reshape(-1)[pixels].astype(np.float64)
+        if m_block is not None and m_block.dtype != bool:
+            n *= m_block.reshape(-1)[pixels]
+        out.counts[e, ty] = np.bincount(tiles, weights=n, minlength=shape[1])
+        if b_block is None:
+            out.positive_min[e, ty, out.counts[e, ty] > 0] = 0.0
             continue
-        b = _plane_values(background, e, pixels).astype(np.float64)
+        b = b_block.reshape(-1)[pixels].astype(np.float64)
         lowest = b.min()
         if lowest > LOWEST_SAFE_BACKGROUND:
             # a lower bound is enough to tell that ``norm · b`` stays above the truncation value
-            positive_min[e, np.bincount(tiles, minlength=n_tiles) > 0] = lowest
+            out.positive_min[e, ty, out.counts[e, ty] > 0] = lowest
         else:
-            np.minimum.at(positive_min[e], tiles, b)
+            np.minimum.at(out.positive_min[e, ty], tiles, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_sum[e] = np.bincount(tiles, weights=n * np.log(b), minlength=n_tiles)
-    return BackgroundSums(
-        total,
-        counts_sum.reshape(n_e, *shape),
-        log_sum.reshape(n_e, *shape),
-        positive_min.reshape(n_e, *shape),
-        nonnegative,
-    )
+            out.log[e, ty] = np.bincount(tiles, weights=n * np.log(b), minlength=shape[1])
+    return out
 
 
 def cash_tiles_binwise(counts, mu, mask, y_edges, x_edges) -> np.ndarray:
