@@ -32,6 +32,7 @@ import dask
 import dask.array as da
 import numpy as np
 from astropy.coordinates import SkyCoord, angular_separation
+from dask.array.core import concatenate3
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -52,6 +53,7 @@ __all__ = [
     "CutoutNpred",
     "EvaluationInputs",
     "MapEvaluator",
+    "one_block",
 ]
 
 log = logging.getLogger(__name__)
@@ -165,7 +167,7 @@ class _IRFWindow:
 
     @property
     def data(self) -> da.Array | None:
-        return None if self.window is None else self.window.data.rechunk(self.window.data.shape)
+        return None if self.window is None else one_block(self.window.data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,14 +195,12 @@ class _Footprint:
     @cached_property
     def exposure_box(self) -> da.Array:
         ys, xs = self.bbox
-        box = self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).data
-        return box.rechunk(box.shape)
+        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).data)
 
     @cached_property
     def mask_boxes(self) -> list[da.Array]:
         ys, xs = self.bbox
-        boxes = [m.slice_by_idx({"y": ys, "x": xs}).data for m in self.inputs.masks]
-        return [b.rechunk(b.shape) for b in boxes]
+        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).data) for m in self.inputs.masks]
 
 
 @dataclass(frozen=True, eq=False)
@@ -880,6 +880,17 @@ def _fold(npred, lookup: _Lookup, inputs: EvaluationInputs, geom, apply_irf) -> 
         reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
         matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
     return model_npred.fold(npred, matrix)
+
+
+def one_block(array: da.Array) -> da.Array:
+    """``array`` as a single chunk: its blocks concatenated by one task (a small array, e.g. a
+    window read from storage; cheaper to build than a rechunk)."""
+    if all(len(c) == 1 for c in array.chunks):
+        return array
+    name = "one-block-" + tokenize(array.name)
+    layer = {(name, *(0,) * array.ndim): (concatenate3, array.__dask_keys__())}
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[array])
+    return da.Array(graph, name, tuple((n,) for n in array.shape), meta=array._meta)
 
 
 def _kernel_width(kernel: PSFKernel | None) -> float:

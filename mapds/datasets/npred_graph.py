@@ -27,7 +27,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..geom import WcsGeom
 from ..maps import Map
-from .evaluator import EvaluationInputs, MapEvaluator
+from .evaluator import EvaluationInputs, MapEvaluator, one_block
 
 __all__ = ["BackgroundTerm", "NpredGraph", "Region", "RegionTerms", "aligned", "region_terms"]
 
@@ -208,8 +208,7 @@ class NpredGraph:
                 keys.append((array.name, *chunk))
                 deps.append(array)
             else:
-                piece = array[region.e, region.y, region.x]
-                piece = piece.rechunk(piece.shape)
+                piece = one_block(array[region.e, region.y, region.x])
                 keys.append((piece.name, 0, 0, 0))
                 deps.append(piece)
         return keys, deps
@@ -398,8 +397,7 @@ def _region_key(m: Map, region: Region, chunk):
     """Key of ``m``'s data over ``region``: the chunk's own key, or a (storage-pushed) slice."""
     if chunk is not None:
         return (m.data.name, *chunk), [m.data]
-    piece = m.slice_by_idx(region.index).data
-    piece = piece.rechunk(piece.shape)
+    piece = one_block(m.slice_by_idx(region.index).data)
     return (piece.name, 0, 0, 0), [piece]
 
 
