@@ -190,11 +190,22 @@ class FsspecRangeReader(RangeReader):
         self.url = location.url
 
     def _fetch(self, starts: list[int], ends: list[int]) -> list[bytes]:
+        # Object stores reject empty ranges (S3: InvalidRange), e.g. for a table HDU with no rows.
+        wanted = [idx for idx, (start, end) in enumerate(zip(starts, ends, strict=True)) if end > start]
+        parts = [b""] * len(starts)
         with storage_errors(self.url):
-            if len(starts) == 1:
-                parts = [self.fs.cat_file(self.path, start=starts[0], end=ends[0])]
-            else:
-                parts = self.fs.cat_ranges([self.path] * len(starts), starts, ends, on_error="raise")
+            if len(wanted) == 1:
+                idx = wanted[0]
+                parts[idx] = self.fs.cat_file(self.path, start=starts[idx], end=ends[idx])
+            elif wanted:
+                fetched = self.fs.cat_ranges(
+                    [self.path] * len(wanted),
+                    [starts[idx] for idx in wanted],
+                    [ends[idx] for idx in wanted],
+                    on_error="raise",
+                )
+                for idx, part in zip(wanted, fetched, strict=True):
+                    parts[idx] = part
         for start, end, part in zip(starts, ends, parts, strict=True):
             if len(part) != end - start:
                 raise self._short(start, end - start, len(part))

@@ -36,6 +36,15 @@ def test_s3_fits_read_matches_local(s3_bucket, crab_file):
     np.testing.assert_array_equal(cut.data.compute(), expected)
 
 
+def test_s3_reads_an_empty_table(s3_bucket, crab_file):
+    # The Crab file's GTI has no rows: its data section is empty, and S3 rejects empty ranges.
+    prefix, options = s3_bucket
+    fsspec.filesystem("s3", **options).put(str(crab_file), f"{prefix}/crab.fits")
+    f = FitsFile.open(f"{prefix}/crab.fits", storage_options=options)
+    assert len(f.read_table("GTI")) == 0
+    assert len(f.read_table("COUNTS_BANDS")) == 5
+
+
 def test_s3_fits_write_is_atomic_and_never_clobbers(s3_bucket, cube):
     prefix, options = s3_bucket
     url = f"{prefix}/out/cube.fits"
