@@ -2,10 +2,11 @@
 
 gammapy's ``MapEvaluator`` (fact sheet §3) made lazy.  Building a graph reads nothing: the
 evaluator works out, from geometry alone, a *bounding box* of the counts grid that the model's
-cutout can cover, and the few IRF pixels around the model position; its task (numpy, run by dask)
-receives those small slices, looks the PSF and EDisp kernels up at the model position, cuts
-gammapy's exact cutout (width ``psf_width + 2 (r_eval + 0.1°)``, odd, trimmed at the map edge) out
-of the bounding box, and evaluates the model there.
+cutout can cover, and the few IRF pixels around the model position
+(:mod:`mapds.datasets.model_lookup`); its task (numpy, run by dask) receives those small slices,
+looks the PSF and EDisp kernels up at the model position, cuts gammapy's exact cutout (width
+``psf_width + 2 (r_eval + 0.1°)``, odd, trimmed at the map edge) out of the bounding box, and
+evaluates the model there (:mod:`mapds.datasets.model_npred`).
 
 Caching follows gammapy (§3.5–3.6): IRFs are looked up again only when the model moved by more
 than ``evaluation_radius + 0.1°`` since the last lookup (also when it does not contribute — the
@@ -16,8 +17,9 @@ work on the threaded and synchronous schedulers; on a distributed cluster tasks 
 the work is simply redone.
 
 Models without a bounded extent (no spatial model, a constant spatial model) are evaluated in
-"global" mode: per chunk of the counts grid (see :meth:`MapEvaluator.global_block`), with IRFs at
-the IRF maps' centres, as gammapy does.
+"global" mode: per chunk of the counts grid (see :meth:`MapEvaluator.global_array`), with IRFs at
+the IRF maps' centres, as gammapy does; so are all models of datasets on a region geometry
+(spectrum datasets), with gammapy's PSF containment or region-weighted PSF treatment.
 """
 
 from __future__ import annotations
@@ -32,105 +34,38 @@ import dask
 import dask.array as da
 import numpy as np
 from astropy.coordinates import SkyCoord, angular_separation
-from dask.array.core import concatenate3
 from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from regions import CircleSkyRegion
 
 from ..errors import GeometryError, InvalidArgumentError
-from ..geom import RegionGeom, WcsGeom
-from ..geom.wcs import round_up_to_odd
+from ..geom import WcsGeom
 from ..irf import EDispKernel, PSFKernel
 from ..maps import Map
 from ..modeling.models import FoVBackgroundModel, PointSpatialModel, SkyModel
 from . import model_npred
+from .model_lookup import (
+    CUTOUT_MARGIN,
+    MARGIN_DEG,
+    PSF_CONTAINMENT,
+    PSF_MAX_RADIUS,
+    EvaluationInputs,
+    Footprint,
+    Lookup,
+    bounding_box,
+    check_inside,
+    irf_window,
+    kernel_width,
+    relative,
+    window_irf,
+)
 
-__all__ = [
-    "CUTOUT_MARGIN",
-    "PSF_CONTAINMENT",
-    "PSF_MAX_RADIUS",
-    "CutoutNpred",
-    "EvaluationInputs",
-    "MapEvaluator",
-    "one_block",
-]
+__all__ = ["CutoutNpred", "MapEvaluator"]
 
 log = logging.getLogger(__name__)
 
-#: Margin added to the evaluation radius for cutouts and re-lookups (gammapy's ``CUTOUT_MARGIN``).
-CUTOUT_MARGIN = 0.1 * u.deg
-#: Containment fraction that sets PSF kernel sizes.
-PSF_CONTAINMENT = 0.999
-#: Largest PSF kernel radius (None: the containment radius decides).
-PSF_MAX_RADIUS = None
-
-_MARGIN_DEG = CUTOUT_MARGIN.to_value("deg")
 _NORM_NAMES = ("norm", "amplitude")
-
-
-# -- what a dataset hands its evaluators ------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class EvaluationInputs:
-    """The lazy dataset members a model is evaluated from (no data are read to build this).
-
-    Parameters
-    ----------
-    geom : WcsGeom
-        Counts geometry (reco ``energy`` axis).
-    exposure : Map or None
-        Exposure cube on the counts' sky grid.
-    psf : PSFMap or None
-        PSF map (or `~mapds.irf.RecoPSFMap`).
-    edisp : EDispKernelMap, EDispMap or None
-        Energy dispersion map.
-    masks : tuple of Map
-        ``mask_safe`` and/or ``mask_fit`` (their product, OR-ed over energy, is the mask image
-        that decides whether a model contributes); empty: everything is in the mask.
-    """
-
-    geom: WcsGeom
-    exposure: Map | None
-    psf: object | None
-    edisp: object | None
-    masks: tuple[Map, ...] = ()
-
-    @cached_property
-    def token(self) -> str:
-        """Identity of the inputs: the dask names of every member."""
-        names = [_geom_token(self.geom)]
-        for irf in (self.psf, self.edisp):
-            names.append(None if irf is None else (type(irf).__name__, _irf_map(irf).data.name))
-        for m in (self.exposure, *self.masks):
-            names.append(None if m is None else (m.data.name, str(m.unit)))
-        return tokenize(*names)
-
-    @property
-    def is_region(self) -> bool:
-        """Whether the counts live on a region geometry (a spectrum dataset)."""
-        return isinstance(self.geom, RegionGeom)
-
-    @property
-    def reco_axis(self):
-        """The counts' reconstructed-energy axis."""
-        return self.geom.axes["energy"]
-
-    @cached_property
-    def image(self) -> WcsGeom:
-        """The counts' sky grid."""
-        return self.geom.to_image()
-
-    @property
-    def reco_psf(self) -> bool:
-        """Whether the PSF is given in reconstructed energy (applied after the EDisp)."""
-        return self.psf is not None and self.psf.energy_name == "energy"
-
-    @property
-    def psf_geom(self) -> WcsGeom:
-        """Geometry PSF kernels are made for: the exposure's (true energy) or the counts'."""
-        return self.geom if self.reco_psf else self.exposure.geom
 
 
 @dataclass(frozen=True)
@@ -155,70 +90,6 @@ class CutoutNpred:
         return model_npred.stackable(self.data)
 
 
-# -- build-time description of a lookup ------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class _IRFWindow:
-    """A few IRF pixels around a position: the lazy window map and where to look up."""
-
-    position: SkyCoord | None
-    window: Map | None  # None: use the whole IRF map (region IRFs)
-
-    @property
-    def data(self) -> da.Array | None:
-        return None if self.window is None else one_block(self.window.data)
-
-
-@dataclass(frozen=True, eq=False)
-class _Footprint:
-    """Where the model is looked up, and the data its task reads (all known without data).
-
-    ``bbox`` bounds every cutout the lookup can produce: the exposure cutout (whose width
-    depends on the PSF kernel size, bounded by the PSF map's largest ``rad``) and the mask
-    cutout that decides ``contributes``.
-    """
-
-    inputs: EvaluationInputs
-    position: SkyCoord | None
-    lonlat: tuple[float, float] | None
-    evaluation_radius: float | None  # deg, at lookup time (sets the cutout width, as in gammapy)
-    bbox: tuple[slice, slice] | None
-    psf: _IRFWindow | None
-    edisp: _IRFWindow | None
-
-    @cached_property
-    def token(self) -> str:
-        box = None if self.bbox is None else tuple((s.start, s.stop) for s in self.bbox)
-        return tokenize(self.inputs.token, self.lonlat, self.evaluation_radius, box)
-
-    @cached_property
-    def exposure_box(self) -> da.Array:
-        ys, xs = self.bbox
-        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).data)
-
-    @cached_property
-    def mask_boxes(self) -> list[da.Array]:
-        ys, xs = self.bbox
-        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).data) for m in self.inputs.masks]
-
-
-@dataclass(frozen=True, eq=False)
-class _Lookup:
-    """The IRFs at a footprint and the cutout they imply (computed by a task, numpy)."""
-
-    psf: PSFKernel | None
-    edisp: EDispKernel | None
-    contributes: bool
-    geom: WcsGeom | None  # true-energy cutout geometry (the whole exposure geometry in global mode)
-    slices: tuple[slice, slice] | None  # its (y, x) on the counts grid
-    containment: np.ndarray | None = None  # PSF containment in a spectrum dataset's region
-
-    @property
-    def psf_width(self) -> float:
-        return _kernel_width(self.psf)
-
-
 @dataclass(frozen=True, eq=False)
 class _Plan:
     """Everything a model task needs: a snapshot of the parameter values and the lookup."""
@@ -226,7 +97,7 @@ class _Plan:
     key: str
     names: tuple[str, ...]
     values: tuple[float, ...]
-    footprint: _Footprint
+    footprint: Footprint
     spatial_key: str
     base_key: str
     norm_index: int | None = field(default=None)
@@ -294,8 +165,8 @@ class MapEvaluator:
         self._lock = threading.RLock()
         self._scratch = None
         self._inputs: EvaluationInputs | None = None
-        self._footprint: _Footprint | None = None
-        self._lookup: tuple[str, _Lookup] | None = None
+        self._footprint: Footprint | None = None
+        self._lookup: tuple[str, Lookup] | None = None
         self.reset_cache_properties()
         if exposure is not None:
             geom = exposure.geom
@@ -484,7 +355,7 @@ class MapEvaluator:
             self._footprint = self._new_footprint(inputs, fp.position, fp.lonlat, fp.evaluation_radius)
 
     @property
-    def _current_lookup(self) -> _Lookup | None:
+    def _current_lookup(self) -> Lookup | None:
         fp, lookup = self._footprint, self._lookup
         if fp is None or lookup is None or lookup[0] != fp.token:
             return None
@@ -498,53 +369,39 @@ class MapEvaluator:
             return False
         lon, lat = self.model.position_lonlat
         moved = angular_separation(lon, lat, *fp.lonlat)
-        return bool(moved > np.deg2rad(self.model.evaluation_radius.to_value("deg") + _MARGIN_DEG))
+        return bool(moved > np.deg2rad(self.model.evaluation_radius.to_value("deg") + MARGIN_DEG))
 
-    def _current_footprint(self) -> _Footprint:
+    def _current_footprint(self) -> Footprint:
         """The footprint to evaluate with: the last one, or a new one if the model moved away."""
         if self._needs_lookup(self._inputs):
             self._footprint = self._new_footprint(self._inputs)
         return self._footprint
 
-    def _new_footprint(self, inputs: EvaluationInputs, position=None, lonlat=None, radius=None) -> _Footprint:
+    def _new_footprint(self, inputs: EvaluationInputs, position=None, lonlat=None, radius=None) -> Footprint:
         """Lookup position, bounding box and IRF windows: for the model as it is now, or at a
         given (earlier) lookup ``position``, ``lonlat`` and evaluation ``radius``."""
         if self._global:
             psf = None
             if inputs.psf is not None and self.model.spatial_model is not None:
-                psf = self._irf_window(inputs.psf, None)
+                psf = irf_window(inputs.psf, None)
             position = lonlat = radius = None
             if inputs.is_region and self.model.position is not None:
                 # gammapy looks a spectrum dataset's IRFs up at the model position
                 position, lonlat = self.model.position, self.model.position_lonlat
                 radius = float(self.model.evaluation_radius.to_value("deg"))
-            edisp = None if inputs.edisp is None else self._irf_window(inputs.edisp, position)
-            return _Footprint(inputs, position, lonlat, radius, None, psf, edisp)
+            edisp = None if inputs.edisp is None else irf_window(inputs.edisp, position)
+            return Footprint(inputs, position, lonlat, radius, None, psf, edisp)
         if position is None:
             position, lonlat = self.model.position, self.model.position_lonlat
             radius = float(self.model.evaluation_radius.to_value("deg"))
-        bbox = _bounding_box(inputs, position, radius)
+        bbox = bounding_box(inputs, position, radius)
         psf = edisp = None
         if inputs.psf is not None:
             psf_position = inputs.psf_geom.center_skydir if inputs.psf.has_single_spatial_bin else position
-            psf = self._irf_window(inputs.psf, psf_position)
+            psf = irf_window(inputs.psf, psf_position)
         if inputs.edisp is not None:
-            edisp = self._irf_window(inputs.edisp, position)
-        return _Footprint(inputs, position, lonlat, radius, bbox, psf, edisp)
-
-    @staticmethod
-    def _irf_window(irf, position) -> _IRFWindow:
-        """The IRF pixels a lookup at ``position`` (default: the IRF map centre) reads."""
-        irf_map = _irf_map(irf)
-        if not isinstance(irf_map.geom, WcsGeom):
-            return _IRFWindow(position, None)
-        image = irf_map.geom.to_image()
-        if position is None:
-            position = image.center_skydir
-        ny, nx = image.data_shape
-        x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(position))
-        window = irf_map.slice_by_idx({"y": _window_slice(y, ny), "x": _window_slice(x, nx)})
-        return _IRFWindow(position, window)
+            edisp = irf_window(inputs.edisp, position)
+        return Footprint(inputs, position, lonlat, radius, bbox, psf, edisp)
 
     # -- graph nodes ----------------------------------------------------------------------------
 
@@ -593,10 +450,10 @@ class MapEvaluator:
         graph = HighLevelGraph.from_collections(plan.key, layer, dependencies=dependencies)
         return Delayed(plan.key, graph), fp.bbox
 
-    def _task_dependencies(self, fp: _Footprint) -> list[da.Array]:
+    def _task_dependencies(self, fp: Footprint) -> list[da.Array]:
         return [fp.exposure_box, *self._lookup_dependencies(fp)]
 
-    def _lookup_dependencies(self, fp: _Footprint) -> list[da.Array]:
+    def _lookup_dependencies(self, fp: Footprint) -> list[da.Array]:
         """Dask arrays a lookup reads: mask boxes (local mode) and the IRF windows."""
         arrays = list(fp.mask_boxes) if fp.bbox is not None else []
         for window in (fp.psf, fp.edisp):
@@ -604,7 +461,7 @@ class MapEvaluator:
                 arrays.append(window.data)
         return arrays
 
-    def _split_lookup_blocks(self, fp: _Footprint, blocks) -> tuple:
+    def _split_lookup_blocks(self, fp: Footprint, blocks) -> tuple:
         """(mask boxes, psf block, edisp block) from the computed lookup dependencies."""
         blocks = list(blocks)
         n_masks = len(fp.mask_boxes) if fp.bbox is not None else 0
@@ -622,7 +479,7 @@ class MapEvaluator:
         if not (lookup.contributes or always):
             result = None
         else:
-            exposure = exposure_box[(slice(None), *_relative(lookup.slices, fp.bbox))]
+            exposure = exposure_box[(slice(None), *relative(lookup.slices, fp.bbox))]
             exposure = u.Quantity(exposure, fp.inputs.exposure.unit, copy=False)
             if plan.norm_index is not None and plan.values[plan.norm_index] == 0:
                 n_reco = fp.inputs.reco_axis.nbin
@@ -644,7 +501,7 @@ class MapEvaluator:
             self._npred_cache = (plan.key, result)
         return result
 
-    def _resolve_lookup(self, fp: _Footprint, mask_boxes, psf_block, edisp_block) -> _Lookup:
+    def _resolve_lookup(self, fp: Footprint, mask_boxes, psf_block, edisp_block) -> Lookup:
         """IRF kernels, ``contributes`` and the cutout at footprint ``fp`` (cached per footprint)."""
         cached = self._lookup
         if cached is not None and cached[0] == fp.token:
@@ -655,23 +512,23 @@ class MapEvaluator:
         if inputs.is_region:
             lookup = self._region_lookup(fp, edisp)
         elif self._global:
-            lookup = _Lookup(psf, edisp, True, inputs.exposure.geom, None)
+            lookup = Lookup(psf, edisp, True, inputs.exposure.geom, None)
         else:
-            partial = _Lookup(psf, edisp, True, None, None)
+            partial = Lookup(psf, edisp, True, None, None)
             contributes = self._contributes(fp, mask_boxes, partial.psf_width)
-            width = partial.psf_width + 2 * (fp.evaluation_radius + _MARGIN_DEG)
+            width = partial.psf_width + 2 * (fp.evaluation_radius + MARGIN_DEG)
             try:
                 geom = inputs.exposure.geom.cutout(fp.position, width * u.deg, odd_npix=True)
             except GeometryError:
-                lookup = _Lookup(psf, edisp, False, None, None)
+                lookup = Lookup(psf, edisp, False, None, None)
             else:
                 parent = geom.cutout_slices(inputs.exposure.geom, mode="trim")["parent-slices"]
-                _check_inside(parent, fp.bbox, self.model.name)
-                lookup = _Lookup(psf, edisp, contributes, geom, tuple(parent))
+                check_inside(parent, fp.bbox, self.model.name)
+                lookup = Lookup(psf, edisp, contributes, geom, tuple(parent))
         self._lookup = (fp.token, lookup)
         return lookup
 
-    def _region_lookup(self, fp: _Footprint, edisp) -> _Lookup:
+    def _region_lookup(self, fp: Footprint, edisp) -> Lookup:
         """Spectrum datasets (gammapy's rules): a point source in a circle gets the PSF
         containment within the circle; another model with a PSF a kernel, applied on a WCS grid
         around the region; ``contributes`` if the model's evaluation square meets the region."""
@@ -694,16 +551,16 @@ class MapEvaluator:
         contributes = True
         if fp.position is not None and not inputs.geom.is_all_point_sky_regions:
             wcs_geom = inputs.geom.to_wcs_geom()
-            width = (2 * fp.evaluation_radius + _MARGIN_DEG + _kernel_width(kernel)) * u.deg
+            width = (2 * fp.evaluation_radius + MARGIN_DEG + kernel_width(kernel)) * u.deg
             try:
                 cutout = wcs_geom.region_mask([inputs.geom.region]).cutout(fp.position, width)
             except GeometryError:
                 contributes = False
             else:
                 contributes = bool(np.any(cutout.data.compute(scheduler="sync")))
-        return _Lookup(kernel, edisp, contributes, inputs.exposure.geom, None, containment)
+        return Lookup(kernel, edisp, contributes, inputs.exposure.geom, None, containment)
 
-    def _region_spatial(self, plan: _Plan, model: SkyModel, lookup: _Lookup):
+    def _region_spatial(self, plan: _Plan, model: SkyModel, lookup: Lookup):
         """Fraction of the model's flux in a spectrum dataset's region, per true energy."""
         if lookup.containment is not None and model.apply_irf["psf"]:
             return lookup.containment
@@ -713,7 +570,7 @@ class MapEvaluator:
         if cached is not None and cached[0] == plan.spatial_key:
             return cached[1]
         geom = plan.footprint.inputs.exposure.geom
-        width = lookup.psf_width + 2 * (plan.footprint.evaluation_radius + _MARGIN_DEG)
+        width = lookup.psf_width + 2 * (plan.footprint.evaluation_radius + MARGIN_DEG)
         wcs_geom = geom.to_wcs_geom(width_min=width * u.deg)
         values = model_npred.spatial_integral(model.spatial_model, wcs_geom)
         values = model_npred.apply_psf(values, lookup.psf.data)
@@ -723,7 +580,7 @@ class MapEvaluator:
             self._spatial_cache = (plan.spatial_key, fraction)
         return fraction
 
-    def _lookup_psf(self, fp: _Footprint, block) -> PSFKernel | None:
+    def _lookup_psf(self, fp: Footprint, block) -> PSFKernel | None:
         inputs = fp.inputs
         if inputs.is_region:
             return None
@@ -731,7 +588,7 @@ class MapEvaluator:
             return self._fixed_psf
         if fp.psf is None:
             return None
-        irf = _window_irf(inputs.psf, fp.psf, block)
+        irf = window_irf(inputs.psf, fp.psf, block)
         return irf.get_psf_kernel(
             geom=inputs.psf_geom,
             position=fp.psf.position,
@@ -739,14 +596,14 @@ class MapEvaluator:
             max_radius=PSF_MAX_RADIUS,
         )
 
-    def _lookup_edisp(self, fp: _Footprint, block) -> EDispKernel | None:
+    def _lookup_edisp(self, fp: Footprint, block) -> EDispKernel | None:
         inputs = fp.inputs
         if fp.edisp is None:
             return self._fixed_edisp
-        irf = _window_irf(inputs.edisp, fp.edisp, block)
+        irf = window_irf(inputs.edisp, fp.edisp, block)
         return irf.get_edisp_kernel(position=fp.edisp.position, energy_axis=inputs.reco_axis)
 
-    def _contributes(self, fp: _Footprint, mask_boxes, psf_width: float) -> bool:
+    def _contributes(self, fp: Footprint, mask_boxes, psf_width: float) -> bool:
         """Whether the mask has a True pixel within ``2 r_eval + 0.1° + psf_width`` of the model."""
         inside = self._mask_cutout_any(fp, mask_boxes, psf_width)
         if inside and not self._mask_cutout_any(fp, mask_boxes, 0.0):
@@ -757,8 +614,8 @@ class MapEvaluator:
             )
         return inside
 
-    def _mask_cutout_any(self, fp: _Footprint, mask_boxes, margin: float) -> bool:
-        width = 2 * fp.evaluation_radius + _MARGIN_DEG + margin
+    def _mask_cutout_any(self, fp: Footprint, mask_boxes, margin: float) -> bool:
+        width = 2 * fp.evaluation_radius + MARGIN_DEG + margin
         image = fp.inputs.image
         try:
             cutout = image.cutout(fp.position, width * u.deg)
@@ -767,8 +624,8 @@ class MapEvaluator:
         if not mask_boxes:
             return True
         parent = cutout.cutout_slices(image, mode="trim")["parent-slices"]
-        _check_inside(parent, fp.bbox, self.model.name)
-        window = (Ellipsis, *_relative(parent, fp.bbox))
+        check_inside(parent, fp.bbox, self.model.name)
+        window = (Ellipsis, *relative(parent, fp.bbox))
         product = mask_boxes[0][window]
         for other in mask_boxes[1:]:
             product = product * other[window]
@@ -782,7 +639,7 @@ class MapEvaluator:
         scratch.parameters.value = plan.values
         return scratch
 
-    def _npred(self, plan: _Plan, lookup: _Lookup, geom: WcsGeom, exposure) -> np.ndarray:
+    def _npred(self, plan: _Plan, lookup: Lookup, geom: WcsGeom, exposure) -> np.ndarray:
         """Predicted counts ``(n_reco, ny, nx)`` on ``geom`` (true energy) from the exposure values."""
         inputs = plan.footprint.inputs
         with self._lock:
@@ -843,10 +700,10 @@ class MapEvaluator:
         )
         return full if full.chunks == tuple(chunks) else full.rechunk(chunks)
 
-    def _global_lookup(self, fp: _Footprint, *blocks) -> _Lookup:
+    def _global_lookup(self, fp: Footprint, *blocks) -> Lookup:
         return self._resolve_lookup(fp, *self._split_lookup_blocks(fp, blocks))
 
-    def _global_block(self, exposure_block, plan: _Plan, lookup: _Lookup, block_info=None) -> np.ndarray:
+    def _global_block(self, exposure_block, plan: _Plan, lookup: Lookup, block_info=None) -> np.ndarray:
         """Predicted counts of a global-mode model on one spatial chunk (all reco energies)."""
         (_, _), (y0, y1), (x0, x1) = block_info[0]["array-location"]
         inputs = plan.footprint.inputs
@@ -871,7 +728,7 @@ class MapEvaluator:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _fold(npred, lookup: _Lookup, inputs: EvaluationInputs, geom, apply_irf) -> np.ndarray:
+def _fold(npred, lookup: Lookup, inputs: EvaluationInputs, geom, apply_irf) -> np.ndarray:
     """True → reco energy: the looked-up EDisp, or the diagonal response without one (or when
     the model does not apply it)."""
     if apply_irf["edisp"] and lookup.edisp is not None:
@@ -880,36 +737,6 @@ def _fold(npred, lookup: _Lookup, inputs: EvaluationInputs, geom, apply_irf) -> 
         reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
         matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
     return model_npred.fold(npred, matrix)
-
-
-def one_block(array: da.Array) -> da.Array:
-    """``array`` as a single chunk: its blocks concatenated by one task (a small array, e.g. a
-    window read from storage; cheaper to build than a rechunk)."""
-    if all(len(c) == 1 for c in array.chunks):
-        return array
-    name = "one-block-" + tokenize(array.name)
-    layer = {(name, *(0,) * array.ndim): (concatenate3, array.__dask_keys__())}
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=[array])
-    return da.Array(graph, name, tuple((n,) for n in array.shape), meta=array._meta)
-
-
-def _kernel_width(kernel: PSFKernel | None) -> float:
-    """Largest width of a PSF kernel in degrees (0 without one): gammapy's ``psf_width``."""
-    if kernel is None:
-        return 0.0
-    return float(np.max(kernel.psf_kernel_map.geom.width.to_value("deg")))
-
-
-def _geom_token(geom) -> str:
-    """Identity of a geometry: its sky grid (or region) and axis bins."""
-    sky = str(geom.region) if isinstance(geom, RegionGeom) else geom.wcs.to_header_string()
-    axes = [(axis.name, str(axis.unit), np.asarray(axis.edges.value).tobytes()) for axis in geom.axes]
-    return tokenize(type(geom).__name__, sky, geom.data_shape, axes)
-
-
-def _irf_map(irf) -> Map:
-    """The map of a PSF or EDisp IRF."""
-    return irf.psf_map if hasattr(irf, "psf_map") else irf.edisp_map
 
 
 def _pixel_window(image: WcsGeom, ys: slice, xs: slice) -> WcsGeom:
@@ -930,73 +757,6 @@ def _single_key(keys):
     while isinstance(keys, list):
         (keys,) = keys
     return keys
-
-
-def _window_slice(pix: float, n: int) -> slice:
-    """IRF pixels around ``pix`` such that interpolation and nearest-pixel lookups in the window
-    find the same neighbours as in the whole map."""
-    if n <= 2:
-        return slice(0, n)
-    i0 = int(np.clip(np.floor(pix), 0, n - 2))
-    return slice(max(0, i0 - 1), min(n, i0 + 3))
-
-
-def _window_irf(irf, window: _IRFWindow, block):
-    """``irf`` itself, or an IRF map of the same kind over the computed window when the window
-    gives the same lookup (the position's own pixel holds a defined IRF)."""
-    if window.window is None:
-        return irf
-    window_map = window.window.copy(data=block)
-    image = window_map.geom.to_image()
-    x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(window.position))
-    ix, iy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
-    ny, nx = image.data_shape
-    if not (0 <= ix < nx and 0 <= iy < ny and np.any(block[..., iy, ix] > 0)):
-        # The IRF is not defined there: gammapy moves to the nearest defined pixel of the whole
-        # map, which the whole (lazy) map finds.
-        return irf
-    return type(irf)(window_map)
-
-
-def _bounding_box(inputs: EvaluationInputs, position: SkyCoord, radius: float) -> tuple[slice, slice] | None:
-    """Pixels of the counts grid that any cutout around ``position`` can cover.
-
-    The PSF kernel radius is at most the PSF map's largest ``rad`` edge, so the exposure cutout
-    is at most ``2 rad_max + 2 (r_eval + 0.1°)`` wide (+ odd rounding); None if that square
-    misses the grid.
-    """
-    image = inputs.image
-    scales = image.pixel_scales.deg
-    psf_width = 0.0
-    if inputs.psf is not None:
-        rad_max = float(inputs.psf.psf_map.geom.axes["rad"].edges.max().to_value("deg"))
-        binsz = float(np.max(scales))
-        psf_width = int(round_up_to_odd(2 * rad_max / binsz)) * binsz
-    width = psf_width + 2 * (radius + _MARGIN_DEG)
-    half = int(round_up_to_odd(width / float(np.min(scales)))) // 2 + 2
-    x, y = (float(p) for p in position.to_pixel(image.wcs))
-    if not (np.isfinite(x) and np.isfinite(y)):
-        return None
-    ny, nx = image.data_shape
-    xc, yc = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
-    xs = slice(max(0, xc - half), min(nx, xc + half + 1))
-    ys = slice(max(0, yc - half), min(ny, yc + half + 1))
-    if xs.start >= xs.stop or ys.start >= ys.stop:
-        return None
-    return ys, xs
-
-
-def _relative(slices, bbox) -> tuple[slice, ...]:
-    """``slices`` of the counts grid as slices of the bounding box ``bbox``."""
-    return tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(slices, bbox, strict=True))
-
-
-def _check_inside(slices, bbox, name: str) -> None:
-    for inner, outer in zip(slices, bbox, strict=True):
-        if inner.start < outer.start or inner.stop > outer.stop:
-            raise GeometryError(
-                f"Internal error: the cutout of model {name!r} ({slices}) exceeds its bounding box {bbox}"
-            )
 
 
 def _spatial_on_chunk(spatial_model, geom: WcsGeom, ys, xs, psf: PSFKernel | None) -> np.ndarray:

@@ -27,7 +27,8 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..geom import WcsGeom
 from ..maps import Map
-from .evaluator import EvaluationInputs, MapEvaluator, one_block
+from .evaluator import MapEvaluator
+from .model_lookup import EvaluationInputs, one_block
 
 __all__ = ["BackgroundTerm", "NpredGraph", "Region", "RegionTerms", "aligned", "region_terms"]
 

@@ -221,8 +221,8 @@ def test_model_cutouts_are_cached():
     calls = []
     for evaluator in md.evaluators.values():
         original = evaluator._npred
-        evaluator._npred = lambda *args, _original=original, **kwargs: calls.append(1) or _original(
-            *args, **kwargs
+        evaluator._npred = lambda *args, _original=original, **kwargs: (
+            calls.append(1) or _original(*args, **kwargs)
         )
     md.npred().data.compute()
     assert calls == []

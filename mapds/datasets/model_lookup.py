@@ -1,0 +1,296 @@
+"""Where and with which IRFs a model is evaluated: the evaluators' lookups (numpy and lazy).
+
+A dataset hands its evaluators :class:`EvaluationInputs` (lazy maps).  From geometry alone an
+evaluator derives a :class:`Footprint`: the lookup position, a *bounding box* of the counts grid
+that any cutout at that position can cover (the PSF kernel radius is bounded by the PSF map's
+largest ``rad``), and the few IRF pixels (:class:`IRFWindow`) a lookup reads.  A task then
+computes the :class:`Lookup` from those small blocks: PSF and EDisp kernels at the position
+(exactly gammapy's, §5), ``contributes``, and gammapy's cutout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import astropy.units as u
+import dask.array as da
+import numpy as np
+from astropy.coordinates import SkyCoord
+from dask.array.core import concatenate3
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from ..errors import GeometryError
+from ..geom import RegionGeom, WcsGeom
+from ..geom.wcs import round_up_to_odd
+from ..irf import EDispKernel, PSFKernel
+from ..maps import Map
+
+__all__ = [
+    "CUTOUT_MARGIN",
+    "MARGIN_DEG",
+    "PSF_CONTAINMENT",
+    "PSF_MAX_RADIUS",
+    "EvaluationInputs",
+    "Footprint",
+    "IRFWindow",
+    "Lookup",
+    "bounding_box",
+    "check_inside",
+    "irf_window",
+    "kernel_width",
+    "one_block",
+    "relative",
+    "window_irf",
+]
+
+#: Margin added to the evaluation radius for cutouts and re-lookups (gammapy's ``CUTOUT_MARGIN``).
+CUTOUT_MARGIN = 0.1 * u.deg
+#: Containment fraction that sets PSF kernel sizes.
+PSF_CONTAINMENT = 0.999
+#: Largest PSF kernel radius (None: the containment radius decides).
+PSF_MAX_RADIUS = None
+
+MARGIN_DEG = CUTOUT_MARGIN.to_value("deg")
+
+# -- what a dataset hands its evaluators ------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationInputs:
+    """The lazy dataset members a model is evaluated from (no data are read to build this).
+
+    Parameters
+    ----------
+    geom : WcsGeom
+        Counts geometry (reco ``energy`` axis).
+    exposure : Map or None
+        Exposure cube on the counts' sky grid.
+    psf : PSFMap or None
+        PSF map (or `~mapds.irf.RecoPSFMap`).
+    edisp : EDispKernelMap, EDispMap or None
+        Energy dispersion map.
+    masks : tuple of Map
+        ``mask_safe`` and/or ``mask_fit`` (their product, OR-ed over energy, is the mask image
+        that decides whether a model contributes); empty: everything is in the mask.
+    """
+
+    geom: WcsGeom
+    exposure: Map | None
+    psf: object | None
+    edisp: object | None
+    masks: tuple[Map, ...] = ()
+
+    @cached_property
+    def token(self) -> str:
+        """Identity of the inputs: the dask names of every member."""
+        names = [geom_token(self.geom)]
+        for irf in (self.psf, self.edisp):
+            names.append(None if irf is None else (type(irf).__name__, irf_map_of(irf).data.name))
+        for m in (self.exposure, *self.masks):
+            names.append(None if m is None else (m.data.name, str(m.unit)))
+        return tokenize(*names)
+
+    @property
+    def is_region(self) -> bool:
+        """Whether the counts live on a region geometry (a spectrum dataset)."""
+        return isinstance(self.geom, RegionGeom)
+
+    @property
+    def reco_axis(self):
+        """The counts' reconstructed-energy axis."""
+        return self.geom.axes["energy"]
+
+    @cached_property
+    def image(self) -> WcsGeom:
+        """The counts' sky grid."""
+        return self.geom.to_image()
+
+    @property
+    def reco_psf(self) -> bool:
+        """Whether the PSF is given in reconstructed energy (applied after the EDisp)."""
+        return self.psf is not None and self.psf.energy_name == "energy"
+
+    @property
+    def psf_geom(self) -> WcsGeom:
+        """Geometry PSF kernels are made for: the exposure's (true energy) or the counts'."""
+        return self.geom if self.reco_psf else self.exposure.geom
+
+
+# -- build-time description of a lookup ------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class IRFWindow:
+    """A few IRF pixels around a position: the lazy window map and where to look up."""
+
+    position: SkyCoord | None
+    window: Map | None  # None: use the whole IRF map (region IRFs)
+
+    @property
+    def data(self) -> da.Array | None:
+        return None if self.window is None else one_block(self.window.data)
+
+
+@dataclass(frozen=True, eq=False)
+class Footprint:
+    """Where the model is looked up, and the data its task reads (all known without data).
+
+    ``bbox`` bounds every cutout the lookup can produce: the exposure cutout (whose width
+    depends on the PSF kernel size, bounded by the PSF map's largest ``rad``) and the mask
+    cutout that decides ``contributes``.
+    """
+
+    inputs: EvaluationInputs
+    position: SkyCoord | None
+    lonlat: tuple[float, float] | None
+    evaluation_radius: float | None  # deg, at lookup time (sets the cutout width, as in gammapy)
+    bbox: tuple[slice, slice] | None
+    psf: IRFWindow | None
+    edisp: IRFWindow | None
+
+    @cached_property
+    def token(self) -> str:
+        box = None if self.bbox is None else tuple((s.start, s.stop) for s in self.bbox)
+        return tokenize(self.inputs.token, self.lonlat, self.evaluation_radius, box)
+
+    @cached_property
+    def exposure_box(self) -> da.Array:
+        ys, xs = self.bbox
+        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).data)
+
+    @cached_property
+    def mask_boxes(self) -> list[da.Array]:
+        ys, xs = self.bbox
+        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).data) for m in self.inputs.masks]
+
+
+@dataclass(frozen=True, eq=False)
+class Lookup:
+    """The IRFs at a footprint and the cutout they imply (computed by a task, numpy)."""
+
+    psf: PSFKernel | None
+    edisp: EDispKernel | None
+    contributes: bool
+    geom: WcsGeom | None  # true-energy cutout geometry (the whole exposure geometry in global mode)
+    slices: tuple[slice, slice] | None  # its (y, x) on the counts grid
+    containment: np.ndarray | None = None  # PSF containment in a spectrum dataset's region
+
+    @property
+    def psf_width(self) -> float:
+        return kernel_width(self.psf)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def irf_window(irf, position) -> IRFWindow:
+    """The IRF pixels a lookup at ``position`` (default: the IRF map centre) reads."""
+    irf_map = irf_map_of(irf)
+    if not isinstance(irf_map.geom, WcsGeom):
+        return IRFWindow(position, None)
+    image = irf_map.geom.to_image()
+    if position is None:
+        position = image.center_skydir
+    ny, nx = image.data_shape
+    x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(position))
+    window = irf_map.slice_by_idx({"y": window_slice(y, ny), "x": window_slice(x, nx)})
+    return IRFWindow(position, window)
+
+
+def one_block(array: da.Array) -> da.Array:
+    """``array`` as a single chunk: its blocks concatenated by one task (a small array, e.g. a
+    window read from storage; cheaper to build than a rechunk)."""
+    if all(len(c) == 1 for c in array.chunks):
+        return array
+    name = "one-block-" + tokenize(array.name)
+    layer = {(name, *(0,) * array.ndim): (concatenate3, array.__dask_keys__())}
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[array])
+    return da.Array(graph, name, tuple((n,) for n in array.shape), meta=array._meta)
+
+
+def kernel_width(kernel: PSFKernel | None) -> float:
+    """Largest width of a PSF kernel in degrees (0 without one): gammapy's ``psf_width``."""
+    if kernel is None:
+        return 0.0
+    return float(np.max(kernel.psf_kernel_map.geom.width.to_value("deg")))
+
+
+def geom_token(geom) -> str:
+    """Identity of a geometry: its sky grid (or region) and axis bins."""
+    sky = str(geom.region) if isinstance(geom, RegionGeom) else geom.wcs.to_header_string()
+    axes = [(axis.name, str(axis.unit), np.asarray(axis.edges.value).tobytes()) for axis in geom.axes]
+    return tokenize(type(geom).__name__, sky, geom.data_shape, axes)
+
+
+def irf_map_of(irf) -> Map:
+    """The map of a PSF or EDisp IRF."""
+    return irf.psf_map if hasattr(irf, "psf_map") else irf.edisp_map
+
+
+def window_slice(pix: float, n: int) -> slice:
+    """IRF pixels around ``pix`` such that interpolation and nearest-pixel lookups in the window
+    find the same neighbours as in the whole map."""
+    if n <= 2:
+        return slice(0, n)
+    i0 = int(np.clip(np.floor(pix), 0, n - 2))
+    return slice(max(0, i0 - 1), min(n, i0 + 3))
+
+
+def window_irf(irf, window: IRFWindow, block):
+    """``irf`` itself, or an IRF map of the same kind over the computed window when the window
+    gives the same lookup (the position's own pixel holds a defined IRF)."""
+    if window.window is None:
+        return irf
+    window_map = window.window.copy(data=block)
+    image = window_map.geom.to_image()
+    x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(window.position))
+    ix, iy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+    ny, nx = image.data_shape
+    if not (0 <= ix < nx and 0 <= iy < ny and np.any(block[..., iy, ix] > 0)):
+        # The IRF is not defined there: gammapy moves to the nearest defined pixel of the whole
+        # map, which the whole (lazy) map finds.
+        return irf
+    return type(irf)(window_map)
+
+
+def bounding_box(inputs: EvaluationInputs, position: SkyCoord, radius: float) -> tuple[slice, slice] | None:
+    """Pixels of the counts grid that any cutout around ``position`` can cover.
+
+    The PSF kernel radius is at most the PSF map's largest ``rad`` edge, so the exposure cutout
+    is at most ``2 rad_max + 2 (r_eval + 0.1°)`` wide (+ odd rounding); None if that square
+    misses the grid.
+    """
+    image = inputs.image
+    scales = image.pixel_scales.deg
+    psf_width = 0.0
+    if inputs.psf is not None:
+        rad_max = float(inputs.psf.psf_map.geom.axes["rad"].edges.max().to_value("deg"))
+        binsz = float(np.max(scales))
+        psf_width = int(round_up_to_odd(2 * rad_max / binsz)) * binsz
+    width = psf_width + 2 * (radius + MARGIN_DEG)
+    half = int(round_up_to_odd(width / float(np.min(scales)))) // 2 + 2
+    x, y = (float(p) for p in position.to_pixel(image.wcs))
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    ny, nx = image.data_shape
+    xc, yc = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+    xs = slice(max(0, xc - half), min(nx, xc + half + 1))
+    ys = slice(max(0, yc - half), min(ny, yc + half + 1))
+    if xs.start >= xs.stop or ys.start >= ys.stop:
+        return None
+    return ys, xs
+
+
+def relative(slices, bbox) -> tuple[slice, ...]:
+    """``slices`` of the counts grid as slices of the bounding box ``bbox``."""
+    return tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(slices, bbox, strict=True))
+
+
+def check_inside(slices, bbox, name: str) -> None:
+    for inner, outer in zip(slices, bbox, strict=True):
+        if inner.start < outer.start or inner.stop > outer.stop:
+            raise GeometryError(
+                f"Internal error: the cutout of model {name!r} ({slices}) exceeds its bounding box {bbox}"
+            )
