@@ -444,6 +444,11 @@ class MapDataset:
         if model_names is not None:
             names = [model_names] if isinstance(model_names, str) else list(model_names)
             evaluators = {name: self.evaluators[name] for name in names}
+        if list(self._geom.axes.names) != ["energy"]:
+            raise GeometryMismatchError(
+                f"MapDataset {self.name!r}: predicted counts need the axes ['energy'] only, the counts "
+                f"geometry has {list(self._geom.axes.names)}"
+            )
         members = (self.counts, self.background, self.mask_safe, self.mask_fit)
         reference = next(m for m in members if m is not None)
         chunks = reference.data.chunks

@@ -14,9 +14,11 @@ import pytest
 from astropy.coordinates import SkyCoord
 from regions import CircleSkyRegion
 
+import mapds.geom
 import mapds.irf
 import mapds.modeling.models
 from mapds.datasets import MapDataset
+from mapds.errors import GeometryMismatchError
 from mapds.maps import Map
 
 from .conftest import GAMMAPY, MAPDS, build_dataset
@@ -175,7 +177,7 @@ def test_negative_values_clipped_only_in_npred():
 
 @pytest.mark.parametrize("chunks", [{"energy": 1, "y": 5, "x": 7}, {"energy": 2, "y": -1, "x": -1}])
 def test_chunking_does_not_change_npred(chunks):
-    gp, md = _pair()
+    gp, md = _pair(names=[*ALL_SOURCES, "const"])
     for member in ("counts", "background", "mask_safe", "mask_fit"):
         m = getattr(md, member)
         setattr(md, member, m.rechunk(tuple(_chunk_spec(m, chunks))))
@@ -292,3 +294,12 @@ def test_region_geometry_matches_gammapy(names, psf):
     assert_close(md.npred_signal(), gp.npred_signal())
     assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-9)
     assert [e.contributes for e in md.evaluators.values()] == [e.contributes for e in gp.evaluators.values()]
+
+
+def test_extra_axes_are_a_clear_error():
+    energy = mapds.geom.MapAxis.from_energy_bounds(1, 10, 2, unit="TeV")
+    event_type = mapds.geom.LabelMapAxis(["a", "b"], name="event_type")
+    geom = mapds.geom.WcsGeom.create(npix=(4, 3), binsz=0.1, axes=[energy, event_type])
+    dataset = MapDataset(counts=Map.from_geom(geom), background=Map.from_geom(geom))
+    with pytest.raises(GeometryMismatchError, match="event_type"):
+        dataset.npred()
