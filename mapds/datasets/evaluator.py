@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import astropy.units as u
@@ -100,7 +100,7 @@ class _Plan:
     footprint: Footprint
     spatial_key: str
     base_key: str
-    norm_index: int | None = field(default=None)
+    norm_index: int | None = None
 
 
 # -- the evaluator ----------------------------------------------------------------------------------
