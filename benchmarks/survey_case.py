@@ -103,7 +103,12 @@ def _irfs(lib, case, irf_image, energy, energy_true, rad_axis, migra_axis):
     if case["edisp"] == "kernel":
         edisp = lib.EDispKernelMap.from_gauss(energy, energy_true, sigma=0.15, bias=0, geom=irf_image)
     elif case["edisp"] == "migra":
-        edisp = lib.EDispMap.from_gauss(energy_true, migra_axis, sigma=0.15, bias=0, geom=irf_image)
+        # a Gaussian migration density (σ = 0.15, no bias) at every IRF pixel and true energy
+        migra = migra_axis.center.value
+        density = np.exp(-0.5 * ((migra - 1.0) / 0.15) ** 2) / (np.sqrt(2 * np.pi) * 0.15)
+        geom = irf_image.to_cube([migra_axis, energy_true])
+        data = np.broadcast_to(density[None, :, None, None], geom.data_shape).astype(np.float32)
+        edisp = lib.EDispMap(lib.Map.from_geom(geom, data=data))
     return psf, edisp
 
 

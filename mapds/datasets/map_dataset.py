@@ -500,7 +500,10 @@ class MapDataset:
     def stat_array(self):
         """Cash statistic per bin, ``cash(counts, npred())`` (mask not applied; multiplied by the
         mask weights for ``cash_weighted``), as a lazy float64 dask array."""
-        values = da.map_blocks(cash, self.counts.data, self.npred().data, dtype=np.float64)
+        if self.counts is None:
+            raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
+        npred = self.npred().data
+        values = da.map_blocks(cash, aligned(self.counts, npred.chunks).data, npred, dtype=np.float64)
         mask = self.mask
         if self.stat_type == "cash_weighted" and mask is not None:
             values = values * mask.data.astype(np.float64)
@@ -518,6 +521,8 @@ class MapDataset:
         compute : bool, keyword-only
             False returns the lazy 0-d dask array (computing it updates the partial sums too).
         """
+        if self.counts is None:
+            raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
         graph = self._npred_graph()
         masks = tuple(aligned(m, graph.chunks) for m in (self.mask_safe, self.mask_fit) if m is not None)
         counts = aligned(self.counts, graph.chunks)

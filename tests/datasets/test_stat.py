@@ -235,3 +235,12 @@ def test_stat_sum_on_schedulers():
             npred = np.asarray(md.npred().data.compute())
     assert values[0] == values[1] == values[2]
     np.testing.assert_array_equal(npred, np.asarray(md.npred().data.compute(scheduler="sync")))
+
+
+def test_statistic_needs_counts():
+    _, md = _pair()
+    md.counts = None
+    with pytest.raises(ValueError, match="no counts"):
+        md.stat_sum()
+    with pytest.raises(ValueError, match="no counts"):
+        md.stat_array()
