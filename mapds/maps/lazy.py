@@ -17,7 +17,7 @@ from dask.base import tokenize
 
 from .chunks import sliced_chunks
 
-__all__ = ["LazyArray", "WindowedArray"]
+__all__ = ["LazyArray", "WindowedArray", "normalize_index"]
 
 
 class LazyArray(Protocol):
@@ -29,23 +29,30 @@ class LazyArray(Protocol):
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray: ...
 
 
-def _normalize_index(index, shape) -> tuple[slice | int, ...]:
+def normalize_index(index, shape) -> tuple[slice | int, ...]:
+    """A basic index as one in-bounds int or step-1 slice per dimension.
+
+    Missing trailing entries mean ``:``; negative integers count from the end.  Anything a storage
+    read cannot serve directly (steps, fancy indices, too many indices) raises ``IndexError``.
+    """
     index = index if isinstance(index, tuple) else (index,)
+    if len(index) > len(shape):
+        raise IndexError(f"too many indices ({len(index)}) for an array of {len(shape)} dimensions")
     index = index + (slice(None),) * (len(shape) - len(index))
     out = []
     for idx, n in zip(index, shape, strict=True):
         if isinstance(idx, (int, np.integer)):
-            idx = int(idx) + n if idx < 0 else int(idx)
-            if not 0 <= idx < n:
-                raise IndexError(f"index {idx} out of range for dimension of size {n}")
-            out.append(idx)
+            position = int(idx) + n if idx < 0 else int(idx)
+            if not 0 <= position < n:
+                raise IndexError(f"index {idx} is out of bounds for a dimension of size {n}")
+            out.append(position)
         elif isinstance(idx, slice):
             start, stop, step = idx.indices(n)
             if step != 1:
                 raise IndexError("only step-1 slices can be pushed down to storage")
             out.append(slice(start, max(start, stop)))
         else:
-            raise IndexError(f"unsupported index {idx!r} for a storage window")
+            raise IndexError(f"unsupported index {idx!r}: only integers and slices")
     return tuple(out)
 
 
@@ -66,7 +73,7 @@ class WindowedArray:
     def __init__(self, base: LazyArray, token: str, window=None):
         self.base = base
         self.token = token
-        self.window = _normalize_index(window if window is not None else (), base.shape)
+        self.window = normalize_index(window if window is not None else (), base.shape)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -81,7 +88,7 @@ class WindowedArray:
         return len(self.shape)
 
     def _compose(self, key) -> tuple:
-        key = iter(_normalize_index(key, self.shape))
+        key = iter(normalize_index(key, self.shape))
         out = []
         for w in self.window:
             if isinstance(w, int):
@@ -116,7 +123,7 @@ class WindowedArray:
 
     def sliced_dask(self, key, chunks: tuple[tuple[int, ...], ...]) -> tuple[WindowedArray, da.Array]:
         """Window and dask array for ``key``, keeping the chunk boundaries of ``chunks``."""
-        key = _normalize_index(key, self.shape)
+        key = normalize_index(key, self.shape)
         new_chunks = tuple(
             sliced_chunks(c, k) for c, k in zip(chunks, key, strict=True) if isinstance(k, slice)
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...maps.lazy import normalize_index
+
 __all__ = ["contiguous_runs", "normalize_key"]
 
 
@@ -23,26 +25,10 @@ def normalize_key(key, shape: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple
     shape : tuple of int
         Shape of the indexed array.
     """
-    key = key if isinstance(key, tuple) else (key,)
-    if len(key) > len(shape):
-        raise IndexError(f"too many indices ({len(key)}) for an array of {len(shape)} dimensions")
-    key = key + (slice(None),) * (len(shape) - len(key))
-    slices, dropped = [], []
-    for dim, (k, n) in enumerate(zip(key, shape, strict=True)):
-        if isinstance(k, (int, np.integer)):
-            i = int(k) + n if k < 0 else int(k)
-            if not 0 <= i < n:
-                raise IndexError(f"index {k} is out of bounds for a dimension of size {n}")
-            slices.append(slice(i, i + 1))
-            dropped.append(dim)
-        elif isinstance(k, slice):
-            start, stop, step = k.indices(n)
-            if step != 1:
-                raise IndexError("only step-1 slices can be read from a FITS image")
-            slices.append(slice(start, max(start, stop)))
-        else:
-            raise IndexError(f"unsupported index {k!r}: only integers and slices")
-    return tuple(slices), tuple(dropped)
+    index = normalize_index(key, shape)
+    slices = tuple(slice(k, k + 1) if isinstance(k, int) else k for k in index)
+    dropped = tuple(dim for dim, k in enumerate(index) if isinstance(k, int))
+    return slices, dropped
 
 
 def contiguous_runs(shape: tuple[int, ...], key: tuple[slice, ...]) -> tuple[np.ndarray, int]:
