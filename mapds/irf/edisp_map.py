@@ -29,13 +29,28 @@ def _allsky_geom(axes) -> WcsGeom:
     return WcsGeom.create(npix=(2, 1), proj="CAR", binsz=180, axes=axes)
 
 
+class _EDispIRFMap(IRFMap):
+    """What both energy-dispersion maps share: the ``EDISP`` HDU and the ``edisp_map`` accessor."""
+
+    hdu_name = "EDISP"
+
+    @property
+    def edisp_map(self) -> Map:
+        """The IRF map (kernels for `EDispKernelMap`, migration densities for `EDispMap`)."""
+        return self._irf_map
+
+    @edisp_map.setter
+    def edisp_map(self, value: Map) -> None:
+        self._replace_irf_map(value)
+
+
 def _default_position(irf_map: Map, position):
     if position is None and not isinstance(irf_map.geom, RegionGeom):
         return irf_map.geom.center_skydir
     return position
 
 
-class EDispKernelMap(IRFMap):
+class EDispKernelMap(_EDispIRFMap):
     """Energy dispersion matrices per sky position.
 
     Parameters
@@ -48,19 +63,9 @@ class EDispKernelMap(IRFMap):
 
     tag = "edisp_kernel_map"
     required_axes: ClassVar[list[str]] = ["energy", "energy_true"]
-    hdu_name = "EDISP"
 
     def __init__(self, edisp_kernel_map: Map, exposure_map: Map | None = None):
         super().__init__(edisp_kernel_map, exposure_map)
-
-    @property
-    def edisp_map(self) -> Map:
-        """The kernel map."""
-        return self._irf_map
-
-    @edisp_map.setter
-    def edisp_map(self, value: Map) -> None:
-        self._replace_irf_map(value)
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -144,7 +149,7 @@ class EDispKernelMap(IRFMap):
         return self.__class__(edisp_map, self.exposure_map)
 
 
-class EDispMap(IRFMap):
+class EDispMap(_EDispIRFMap):
     """Energy migration density per unit ``migra = E_reco / E_true`` per sky position.
 
     Parameters
@@ -157,19 +162,6 @@ class EDispMap(IRFMap):
 
     tag = "edisp_map"
     required_axes: ClassVar[list[str]] = ["migra", "energy_true"]
-    hdu_name = "EDISP"
-
-    def __init__(self, edisp_map: Map, exposure_map: Map | None = None):
-        super().__init__(edisp_map, exposure_map)
-
-    @property
-    def edisp_map(self) -> Map:
-        """The migration map."""
-        return self._irf_map
-
-    @edisp_map.setter
-    def edisp_map(self, value: Map) -> None:
-        self._replace_irf_map(value)
 
     @classmethod
     def _class_for(cls, irf_map: Map):
