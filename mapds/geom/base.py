@@ -57,6 +57,16 @@ class Geom(abc.ABC):
         return ["lon", "lat", *self.axes.names]
 
     @property
+    def center_pix(self) -> tuple[float, ...]:
+        """Pixel coordinates of the centre: the image centre and the middle of each axis."""
+        return tuple((np.array(self.data_shape) - 1.0) / 2)[::-1]
+
+    @property
+    def center_coord(self) -> tuple:
+        """Map coordinates of :attr:`center_pix`."""
+        return self.pix_to_coord(self.center_pix)
+
+    @property
     def data_shape_axes(self) -> tuple[int, ...]:
         """Shape of the non-spatial axes with unit spatial dimensions."""
         return (*self.axes.shape[::-1], 1, 1)

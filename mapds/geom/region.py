@@ -159,16 +159,6 @@ class RegionGeom(Geom):
         return self._rectangle_bbox.center
 
     @property
-    def center_pix(self) -> tuple[float, ...]:
-        """Pixel coordinates of the geometry centre (``0, 0`` and the axis middles)."""
-        return tuple((np.array(self.data_shape) - 1.0) / 2)[::-1]
-
-    @property
-    def center_coord(self) -> tuple:
-        """Map coordinates of :attr:`center_pix`."""
-        return self.pix_to_coord(self.center_pix)
-
-    @property
     def npix(self) -> tuple[list[int], list[int]]:
         """One spatial pixel."""
         return ([1], [1])

@@ -344,16 +344,6 @@ class WcsGeom(Geom):
         return Angle(proj_plane_pixel_scales(self.wcs), "deg")
 
     @property
-    def center_pix(self) -> tuple[float, ...]:
-        """Pixel coordinates of the image centre (and of the middle of each axis)."""
-        return tuple((np.array(self.data_shape) - 1.0) / 2)[::-1]
-
-    @property
-    def center_coord(self) -> tuple:
-        """Map coordinates of :attr:`center_pix`."""
-        return self.pix_to_coord(self.center_pix)
-
-    @property
     def center_skydir(self) -> SkyCoord:
         """Sky position of the image centre."""
         return SkyCoord.from_pixel(self.center_pix[0], self.center_pix[1], self.wcs)
