@@ -36,11 +36,14 @@ from ..modeling.models import (
 )
 
 __all__ = [
+    "BACKGROUND0",
+    "EDISP_SIGMA",
     "EXPOSURE0",
     "LIVETIME",
     "aeff",
     "background_rate",
     "make_survey_case",
+    "migra_density",
     "psf_sigma",
     "spatial_factor",
     "survey_axes",
@@ -54,6 +57,8 @@ EXPOSURE0 = 1e13
 LIVETIME = 1800.0
 #: Background counts per voxel at 0.1 TeV.
 BACKGROUND0 = 2.0
+#: Width of the Gaussian energy dispersion (in ``migra = E_reco / E_true``; no bias).
+EDISP_SIGMA = 0.15
 
 
 # -- formulas (numpy or dask arrays) ----------------------------------------------------------------
@@ -78,6 +83,11 @@ def background_rate(energy_tev):
 def psf_sigma(energy_tev):
     """Gaussian PSF width (deg) at true ``energy_tev``."""
     return np.clip(0.1 * energy_tev**-0.2, 0.04, 0.2)
+
+
+def migra_density(migra):
+    """Gaussian migration density (per unit ``migra``) of the ``EDispMap`` variant."""
+    return np.exp(-0.5 * ((migra - 1.0) / EDISP_SIGMA) ** 2) / (np.sqrt(2 * np.pi) * EDISP_SIGMA)
 
 
 # -- cases ------------------------------------------------------------------------------------------
@@ -189,9 +199,12 @@ def _survey_irfs(case: dict, geom: WcsGeom):
     sigma = psf_sigma(energy_true.center.to_value("TeV")) * u.deg
     psf = PSFMap.from_gauss(energy_true, rad_axis=rad_axis, sigma=sigma, geom=irf_image)
     if case["edisp"] == "kernel":
-        return psf, EDispKernelMap.from_gauss(energy, energy_true, sigma=0.15, bias=0, geom=irf_image)
+        return psf, EDispKernelMap.from_gauss(energy, energy_true, sigma=EDISP_SIGMA, bias=0, geom=irf_image)
     if case["edisp"] == "migra":
-        return psf, EDispMap.from_gauss(energy_true, migra_axis, sigma=0.15, bias=0, geom=irf_image)
+        # The same density at every IRF pixel and true energy (float32, as the kernel maps).
+        edisp_geom = irf_image.to_cube([migra_axis, energy_true])
+        density = migra_density(migra_axis.center.value).astype(np.float32)[None, :, None, None]
+        return psf, EDispMap(Map.from_geom(edisp_geom, data=da.broadcast_to(density, edisp_geom.data_shape)))
     return psf, None
 
 

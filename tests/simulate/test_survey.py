@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.testing import assert_allclose
 
+from mapds.irf import EDispMap
 from mapds.simulate import make_survey_case, survey_dataset
-from mapds.simulate.survey import EXPOSURE0, aeff, background_rate, spatial_factor
+from mapds.simulate.survey import EXPOSURE0, aeff, background_rate, migra_density, spatial_factor
 
 
 def test_building_computes_nothing(raise_if_dask_computes):
@@ -42,3 +43,16 @@ def test_cases_and_counts_are_reproducible():
     # Counts depend on the chunking (one generator per chunk) but not on anything else.
     assert np.array_equal(first, np.asarray(survey_dataset(case).counts.data))
     assert second.shape == first.shape
+
+
+def test_edisp_variants():
+    case = make_survey_case(1, 1, 0.1, n_models=2, seed=1, edisp="migra")
+    dataset = survey_dataset(case, with_counts=False)
+    assert isinstance(dataset.edisp, EDispMap)
+    migra = dataset.edisp.edisp_map.geom.axes["migra"].center.value
+    values = np.asarray(dataset.edisp.edisp_map.data)
+    assert values.shape[:2] == (15, 48)
+    expected = migra_density(migra).astype(np.float32)[None, :, None, None]
+    assert np.array_equal(values, np.broadcast_to(expected, values.shape))
+    assert np.isfinite(dataset.npred().data.sum().compute())
+    assert survey_dataset({**case, "edisp": None}, with_counts=False).edisp is None
