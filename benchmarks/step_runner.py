@@ -1,0 +1,88 @@
+"""Measured steps in fresh processes: the harness of ``bench_models.py`` and ``bench_dataset.py``.
+
+A benchmark script defines its steps as functions ``step(args: dict) -> dict`` and calls
+:func:`serve_step` from its ``main`` when started with ``--step NAME --step-args JSON``; the
+orchestrating process calls :func:`run_step`, which starts the script again in a new interpreter
+(so imports, caches and memory do not leak between steps), reads the step's JSON result from the
+last line of its standard output and adds the child's own peak RSS (``os.wait4`` gives its
+``ru_maxrss``).  The child's standard error passes through (progress messages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["StepFailed", "drop_cache", "format_ratio", "run_step", "serve_step", "size_on_disk", "timed"]
+
+
+class StepFailed(RuntimeError):
+    """A step's process exited with an error (its standard error was shown)."""
+
+
+def run_step(script: str, name: str, args: dict) -> dict:
+    """Run step ``name`` of ``script`` in a fresh interpreter: its result and ``peak_rss_mib``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, script, "--step", name, "--step-args", json.dumps(args)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise StepFailed(f"step {name!r} of {Path(script).name} failed with exit code {code}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    result["process_seconds"] = time.perf_counter() - start
+    return result
+
+
+def serve_step(steps: dict[str, Callable[[dict], dict]], name: str, args_json: str) -> None:
+    """Run one step in this (child) process and print its result as the last line of JSON."""
+    print(json.dumps(steps[name](json.loads(args_json))), flush=True)
+
+
+def timed(function: Callable, *args, **kwargs) -> tuple[float, object]:
+    """``(seconds, result)`` of one call."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def format_ratio(numerator: float, denominator: float) -> str:
+    """``numerator / denominator`` with one decimal, two significant digits below 1."""
+    ratio = numerator / denominator
+    return f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.2g}"
+
+
+def _files(path: str) -> list[str]:
+    if os.path.isdir(path):
+        return sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
+    return [path]
+
+
+def drop_cache(path: str) -> bool:
+    """Evict the files of ``path`` from the page cache (only ours); whether the kernel allowed it."""
+    try:
+        for name in _files(path):
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def size_on_disk(path: str) -> int:
+    """Bytes of a file, or of every file under a directory (a zarr store)."""
+    return sum(os.path.getsize(p) for p in _files(path))
