@@ -32,27 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-CASES = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "survey-benchmark-cases.json"
-DEFAULT_CASES = Path("/work/shared/reference/survey-benchmark-cases.json")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from step_runner import drop_cache, files_of, run_step, serve_step, size_on_disk
+from survey_case import CASES_FILE, load_case
+
 READ_BLOCK = 16 * 2**20
-
-
-# -- case selection --------------------------------------------------------------------------------
-
-
-def load_case(spec: str, cases_file: Path) -> dict:
-    """The case whose label is ``spec``, or whose ``npix`` is ``WIDTHxHEIGHT``."""
-    cases = json.loads(cases_file.read_text())
-    for case in cases:
-        if case["label"] == spec or "x".join(map(str, case["npix"])) == spec:
-            return case
-    known = sorted({c["label"] for c in cases} | {"x".join(map(str, c["npix"])) for c in cases})
-    raise SystemExit(f"Unknown case {spec!r}; known: {', '.join(known)}")
 
 
 # -- steps (each runs in its own process) ------------------------------------------------------------
@@ -98,7 +87,7 @@ def step_write(case: dict, path: str, fmt: str) -> dict:
     cube = _cube(case)
     start = time.perf_counter()
     cube.write(path, hdu="COUNTS" if fmt == "fits" else "counts", overwrite=True)
-    return {"seconds": time.perf_counter() - start, "bytes": _size(path)}
+    return {"seconds": time.perf_counter() - start, "bytes": size_on_disk(path)}
 
 
 def step_generate(case: dict) -> dict:
@@ -110,7 +99,7 @@ def step_generate(case: dict) -> dict:
 
 
 def step_raw_read(path: str) -> dict:
-    files = _files(path)
+    files = files_of(path)
     start = time.perf_counter()
     total = 0
     buf = bytearray(READ_BLOCK)
@@ -183,48 +172,11 @@ STEPS = {
 # -- orchestration -----------------------------------------------------------------------------------
 
 
-def _files(path: str) -> list[str]:
-    if os.path.isdir(path):
-        return sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
-    return [path]
-
-
-def _size(path: str) -> int:
-    return sum(os.path.getsize(p) for p in _files(path))
-
-
-def drop_cache(path: str) -> bool:
-    """Evict the files of ``path`` from the page cache; whether the kernel allowed it."""
-    try:
-        for name in _files(path):
-            fd = os.open(name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-    except (OSError, AttributeError):
-        return False
-    return True
-
-
-def run_step(name: str, args: dict, cold_path: str | None = None) -> dict:
-    """Run one step in a fresh interpreter; wall time, result and the child's peak RSS."""
+def run_cold_step(name: str, args: dict, cold_path: str | None = None) -> dict:
+    """Run one step in a fresh interpreter (see :func:`step_runner.run_step`), the files of
+    ``cold_path`` evicted from the page cache first; ``cold`` says whether that worked."""
     cold = drop_cache(cold_path) if cold_path else None
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--step", name, "--step-args", json.dumps(args)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"step {name} failed with exit code {proc.returncode}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
-    result["cold"] = cold
-    return result
+    return {**run_step(__file__, name, args), "cold": cold}
 
 
 def _gammapy_available() -> bool:
@@ -244,10 +196,10 @@ def benchmark(case: dict, workdir: Path) -> dict:
     data_bytes = 4 * case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"]
 
     def add(label, name, args, cold_path=None, data_path=None):
-        result = run_step(name, args, cold_path)
+        result = run_cold_step(name, args, cold_path)
         if data_path is not None:
             # Raw reads move file bytes; map steps deliver the (uncompressed) float32 values.
-            moved = _size(data_path) if name == "raw" else data_bytes
+            moved = size_on_disk(data_path) if name == "raw" else data_bytes
             result["gb_per_s"] = moved / result["seconds"] / 1e9
         rows.append({"step": label, **result})
         print(f"  {label:<38s} {result['seconds']:8.3f} s", file=sys.stderr)
@@ -275,8 +227,8 @@ def benchmark(case: dict, workdir: Path) -> dict:
         "npix": case["npix"],
         "nbin": case["energy_reco"]["nbin"],
         "voxels": case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"],
-        "fits_bytes": _size(fits_path),
-        "zarr_bytes": _size(zarr_path),
+        "fits_bytes": size_on_disk(fits_path),
+        "zarr_bytes": size_on_disk(zarr_path),
         "cpus": os.cpu_count(),
         "cold_cache": all(row["cold"] for row in rows if row["cold"] is not None),
         "rows": rows,
@@ -316,7 +268,7 @@ def print_table(report: dict) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="w5_h2_b0.02_e10_t15_kernel", help="label or WIDTHxHEIGHT")
-    parser.add_argument("--cases-file", type=Path, default=DEFAULT_CASES if DEFAULT_CASES.exists() else CASES)
+    parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
     parser.add_argument("--dir", type=Path, default=Path("bench-io-work"), help="work directory")
     parser.add_argument("--out", type=Path, help="JSON report path")
     parser.add_argument("--keep", action="store_true", help="keep the written files")
@@ -324,9 +276,9 @@ def main(argv=None) -> None:
     parser.add_argument("--step-args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.step:
-        print(json.dumps(STEPS[args.step](json.loads(args.step_args))))
+        serve_step(STEPS, args.step, args.step_args)
         return
-    case = load_case(args.case, args.cases_file)
+    case = load_case(args.case, n_models=5, cases_file=args.cases_file)
     report = benchmark(case, args.dir)
     print_table(report)
     if args.out:

@@ -18,7 +18,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["StepFailed", "drop_cache", "format_ratio", "run_step", "serve_step", "size_on_disk", "timed"]
+__all__ = [
+    "StepFailed",
+    "drop_cache",
+    "files_of",
+    "format_ratio",
+    "run_step",
+    "serve_step",
+    "size_on_disk",
+    "timed",
+]
 
 
 class StepFailed(RuntimeError):
@@ -62,7 +71,8 @@ def format_ratio(numerator: float, denominator: float) -> str:
     return f"{ratio:.1f}" if ratio >= 1 else f"{ratio:.2g}"
 
 
-def _files(path: str) -> list[str]:
+def files_of(path: str) -> list[str]:
+    """The file itself, or every file under a directory (a zarr store)."""
     if os.path.isdir(path):
         return sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
     return [path]
@@ -71,7 +81,7 @@ def _files(path: str) -> list[str]:
 def drop_cache(path: str) -> bool:
     """Evict the files of ``path`` from the page cache (only ours); whether the kernel allowed it."""
     try:
-        for name in _files(path):
+        for name in files_of(path):
             fd = os.open(name, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -85,4 +95,4 @@ def drop_cache(path: str) -> bool:
 
 def size_on_disk(path: str) -> int:
     """Bytes of a file, or of every file under a directory (a zarr store)."""
-    return sum(os.path.getsize(p) for p in _files(path))
+    return sum(os.path.getsize(p) for p in files_of(path))
