@@ -36,11 +36,28 @@ def _spatial_model_from_dict(data: dict) -> SpatialModel:
     return SPATIAL_MODEL_REGISTRY.get_cls(data.get("type")).from_dict({"spatial": data})
 
 
-def _typed_unique_names(models) -> list[str]:
-    return [f"{model.type}.{name}" for model in models for name in model.parameters_unique_names]
+class _ComponentsModel(CovarianceMixin, ModelBase):
+    """A model made of a spectral and an optional spatial component, whose parameters it stacks."""
+
+    _spectral_model: SpectralModel
+    _spatial_model: SpatialModel | None
+
+    @property
+    def _models(self) -> list[ModelBase]:
+        return [m for m in (self._spectral_model, self._spatial_model) if m is not None]
+
+    @property
+    def parameters(self) -> Parameters:
+        """Spectral then spatial parameters."""
+        return Parameters.from_stack([m.parameters for m in self._models])
+
+    @property
+    def parameters_unique_names(self) -> list[str]:
+        """``spectral.<name>``, ``spatial.<name>``."""
+        return [f"{model.type}.{name}" for model in self._models for name in model.parameters_unique_names]
 
 
-class SkyModel(CovarianceMixin, ModelBase):
+class SkyModel(_ComponentsModel):
     """A source: spectral model × spatial model, flux per energy and solid angle.
 
     Parameters
@@ -118,9 +135,6 @@ class SkyModel(CovarianceMixin, ModelBase):
         if model is not None:
             raise ModelError("Temporal models are not supported by mapds yet; use temporal_model=None")
 
-    @property
-    def _models(self) -> list[ModelBase]:
-        return [m for m in (self._spectral_model, self._spatial_model) if m is not None]
 
     def _check_unit(self) -> None:
         """spectral × spatial must be a flux per energy (and solid angle), as gammapy checks."""
@@ -137,15 +151,6 @@ class SkyModel(CovarianceMixin, ModelBase):
         """Name."""
         return self._name
 
-    @property
-    def parameters(self) -> Parameters:
-        """Spectral then spatial parameters."""
-        return Parameters.from_stack([m.parameters for m in self._models])
-
-    @property
-    def parameters_unique_names(self) -> list[str]:
-        """``spectral.<name>``, ``spatial.<name>``."""
-        return _typed_unique_names(self._models)
 
     @property
     def position(self):
@@ -333,7 +338,7 @@ def _apply_irf(value: dict | None, name: str) -> dict:
     return {key: bool(value.get(key, default)) for key, default in APPLY_IRF_DEFAULT.items()}
 
 
-class FoVBackgroundModel(CovarianceMixin, ModelBase):
+class FoVBackgroundModel(_ComponentsModel):
     """Correction of a dataset's background map: a norm spectral model (× a spatial norm).
 
     Parameters
@@ -397,19 +402,7 @@ class FoVBackgroundModel(CovarianceMixin, ModelBase):
         """Spatial norm model."""
         return self._spatial_model
 
-    @property
-    def _models(self) -> list[ModelBase]:
-        return [m for m in (self._spectral_model, self._spatial_model) if m is not None]
 
-    @property
-    def parameters(self) -> Parameters:
-        """Spectral then spatial parameters."""
-        return Parameters.from_stack([m.parameters for m in self._models])
-
-    @property
-    def parameters_unique_names(self) -> list[str]:
-        """``spectral.<name>``, ``spatial.<name>``."""
-        return _typed_unique_names(self._models)
 
     def evaluate(self, energy, lon=None, lat=None) -> u.Quantity:
         """Norm at ``energy`` (× the spatial norm at ``lon``, ``lat`` when there is one)."""
