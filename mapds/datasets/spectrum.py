@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import GeometryError
 from ..geom import RegionGeom
+from .geoms import create_map_dataset_geoms
 from .map_dataset import MapDataset
 
 __all__ = ["SpectrumDataset"]
@@ -55,24 +56,21 @@ class SpectrumDataset(MapDataset):
         chunks : optional, keyword-only
             Dask chunks of the counts-geometry maps.
         **kwargs
-            Other arguments of :meth:`MapDataset.create`.
+            Other arguments of :meth:`MapDataset.create` (IRF grid options, constructor arguments).
         """
         if not isinstance(geom, RegionGeom):
             raise GeometryError(
                 f"SpectrumDataset needs a RegionGeom, got {type(geom).__name__}; use MapDataset instead"
             )
-        dataset = super().create(
-            geom,
-            energy_axis_true=energy_axis_true,
-            migra_axis=migra_axis,
-            reference_time=reference_time,
-            name=name,
-            meta_table=meta_table,
-            chunks=chunks,
-            **kwargs,
+        grid_keys = ("binsz_irf", "rad_axis", "reco_psf")
+        geom_options = {key: kwargs.pop(key) for key in grid_keys if key in kwargs}
+        geoms = create_map_dataset_geoms(
+            geom, energy_axis_true=energy_axis_true, migra_axis=migra_axis, **geom_options
         )
-        dataset.psf = None
-        return dataset
+        del geoms["geom_psf"]  # spectra are not convolved: no PSF map to build
+        return cls.from_geoms(
+            **geoms, reference_time=reference_time, name=name, meta_table=meta_table, chunks=chunks, **kwargs
+        )
 
     def cutout(self, *args, **kwargs):
         """Not supported for a spectrum dataset."""
