@@ -1,5 +1,6 @@
 """Datasets: counts, exposure, background and IRF maps with the models that predict them."""
 
+from . import accessor  # noqa: F401  (registers the Dataset ``.mapds`` accessor)
 from .collection import Datasets
 from .geoms import create_map_dataset_geoms
 from .map_dataset import MapDataset

@@ -5,6 +5,7 @@ The geometry classes are re-exported here as in ``gammapy.maps``, so that
 """
 
 from ..geom import Geom, LabelMapAxis, MapAxes, MapAxis, MapCoord, RegionGeom, WcsGeom
+from . import accessor  # noqa: F401  (registers the DataArray ``.mapds`` accessor)
 from .core import Map
 from .region import RegionNDMap
 
