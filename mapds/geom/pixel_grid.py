@@ -9,6 +9,8 @@ graphs are built.
 
 from __future__ import annotations
 
+from functools import partial
+
 import dask.array as da
 import numpy as np
 from astropy.wcs import WCS
@@ -27,6 +29,7 @@ __all__ = [
     "pixel_regions",
     "region_mask_block",
     "region_mask_dask",
+    "region_weights_block",
     "region_weights_dask",
     "solid_angle_block",
     "solid_angle_dask",
@@ -47,6 +50,14 @@ def image_chunks(chunks, shape: tuple[int, int], dtype=float) -> tuple[tuple[int
 def _block_range(block_info) -> tuple[int, int, int, int]:
     (y0, y1), (x0, x1) = block_info[None]["array-location"][-2:]
     return y0, y1, x0, x1
+
+
+def _per_block(block_func, *args, block_info=None, **kwargs):
+    """``block_func(*args, y0, y1, x0, x1, **kwargs)`` on the pixel range of the dask block.
+
+    A module-level function (bound with ``functools.partial``), so the tasks pickle.
+    """
+    return block_func(*args, *_block_range(block_info), **kwargs)
 
 
 def _wcs_token(wcs: WCS) -> str:
@@ -94,9 +105,7 @@ def lonlat_dask(wcs: WCS, shape, chunks, mode="center", frame=None, new_frame=No
     shape = tuple(n + 1 for n in shape) if mode == "edges" else tuple(shape)
     chunks = image_chunks(chunks, shape)
 
-    def block(block_info=None):
-        return lonlat_block(wcs, *_block_range(block_info), offset=offset, frame=frame, new_frame=new_frame)
-
+    block = partial(_per_block, lonlat_block, wcs, offset=offset, frame=frame, new_frame=new_frame)
     name = "lonlat-" + tokenize(_wcs_token(wcs), shape, chunks, offset, frame, new_frame)
     lonlat = da.map_blocks(block, chunks=((2,), *chunks), dtype=float, name=name, meta=np.empty((0, 0, 0)))
     return lonlat[0], lonlat[1]
@@ -115,9 +124,7 @@ def solid_angle_dask(wcs: WCS, shape, chunks) -> da.Array:
     """Lazy ``(ny, nx)`` image of pixel solid angles in sr."""
     chunks = image_chunks(chunks, shape)
 
-    def block(block_info=None):
-        return solid_angle_block(wcs, *_block_range(block_info))
-
+    block = partial(_per_block, solid_angle_block, wcs)
     name = "solid-angle-" + tokenize(_wcs_token(wcs), tuple(shape), chunks)
     return da.map_blocks(block, chunks=chunks, dtype=float, name=name, meta=np.empty((0, 0)))
 
@@ -182,11 +189,17 @@ def region_mask_dask(wcs: WCS, shape, regions, chunks) -> da.Array:
     chunks = image_chunks(chunks, shape, dtype=bool)
     extended, points = pixel_regions(regions, wcs)
 
-    def block(block_info=None):
-        return region_mask_block(extended, points, *_block_range(block_info))
-
+    block = partial(_per_block, region_mask_block, extended, points)
     name = "region-mask-" + tokenize(_wcs_token(wcs), tuple(shape), [str(r) for r in regions], chunks)
     return da.map_blocks(block, chunks=chunks, dtype=bool, name=name, meta=np.empty((0, 0), dtype=bool))
+
+
+def region_weights_block(extended, points, factor: int, y0, y1, x0, x1) -> np.ndarray:
+    """Fraction of pixels ``[y0, y1) × [x0, x1)`` covered by the regions, from ``factor × factor``
+    sub-pixels each (``extended``/``points`` are in the sub-pixel grid)."""
+    fine = region_mask_block(extended, points, y0 * factor, y1 * factor, x0 * factor, x1 * factor)
+    counts = fine.reshape(y1 - y0, factor, x1 - x0, factor).sum(axis=(1, 3))
+    return counts / float(factor * factor)
 
 
 def region_weights_dask(fine_wcs: WCS, shape, regions, factor: int, chunks) -> da.Array:
@@ -199,12 +212,7 @@ def region_weights_dask(fine_wcs: WCS, shape, regions, factor: int, chunks) -> d
     chunks = image_chunks(chunks, shape)
     extended, points = pixel_regions(regions, fine_wcs)
 
-    def block(block_info=None):
-        y0, y1, x0, x1 = _block_range(block_info)
-        fine = region_mask_block(extended, points, y0 * factor, y1 * factor, x0 * factor, x1 * factor)
-        counts = fine.reshape(y1 - y0, factor, x1 - x0, factor).sum(axis=(1, 3))
-        return counts / float(factor * factor)
-
+    block = partial(_per_block, region_weights_block, extended, points, factor)
     name = "region-weights-" + tokenize(_wcs_token(fine_wcs), tuple(shape), [str(r) for r in regions], chunks)
     return da.map_blocks(block, chunks=chunks, dtype=float, name=name, meta=np.empty((0, 0)))
 
@@ -220,8 +228,6 @@ def boundary_mask_dask(margin: tuple[int, int], shape, chunks) -> da.Array:
     """Lazy boolean ``(ny, nx)`` image, False within ``margin`` = ``(x, y)`` pixels of the edges."""
     chunks = image_chunks(chunks, shape, dtype=bool)
 
-    def block(block_info=None):
-        return boundary_mask_block(margin, shape, *_block_range(block_info))
-
+    block = partial(_per_block, boundary_mask_block, margin, shape)
     name = "boundary-mask-" + tokenize(tuple(margin), tuple(shape), chunks)
     return da.map_blocks(block, chunks=chunks, dtype=bool, name=name, meta=np.empty((0, 0), dtype=bool))

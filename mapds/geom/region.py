@@ -30,7 +30,7 @@ from .sky_regions import (
     parse_regions,
     regions_to_compound_region,
 )
-from .wcs import WcsGeom, deg_pair
+from .wcs import WcsGeom, deg_pair, header_from_attrs
 
 __all__ = ["RegionGeom"]
 
@@ -435,8 +435,7 @@ class RegionGeom(Geom):
             parts = compound_region_to_regions(self._region)
             attrs["region"] = Regions(parts).serialize(format="ds9")
             for key, wcs in (("wcs", self._wcs), ("bbox_wcs", self._bbox_wcs)):
-                header = WcsGeom(wcs=wcs).to_header()
-                attrs[key] = {card: header[card] for card in header}
+                attrs[key] = WcsGeom(wcs=wcs).to_header().tostring()
         return attrs
 
     @classmethod
@@ -447,11 +446,11 @@ class RegionGeom(Geom):
         geom = cls.from_regions(
             attrs["region"],
             axes=axes,
-            wcs=WcsGeom.from_header(fits.Header(list(attrs["wcs"].items()))).wcs,
+            wcs=WcsGeom.from_header(header_from_attrs(attrs["wcs"])).wcs,
             binsz_wcs=attrs.get("binsz_wcs", "0.1 deg"),
         )
         if "bbox_wcs" in attrs:  # absent from attributes written before it was recorded
-            geom._bbox_wcs = WcsGeom.from_header(fits.Header(list(attrs["bbox_wcs"].items()))).wcs
+            geom._bbox_wcs = WcsGeom.from_header(header_from_attrs(attrs["bbox_wcs"])).wcs
         return geom
 
     # -- comparisons ----------------------------------------------------------------------------

@@ -47,6 +47,13 @@ __all__ = ["WcsGeom", "deg_pair", "round_up_to_even", "round_up_to_odd"]
 CUTOUT_MODES = ("trim", "partial", "strict")
 
 
+def header_from_attrs(value) -> fits.Header:
+    """A FITS header kept in attributes: header text, or a card mapping (stores before 0.1)."""
+    if isinstance(value, str):
+        return fits.Header.fromstring(value)
+    return fits.Header(list(value.items()))
+
+
 def round_up_to_odd(value):
     """Smallest odd integer >= ``ceil(value)`` (element-wise)."""
     return (np.ceil(value) // 2 * 2 + 1).astype(int)
@@ -709,15 +716,21 @@ class WcsGeom(Geom):
 
     # -- serialisation on a scalar coordinate (see mapds.maps.dataarray) -------------------------
 
+    @cached_property
+    def _spatial_attrs(self) -> dict:
+        return {"geom_type": "wcs", "npix": list(self._npix), "wcs": self.wcs.to_header_string()}
+
     def to_spatial_attrs(self) -> dict:
-        """JSON-friendly description of the spatial grid (kept on the ``spatial_ref`` coord)."""
-        header = self.wcs.to_header()
-        return {"geom_type": "wcs", "npix": list(self._npix), "wcs": {key: header[key] for key in header}}
+        """netCDF-safe description of the spatial grid (kept on the ``spatial_ref`` coordinate).
+
+        The WCS header travels as text, like rioxarray's ``crs_wkt``.
+        """
+        return dict(self._spatial_attrs)
 
     @classmethod
     def from_spatial_attrs(cls, attrs: dict, axes) -> WcsGeom:
-        """Inverse of :meth:`to_spatial_attrs`."""
-        wcs = WCS(fits.Header(list(attrs["wcs"].items())), naxis=2)
+        """Inverse of :meth:`to_spatial_attrs` (also reads the header mapping of older stores)."""
+        wcs = WCS(header_from_attrs(attrs["wcs"]), naxis=2)
         npix = tuple(int(n) for n in attrs["npix"])
         wcs.array_shape = npix[::-1]
         return cls(wcs, npix, axes=axes)
