@@ -26,14 +26,10 @@ from ..io.xarray_backend import TABLES_ATTR, table_from_text
 from ..maps import Map
 from ..maps.accessor import sel_sky, to_map
 from ..maps.dataset_layout import SPATIAL_DIMS, combine_dataarrays, map_dataarray
+from ..maps.meta import decode_meta
 from .io import DatasetStore
 from .map_dataset import MapDataset
 from .spectrum import SpectrumDataset
-
-try:  # the meta-card codec moves from mapds.io.fits.bands to mapds.maps.meta
-    from ..maps.meta import decode_meta
-except ImportError:  # pragma: no cover
-    from ..io.fits.bands import decode_meta
 
 __all__ = ["MapdsDatasetAccessor", "XarrayDatasetStore"]
 

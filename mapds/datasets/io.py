@@ -37,12 +37,12 @@ from ..io import (
     write_fits,
     write_zarr_group,
 )
-from ..io.fits.bands import decode_meta, encode_meta
 from ..io.urls import Location, resolve
 from ..io.zarr_store import is_zarr
 from ..irf import EDispKernelMap, EDispMap, PSFMap, RecoPSFMap
 from ..maps import Map
 from ..maps.dataarray import SPATIAL_DIMS
+from ..maps.meta import decode_meta, encode_meta
 
 __all__ = [
     "FORMATS",

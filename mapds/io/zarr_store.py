@@ -32,9 +32,9 @@ from zarr.codecs import BloscCodec
 
 from ..errors import CorruptFileError, MissingHDUError, StorageError
 from ..maps import Map
-from ..maps.dataarray import SPATIAL_DIMS, geom_from_dataarray, unit_from_attrs
+from ..maps.dataarray import SKY_COORDS, SPATIAL_DIMS, geom_from_dataarray, meta_from_attrs, unit_from_attrs
 from ..maps.lazy import WindowedArray
-from .fits.bands import decode_meta, encode_meta
+from ..maps.meta import encode_meta
 from .urls import Location, atomic_directory, resolve, storage_errors
 
 __all__ = [
@@ -117,8 +117,8 @@ def _jsonable_meta(meta: dict) -> dict:
 
 
 def _dataset_of(m: Map, name: str) -> xr.Dataset:
-    data_array = m.to_xarray(name)
-    data_array.attrs["meta"] = _jsonable_meta(m.meta)
+    # lon/lat are computed from the WCS whenever asked for: storing them would triple the store.
+    data_array = m.to_xarray(name).drop_vars(list(SKY_COORDS), errors="ignore")
     data = data_array.data
     # zarr chunks must be regular: every dask chunk but the last of each dimension equal.
     if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in data.chunks):
@@ -257,7 +257,7 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
     except (KeyError, ValueError) as exc:
         raise CorruptFileError(f"{location.url!r}: map {variable!r} has invalid coordinates: {exc}") from exc
     attrs = ds[variable].attrs
-    meta = decode_meta(json.dumps(attrs.get("meta", {})))
+    meta = meta_from_attrs(attrs)
     array = zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable]
     key = f"{group}/{variable}" if group else variable
     token = location.child(f"{key}/zarr.json").identity()

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import json
-
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
@@ -25,8 +23,6 @@ __all__ = [
     "FGST_BANDS",
     "axes_from_bands",
     "bands_hdu_name",
-    "decode_meta",
-    "encode_meta",
     "format_of_bands",
     "unit_from_header",
 ]
@@ -139,33 +135,3 @@ def unit_from_header(header: fits.Header, where: str) -> u.Unit:
         raise UnitMismatchError(f"{where}: BUNIT = {text!r} is not a known unit ({exc})") from exc
     keep = [(b, p) for b, p in zip(unit.bases, unit.powers, strict=True) if str(b) not in ("ph", "ct")]
     return u.CompositeUnit(unit.scale, [b for b, _ in keep], [p for _, p in keep])
-
-
-def _quantities(obj: dict) -> dict:
-    # gammapy's META decoding: every value that parses as a Quantity becomes one.
-    for key, value in obj.items():
-        try:
-            obj[key] = u.Quantity(value)
-        except TypeError:
-            continue
-    return obj
-
-
-def decode_meta(text: str | None) -> dict:
-    """Map metadata from the JSON of a ``META`` card (strings that parse become Quantities)."""
-    return {} if not text else json.loads(text, object_hook=_quantities)
-
-
-def _jsonable(obj):
-    if isinstance(obj, u.Quantity):
-        return obj.to_string()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"Map meta value {obj!r} of type {type(obj).__name__} cannot be written to FITS")
-
-
-def encode_meta(meta: dict) -> str:
-    """``META`` card value for ``meta``, as gammapy writes it."""
-    return json.dumps(meta, default=_jsonable)

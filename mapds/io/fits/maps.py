@@ -20,12 +20,11 @@ from ...errors import CorruptFileError, GeometryMismatchError, MissingHDUError
 from ...geom import RegionGeom, WcsGeom
 from ...maps import Map
 from ...maps.lazy import WindowedArray
+from ...maps.meta import decode_meta, encode_meta
 from .bands import (
     FGST_BANDS,
     axes_from_bands,
     bands_hdu_name,
-    decode_meta,
-    encode_meta,
     format_of_bands,
     unit_from_header,
 )
