@@ -140,7 +140,7 @@ def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
             f"Invalid convolution method {method!r}; expected one of {CONVOLVE_METHODS}"
         )
     kernel, kernel_axes = _resolve_kernel(m, kernel)
-    geom, data = m.geom, m.data
+    geom, data = m.geom, m.dask_data
     if geom.is_image and kernel_axes is not None and len(kernel_axes):
         geom = geom.to_cube(kernel_axes)
         planes = kernel.shape[:-2]
@@ -162,7 +162,7 @@ def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
         dtype=np.float32,
         meta=np.empty((0,) * data.ndim, dtype=np.float32),
     )
-    return m._new(geom=geom, data=da.overlap.trim_internal(out, depth, boundary="none"))
+    return m.copy(geom=geom, data=da.overlap.trim_internal(out, depth, boundary="none"))
 
 
 def _smooth_filter(kernel: str, width: float, kwargs: dict):
@@ -215,7 +215,7 @@ def smooth(m: Map, width, kernel="gauss", **kwargs) -> Map:
     if mode not in _BOUNDARIES:
         raise InvalidArgumentError(f"Invalid smoothing mode {mode!r}; expected one of {tuple(_BOUNDARIES)}")
     apply, radius = _smooth_filter(kernel, width, kwargs)
-    data, depth = _overlap_depth(m.data, (radius, radius))
+    data, depth = _overlap_depth(m.dask_data, (radius, radius))
     boundary = _BOUNDARIES[mode] if mode != "constant" else kwargs.get("cval", 0.0)
     out = da.map_overlap(
         _smooth_block,
@@ -226,4 +226,4 @@ def smooth(m: Map, width, kernel="gauss", **kwargs) -> Map:
         apply=apply,
         meta=np.empty((0,) * data.ndim, dtype=float),
     )
-    return m._new(data=out)
+    return m.copy(data=out)

@@ -1,14 +1,16 @@
-"""`Map`: a geometry, a unit and an ``xarray.DataArray`` whose data is a dask array.
+"""`Map`: one ``xarray.DataArray`` — dask-backed values with the map's axes, WCS and unit.
 
-The dask array is the single source of truth.  Operations build graphs; nothing is computed until
-the caller asks (:meth:`Map.compute`, :meth:`Map.persist`, :meth:`Map.write`, :attr:`Map.quantity`
-or ``np.asarray(map)``).  Class and method names follow gammapy's ``Map``/``WcsNDMap``.
+The DataArray (see :mod:`mapds.maps.dataarray` for its layout) is the single source of truth:
+``Map.data`` is its dask array, ``Map.to_xarray()`` returns it, and the geometry and unit are
+read from its coordinates and attributes.  Operations build graphs; nothing is computed until the
+caller asks (:meth:`Map.compute`, :meth:`Map.persist`, ``dask.compute(map)``, :meth:`Map.write`,
+:attr:`Map.quantity` or ``np.asarray(map)``).  A computed map holds a numpy array instead.
+Class and method names follow gammapy's ``Map``/``WcsNDMap``.
 """
 
 from __future__ import annotations
 
 import copy as _copy
-import operator
 from collections.abc import Iterator
 
 import astropy.units as u
@@ -16,39 +18,56 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from dask.base import tokenize
+from numpy.lib.mixins import NDArrayOperatorsMixin
 
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
 from ..geom.base import Geom
 from . import convolution, cutout, interpolate, padding, regrid, resample, stacking
+from .arithmetic import ufunc_units
 from .chunks import normalize_chunks
-from .dataarray import geom_coords, geom_dims, geom_from_dataarray, unit_from_attrs
+from .dataarray import (
+    geom_dims,
+    geom_from_dataarray,
+    meta_from_attrs,
+    to_dataarray,
+    unit_from_attrs,
+)
 from .lazy import WindowedArray
+from .meta import encode_meta
 
 __all__ = ["Map"]
 
-# Operators whose second operand is converted to the unit of the first (gammapy semantics).
-_SAME_UNIT_OPS = {operator.add, operator.sub, np.add, np.subtract}
-_COMPARISONS = {operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne}
-_LOGICAL = {operator.and_, operator.or_, operator.xor}
 
-
-def _as_unit(unit) -> u.Unit:
+def _as_unit(unit) -> u.UnitBase:
     try:
         return u.Unit(unit)
     except (ValueError, TypeError) as exc:
         raise UnitMismatchError(f"Unknown unit {unit!r}") from exc
 
 
-class Map:
-    """A lazily evaluated map: geometry + unit + dask-backed data.
+def _own(data):
+    """A dask array object of its own (same graph): ``__setitem__`` on it changes no other map."""
+    if isinstance(data, da.Array):
+        return da.Array(data.dask, data.name, data.chunks, meta=data._meta)
+    return data
+
+
+#: Operand types map arithmetic accepts besides maps (anything else: NotImplemented).
+_OPERANDS = (u.Quantity, np.ndarray, np.generic, da.Array, int, float, complex, bool)
+
+
+class Map(NDArrayOperatorsMixin):
+    """A lazily evaluated map: an ``xarray.DataArray`` of dask chunks with a geometry and a unit.
 
     Parameters
     ----------
     geom : `WcsGeom` or `RegionGeom`
         Geometry.
     data : array-like, optional
-        numpy or dask array of shape ``geom.data_shape``; zeros when omitted.
+        numpy or dask array of shape ``geom.data_shape``; zeros when omitted.  numpy data are
+        wrapped in dask chunks.
     dtype : str, optional
         Data type when ``data`` is omitted (gammapy's default ``float32``) or to cast to.
     meta : dict, optional
@@ -58,7 +77,15 @@ class Map:
     chunks : optional, keyword-only
         Dask chunking (see :func:`mapds.maps.chunks.normalize_chunks`); existing dask data keep
         their chunks unless ``chunks`` is given.
+
+    Notes
+    -----
+    Operators and numpy ufuncs share one implementation (:meth:`__array_ufunc__`) with
+    astropy's unit rules.  A map is a dask collection: ``dask.compute(m)``, ``dask.persist(m)``
+    and ``dask.visualize(m)`` work on it.
     """
+
+    __hash__ = None  # maps compare element-wise, like arrays
 
     def __init__(self, geom: Geom, data=None, dtype=None, meta=None, unit="", *, chunks=None):
         unit = _as_unit(unit)
@@ -75,9 +102,7 @@ class Map:
                 data = np.asarray(data)
                 if data.shape != shape:
                     data = np.broadcast_to(data, shape) if data.ndim <= len(shape) else data
-                data = da.from_array(
-                    data, chunks=normalize_chunks(chunks, shape, dims, data.dtype), name=False
-                )
+                data = da.from_array(data, chunks=normalize_chunks(chunks, shape, dims, data.dtype))
             elif chunks is not None:
                 data = data.rechunk(normalize_chunks(chunks, shape, dims, data.dtype))
             if data.shape != shape:
@@ -86,11 +111,29 @@ class Map:
                 )
             if dtype is not None and data.dtype != np.dtype(dtype):
                 data = data.astype(dtype)
+        self._set(geom, to_dataarray(geom, _own(data), unit), unit)
+        self.meta = dict(meta) if meta else {}
+
+    def _set(self, geom: Geom, dataarray: xr.DataArray, unit: u.UnitBase) -> None:
+        """Hold ``dataarray``; ``geom`` and ``unit`` are what it describes (kept at hand)."""
+        self._dataarray = dataarray
         self._geom = geom
         self._unit = unit
-        self.meta = dict(meta) if meta else {}
-        self._data = data
         self._source: WindowedArray | None = None
+
+    @classmethod
+    def _wrap(cls, geom: Geom, data, unit: u.UnitBase, meta: dict) -> Map:
+        """A map over ``data`` as it is (numpy or dask), without the constructor's conversions."""
+        if isinstance(geom, RegionGeom) and not issubclass(cls, _region_map_class()):
+            cls = _region_map_class()
+        if data.shape != geom.data_shape:
+            raise GeometryMismatchError(
+                f"Data shape {data.shape} does not match geometry data shape {geom.data_shape}"
+            )
+        out = cls.__new__(cls)
+        out._set(geom, to_dataarray(geom, _own(data), unit), unit)
+        out.meta = meta
+        return out
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -100,9 +143,7 @@ class Map:
     ) -> Map:
         """Map of the given geometry (zeros unless ``data`` is given); gammapy's signature."""
         if isinstance(geom, RegionGeom) or map_type == "region":
-            from .region import RegionNDMap
-
-            cls = RegionNDMap
+            cls = _region_map_class()
         if data is not None and dtype == "float32" and not isinstance(data, u.Quantity):
             dtype = None  # keep the dtype of the data given, as gammapy does
         return cls(geom, data=data, dtype=dtype, meta=meta, unit=unit, chunks=chunks)
@@ -118,15 +159,21 @@ class Map:
 
     @classmethod
     def from_xarray(cls, data_array: xr.DataArray) -> Map:
-        """Map from a DataArray in mapds' layout (see :mod:`mapds.maps.dataarray`)."""
+        """Map from a DataArray in mapds' layout, or what xarray's selections make of one.
+
+        ``isel``/``sel``/``coarsen``/``pad`` results are accepted: the geometry is rebuilt from
+        the ``x``/``y`` pixel coordinates and the axis bin edges (see
+        :func:`mapds.maps.dataarray.geom_from_dataarray`).  The data are kept as they are
+        (dask or numpy); units and metadata come from the attributes.
+        """
         geom = geom_from_dataarray(data_array)
-        data = data_array.data
-        if not isinstance(data, da.Array):
-            data = da.from_array(
-                np.asarray(data), chunks=normalize_chunks(None, data.shape, data_array.dims, data.dtype)
-            )
-        meta = data_array.attrs.get("meta") or {}
-        return cls.from_geom(geom, data=data, unit=unit_from_attrs(data_array.attrs), meta=meta)
+        dims = geom_dims(geom)
+        data = data_array.transpose(*dims).data if data_array.dims != dims else data_array.data
+        if not isinstance(data, (da.Array, np.ndarray)):
+            data = np.asarray(data)
+        out = cls._wrap(geom, data, unit_from_attrs(data_array.attrs), meta_from_attrs(data_array.attrs))
+        out._dataarray.name = data_array.name
+        return out
 
     @classmethod
     def _from_source(cls, geom: Geom, source: WindowedArray, chunks, unit="", meta=None) -> Map:
@@ -141,12 +188,11 @@ class Map:
 
     def _new(self, geom: Geom | None = None, data=None, unit=None, meta=None) -> Map:
         """A map like this one with some parts replaced (no storage window)."""
-        geom = self._geom if geom is None else geom
-        return Map.from_geom(
-            geom,
-            data=self._data if data is None else data,
-            unit=self._unit if unit is None else unit,
-            meta=_copy.deepcopy(self.meta) if meta is None else meta,
+        return Map._wrap(
+            self._geom if geom is None else geom,
+            self.data if data is None else data,
+            self._unit if unit is None else _as_unit(unit),
+            _copy.deepcopy(self.meta) if meta is None else meta,
         )
 
     # -- storage --------------------------------------------------------------------------------
@@ -239,108 +285,173 @@ class Map:
 
     @property
     def geom(self) -> Geom:
-        """The geometry."""
+        """The geometry (described by the DataArray's coordinates)."""
         return self._geom
 
     @property
-    def data(self) -> da.Array:
-        """The dask array (shape ``geom.data_shape``)."""
-        return self._data
+    def data(self):
+        """The values: a dask array (a numpy array once computed), shape ``geom.data_shape``.
+
+        Assigning into it (``m.data[m.data > 100] = 0``) changes this map only.
+        """
+        return self._dataarray.data
 
     @data.setter
     def data(self, value) -> None:
         if isinstance(value, u.Quantity):
             raise UnitMismatchError("Set map.quantity, not map.data, to assign a Quantity")
         new = Map.from_geom(self._geom, data=value, dtype=None)
-        self._data = new._data
-        self._source = None
+        self._set(self._geom, to_dataarray(self._geom, new.data, self._unit), self._unit)
 
     @property
-    def unit(self) -> u.Unit:
-        """Unit of the values."""
+    def dask_data(self) -> da.Array:
+        """The values as a dask array (in-memory values are wrapped in mapds' default chunks)."""
+        data = self.data
+        if isinstance(data, da.Array):
+            return data
+        chunks = normalize_chunks(None, data.shape, self._dataarray.dims, data.dtype)
+        return da.from_array(data, chunks=chunks)
+
+    @property
+    def unit(self) -> u.UnitBase:
+        """Unit of the values (``attrs["units"]`` of the DataArray)."""
         return self._unit
 
     @property
     def dtype(self) -> np.dtype:
-        return self._data.dtype
+        return self.data.dtype
 
     @property
-    def chunks(self) -> tuple[tuple[int, ...], ...]:
-        """Dask chunks of :attr:`data`."""
-        return self._data.chunks
+    def chunks(self) -> tuple[tuple[int, ...], ...] | None:
+        """Dask chunks of :attr:`data` (None once computed)."""
+        return self._dataarray.chunks
 
     @property
     def quantity(self) -> u.Quantity:
         """Values as an astropy Quantity (computes the map)."""
-        return u.Quantity(self._data.compute(), self._unit, copy=False)
+        return u.Quantity(np.asarray(self), self._unit, copy=False)
 
     @quantity.setter
     def quantity(self, value) -> None:
         value = u.Quantity(value)
-        self._unit = value.unit
-        self.data = value.value
+        new = Map.from_geom(self._geom, data=value.value, dtype=None)
+        self._set(self._geom, to_dataarray(self._geom, new.data, value.unit), value.unit)
+
+    @property
+    def lon(self) -> xr.DataArray:
+        """Longitude (deg) of every pixel centre, a lazy 2-D coordinate computed per chunk."""
+        return self._sky_coord("lon")
+
+    @property
+    def lat(self) -> xr.DataArray:
+        """Latitude (deg) of every pixel centre, a lazy 2-D coordinate computed per chunk."""
+        return self._sky_coord("lat")
+
+    def _sky_coord(self, name: str) -> xr.DataArray:
+        if name not in self._dataarray.coords:
+            raise GeometryMismatchError(f"A {type(self._geom).__name__} map has no {name!r} coordinate")
+        return self._dataarray.coords[name]
 
     @property
     def is_mask(self) -> bool:
         """Whether the data are boolean."""
-        return self._data.dtype == bool
+        return self.dtype == bool
 
     @property
     def tag(self) -> str:
         return "map"
 
     def to_xarray(self, name: str | None = None) -> xr.DataArray:
-        """The map as a DataArray (dask-backed; coordinates and attrs as in DESIGN.md)."""
-        attrs = {"units": self._unit.to_string()}
-        if self.meta:
-            attrs["meta"] = self.meta
-        out = xr.DataArray(
-            self._data, dims=geom_dims(self._geom), coords=geom_coords(self._geom), attrs=attrs
-        )
-        out.name = name
-        return out
+        """The DataArray this map holds (no copy; renamed when ``name`` is given).
 
-    # -- evaluation -----------------------------------------------------------------------------
+        Dimensions, coordinates and attributes are those of :mod:`mapds.maps.dataarray`;
+        ``attrs["meta"]`` is refreshed from :attr:`meta`.
+        """
+        attrs = self._dataarray.attrs
+        if self.meta:
+            attrs["meta"] = encode_meta(self.meta)
+        else:
+            attrs.pop("meta", None)
+        if name is None or name == self._dataarray.name:
+            return self._dataarray
+        return self._dataarray.rename(name)
+
+    # -- the dask collection protocol ------------------------------------------------------------
+
+    def _lazy(self) -> bool:
+        return isinstance(self.data, da.Array)
+
+    def __dask_graph__(self):
+        return self.data.__dask_graph__() if self._lazy() else None
+
+    def __dask_keys__(self):
+        return self.data.__dask_keys__()
+
+    def __dask_layers__(self):
+        return self.data.__dask_layers__()
+
+    def __dask_tokenize__(self):
+        data = self.data.name if self._lazy() else tokenize(self.data)
+        return type(self).__name__, data, self._geom.data_shape, str(self._geom), self._unit.to_string()
+
+    __dask_optimize__ = staticmethod(da.Array.__dask_optimize__)
+    __dask_scheduler__ = staticmethod(da.Array.__dask_scheduler__)
+
+    def __dask_postcompute__(self):
+        finalize, args = self.data.__dask_postcompute__()
+        return _computed_map, (self, finalize, args)
+
+    def __dask_postpersist__(self):
+        rebuild, args = self.data.__dask_postpersist__()
+        return _persisted_map, (self, rebuild, args)
 
     def compute(self, **kwargs) -> Map:
-        """A copy whose data are computed (held as one in-memory chunk per dask chunk)."""
-        (data,) = dask.compute(self._data, **kwargs)
-        return self._new(data=da.from_array(data, chunks=self._data.chunks, name=False))
+        """A copy holding the computed values as a numpy array (``dask.compute`` keywords)."""
+        if not self._lazy():
+            return self.copy()
+        (out,) = dask.compute(self, **kwargs)
+        return out
 
     def persist(self, **kwargs) -> Map:
         """A copy whose chunks are computed and kept (in memory or on the cluster)."""
-        (data,) = dask.persist(self._data, **kwargs)
-        return self._new(data=data)
+        if not self._lazy():
+            return self.copy()
+        (out,) = dask.persist(self, **kwargs)
+        return out
 
     def rechunk(self, chunks) -> Map:
         """A copy with other dask chunks (``chunks`` as in the constructor)."""
-        dims = geom_dims(self._geom)
+        data = self.dask_data
         return self._new(
-            data=self._data.rechunk(normalize_chunks(chunks, self._data.shape, dims, self.dtype))
+            data=data.rechunk(normalize_chunks(chunks, data.shape, self._dataarray.dims, self.dtype))
         )
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return np.asarray(self._data.compute(), dtype=dtype)
+        data = self.data.compute() if self._lazy() else self.data
+        return np.asarray(data, dtype=dtype)
 
     def copy(self, **kwargs) -> Map:
         """Copy, replacing any of ``geom``, ``data``, ``unit``, ``meta``.
 
-        Dask arrays are immutable, so the copy shares the graph: no data are copied.
+        The copy shares no mutable state with this map: assigning into its data leaves this
+        map unchanged (a dask array is a new object over the same graph, numpy data are copied).
         """
-        out = self._new(
-            geom=kwargs.pop("geom", None),
-            data=kwargs.pop("data", None),
-            unit=kwargs.pop("unit", None),
-            meta=kwargs.pop("meta", None),
-        )
+        geom = kwargs.pop("geom", None)
+        data = kwargs.pop("data", None)
+        unit = kwargs.pop("unit", None)
+        meta = kwargs.pop("meta", None)
         if kwargs:
             raise TypeError(f"Unexpected arguments to Map.copy: {sorted(kwargs)}")
-        out._source = self._source if out._data is self._data else None
+        if data is None and not self._lazy():
+            data = self.data.copy()
+        out = self._new(geom=geom, data=data, unit=unit, meta=meta)
+        if data is None and geom is None:
+            out._source = self._source
         return out
 
     def astype(self, dtype) -> Map:
         """Copy with another data type."""
-        return self._new(data=self._data.astype(dtype))
+        return self._new(data=self.data.astype(dtype))
 
     def to_unit(self, unit) -> Map:
         """Copy converted to ``unit``."""
@@ -349,192 +460,43 @@ class Map:
             scale = self._unit.to(unit)
         except u.UnitConversionError as exc:
             raise UnitMismatchError(f"Cannot convert map in {self._unit!r} to {unit!r}") from exc
-        data = (
-            self._data
-            if scale == 1
-            else self._data * np.asarray(scale, self.dtype if self.dtype.kind == "f" else float)
-        )
+        data = self.data if scale == 1 else self.data * scale
         return self._new(data=data, unit=unit)
 
-    # -- arithmetic -----------------------------------------------------------------------------
+    # -- arithmetic: one path for operators and ufuncs ----------------------------------------
 
-    def _other_data(self, other, op):
-        """Data and unit of the second operand of a binary operation (geometry checked)."""
-        if isinstance(other, Map):
-            if not self._geom == other._geom:
-                raise GeometryMismatchError(
-                    "Map arithmetic: inconsistent geometries "
-                    f"({self._geom.data_shape} vs {other._geom.data_shape})"
-                )
-            return other._data, other._unit
-        if isinstance(other, u.Quantity):
-            return np.asarray(other.value), other.unit
-        if isinstance(other, (da.Array, np.ndarray)):
-            return other, u.dimensionless_unscaled
-        return np.asarray(other), u.dimensionless_unscaled
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """Apply a numpy ufunc lazily with astropy's unit rules; operators come here too.
 
-    def _arithmetic(self, op, other, reflected=False) -> Map:
-        data, unit = self._other_data(other, op)
-        if op in _LOGICAL:
-            result = op(data, self._data) if reflected else op(self._data, data)
-            return self._new(data=result)
-        if op in (operator.mul, operator.truediv):
-            new_unit = op(unit, self._unit) if reflected else op(self._unit, unit)
-        elif op is operator.pow:
-            if reflected:
-                if self._unit != u.dimensionless_unscaled:
-                    raise UnitMismatchError(f"Exponent must be dimensionless, got {self._unit}")
-                new_unit = unit**self._data
-            else:
-                if unit != u.dimensionless_unscaled or isinstance(other, Map):
-                    raise UnitMismatchError("Maps can only be raised to dimensionless scalars")
-                new_unit = self._unit ** float(np.asarray(data))
-        else:
-            try:
-                scale = unit.to(self._unit)
-            except u.UnitConversionError as exc:
-                raise UnitMismatchError(
-                    f"Cannot combine map in {self._unit!r} with operand in {unit!r}"
-                ) from exc
-            if scale != 1:
-                data = data * scale
-            new_unit = u.dimensionless_unscaled if op in _COMPARISONS else self._unit
-        result = op(data, self._data) if reflected else op(self._data, data)
-        return self._new(data=result, unit=new_unit)
-
-    def __add__(self, other):
-        return self._arithmetic(operator.add, other)
-
-    def __radd__(self, other):
-        return self._arithmetic(operator.add, other, reflected=True)
-
-    def __sub__(self, other):
-        return self._arithmetic(operator.sub, other)
-
-    def __rsub__(self, other):
-        return self._arithmetic(operator.sub, other, reflected=True)
-
-    def __mul__(self, other):
-        return self._arithmetic(operator.mul, other)
-
-    def __rmul__(self, other):
-        return self._arithmetic(operator.mul, other, reflected=True)
-
-    def __truediv__(self, other):
-        return self._arithmetic(operator.truediv, other)
-
-    def __rtruediv__(self, other):
-        return self._arithmetic(operator.truediv, other, reflected=True)
-
-    def __pow__(self, other):
-        return self._arithmetic(operator.pow, other)
-
-    def __lt__(self, other):
-        return self._arithmetic(operator.lt, other)
-
-    def __le__(self, other):
-        return self._arithmetic(operator.le, other)
-
-    def __gt__(self, other):
-        return self._arithmetic(operator.gt, other)
-
-    def __ge__(self, other):
-        return self._arithmetic(operator.ge, other)
-
-    def __eq__(self, other):
-        return self._arithmetic(operator.eq, other)
-
-    def __ne__(self, other):
-        return self._arithmetic(operator.ne, other)
-
-    def __and__(self, other):
-        return self._arithmetic(operator.and_, other)
-
-    def __rand__(self, other):
-        return self._arithmetic(operator.and_, other, reflected=True)
-
-    def __or__(self, other):
-        return self._arithmetic(operator.or_, other)
-
-    def __ror__(self, other):
-        return self._arithmetic(operator.or_, other, reflected=True)
-
-    def __xor__(self, other):
-        return self._arithmetic(operator.xor, other)
-
-    def __invert__(self):
-        return self._new(data=~self._data)
-
-    def __neg__(self):
-        return self._new(data=-self._data)
-
-    def __pos__(self):
-        return self.copy()
-
-    def __abs__(self):
-        return self._new(data=abs(self._data))
-
-    def _inplace(self, op, other) -> Map:
-        result = self._arithmetic(op, other)
-        self._data, self._unit, self._source = result._data, result._unit, None
-        return self
-
-    def __iadd__(self, other):
-        return self._inplace(operator.add, other)
-
-    def __isub__(self, other):
-        return self._inplace(operator.sub, other)
-
-    def __imul__(self, other):
-        return self._inplace(operator.mul, other)
-
-    def __itruediv__(self, other):
-        return self._inplace(operator.truediv, other)
-
-    def __iand__(self, other):
-        return self._inplace(operator.and_, other)
-
-    def __ior__(self, other):
-        return self._inplace(operator.or_, other)
-
-    __hash__ = None  # maps compare element-wise, like arrays
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """Apply numpy ufuncs lazily (``np.log(map)``, ``np.sqrt(map)``, ``np.isfinite(map)``...).
-
-        Units follow astropy's rules (computed on unit Quantities); Map inputs must share the
-        geometry.
+        Maps must share the geometry, or differ only by axes the other has (broadcast by axis
+        name, through xarray).  Quantities and plain numbers or arrays combine as with a
+        ``Quantity``: converted to the unit the rule needs, comparisons give boolean maps,
+        products and powers combine units; incompatible units raise
+        :class:`~mapds.errors.UnitMismatchError`.
         """
-        if method != "__call__" or kwargs.get("out") is not None:
+        out = out if out is None or isinstance(out, tuple) else (out,)
+        if method != "__call__" or any(
+            not isinstance(x, (Map, *_OPERANDS)) for x in inputs + (out or ())
+        ):
             return NotImplemented
-        arrays, units = [], []
-        for value in inputs:
-            if isinstance(value, Map):
-                if not value._geom == self._geom:
-                    raise GeometryMismatchError("ufunc on maps with inconsistent geometries")
-                arrays.append(value._data)
-                units.append(value._unit)
-            elif isinstance(value, u.Quantity):
-                arrays.append(np.asarray(value.value))
-                units.append(value.unit)
-            else:
-                arrays.append(value)
-                units.append(None)
-        probes = [u.Quantity(1.0, unit) if unit is not None else 1.0 for unit in units]
-        try:
-            result_unit = getattr(ufunc(*probes, **kwargs), "unit", u.dimensionless_unscaled)
-        except u.UnitsError as exc:
-            raise UnitMismatchError(f"{ufunc.__name__} on maps with units {units}: {exc}") from exc
-        if ufunc in (np.add, np.subtract, np.maximum, np.minimum, np.hypot):
-            target = next(unit for unit in units if unit is not None)
-            arrays = [
-                a if unit in (None, target) else a * unit.to(target)
-                for a, unit in zip(arrays, units, strict=True)
-            ]
-        result = ufunc(*arrays, **kwargs)
-        if isinstance(result, tuple):
-            return tuple(self._new(data=r, unit=result_unit) for r in result)
-        return self._new(data=result, unit=result_unit)
+        if out is not None and not all(isinstance(x, Map) for x in out):
+            return NotImplemented
+        template, arrays = _aligned(inputs)
+        units = [x.unit if isinstance(x, (Map, u.Quantity)) else None for x in inputs]
+        values = [_known_value(x) for x in inputs]
+        rule = ufunc_units(ufunc, units, values)
+        operands = [a if scale is None else a * scale for a, scale in zip(arrays, rule.scales, strict=True)]
+        result = ufunc(*operands, **kwargs)
+        results = result if isinstance(result, tuple) else (result,)
+        result_units = rule.unit if isinstance(rule.unit, tuple) else (rule.unit,)
+        maps = [template._new(data=r, unit=unit) for r, unit in zip(results, result_units, strict=True)]
+        if out is not None:
+            for target, new in zip(out, maps, strict=True):
+                if target._geom.data_shape != new._geom.data_shape:
+                    raise GeometryMismatchError("In-place map arithmetic cannot change the map's shape")
+                target._set(target._geom, new._dataarray, new._unit)
+            maps = list(out)
+        return tuple(maps) if isinstance(result, tuple) else maps[0]
 
     def is_allclose(self, other: Map, rtol_axes=1e-3, atol_axes=1e-6, **kwargs) -> bool:
         """Same geometry (within tolerance), unit and values (``np.allclose``); computes."""
@@ -544,28 +506,32 @@ class Map:
             other._geom, rtol_axes=rtol_axes, atol_axes=atol_axes
         ):
             return False
-        return bool(da.allclose(self._data, other._data, **kwargs).compute())
+        return bool(da.allclose(self.dask_data, other.dask_data, **kwargs).compute())
 
     # -- selections -----------------------------------------------------------------------------
 
-    def _select_data(self, index: tuple) -> tuple[da.Array, WindowedArray | None]:
-        """Dask array (and storage window, if any) of a basic selection of the data.
-
-        When this map is a storage view the selection narrows the storage window, so computing
-        the result reads only the selected bytes.
-        """
-        if self._source is not None:
+    def _selected(self, index: tuple) -> tuple:
+        """Values (and storage window, if any) of a basic selection of the data."""
+        if self._source is not None and self._lazy():
             try:
-                source, data = self._source.sliced_dask(index, self._data.chunks)
+                source, data = self._source.sliced_dask(index, self.data.chunks)
             except IndexError:
                 pass
             else:
                 return data, source
-        return self._data[index], None
+        return self.data[index], None
+
+    def select_data(self, index: tuple):
+        """Values of a basic selection (an int or a step-1 slice per data dimension), lazily.
+
+        When this map is a view of storage the selection narrows the storage window, so
+        computing the result reads only the selected bytes.
+        """
+        return self._selected(index)[0]
 
     def _select(self, index: tuple, geom: Geom) -> Map:
         """Basic selection of the data; pushed down to storage when this map is a storage view."""
-        data, source = self._select_data(index)
+        data, source = self._selected(index)
         out = self._new(geom=geom, data=data)
         out._source = source
         return out
@@ -576,29 +542,22 @@ class Map:
         Parameters
         ----------
         slices : dict
-            Axis name -> int or slice (step 1).  ``"x"``/``"y"`` keys slice the image too (the
-            WCS reference pixel is shifted accordingly).
+            Axis name -> int or slice (step 1).  ``"x"``/``"y"`` keys slice the image too: the
+            selection is xarray's ``isel`` of :meth:`to_xarray`, and the geometry is rebuilt from
+            the selected pixel coordinates (shifted WCS reference pixel).
         """
         slices = dict(slices)
-        spatial = {k: slices.pop(k) for k in ("x", "y") if k in slices}
-        unknown = set(slices) - set(self._geom.axes.names)
+        unknown = set(slices) - {*self._geom.axes.names, "x", "y"}
         if unknown:
             raise KeyError(f"slice_by_idx: unknown axes {sorted(unknown)}; map has {self._geom.axes.names}")
-        geom = self._geom.slice_by_idx(slices)
-        index = [slices.get(ax.name, slice(None)) for ax in self._geom.axes.reverse]
-        for dim in ("y", "x"):
-            index.append(spatial.get(dim, slice(None)))
-        if spatial:
-            if not isinstance(geom, WcsGeom):
+        if {"x", "y"} & set(slices):
+            if not isinstance(self._geom, WcsGeom):
                 raise GeometryMismatchError("Only WCS maps can be sliced spatially")
-            ys = slice(*spatial.get("y", slice(None)).indices(geom.data_shape[-2])[:2])
-            xs = slice(*spatial.get("x", slice(None)).indices(geom.data_shape[-1])[:2])
-            wcs = geom.wcs.deepcopy()
-            wcs.wcs.crpix -= (xs.start, ys.start)
-            npix = (xs.stop - xs.start, ys.stop - ys.start)
-            wcs.array_shape = npix[::-1]
-            geom = geom._init_copy(wcs=wcs, npix=npix, crpix=None)
-        return self._select(tuple(index), geom)
+            geom = geom_from_dataarray(self._dataarray.isel(slices))
+        else:
+            geom = self._geom.slice_by_idx(slices)
+        index = tuple(slices.get(dim, slice(None)) for dim in self._dataarray.dims)
+        return self._select(index, geom)
 
     def get_image_by_idx(self, idx) -> Map:
         """The image at non-spatial indices ``idx`` (geometry order)."""
@@ -618,7 +577,7 @@ class Map:
     def iter_by_image_data(self) -> Iterator[tuple[da.Array, tuple]]:
         """Yield ``(image dask array, index)`` for every non-spatial bin."""
         for idx in np.ndindex(self._geom.data_shape[:-2]):
-            yield self._data[idx], idx
+            yield self.data[idx], idx
 
     def iter_by_image(self, keepdims=False) -> Iterator[Map]:
         """Yield one image map per non-spatial bin."""
@@ -648,21 +607,13 @@ class Map:
         weights : Map, optional
             Multiplied into the data before reducing.
         """
-        idx = self._geom.axes.index_data(axis_name)
-        data = self._data if weights is None else self._data * _map_data(weights, self._geom)
-        if isinstance(func, np.ufunc):
-            reduced = da.reduction(
-                data,
-                chunk=_ufunc_chunk(func),
-                aggregate=_ufunc_chunk(func),
-                axis=idx,
-                keepdims=keepdims,
-                dtype=_reduce_dtype(func, data.dtype),
-            )
-        else:
-            reduced = func(data, axis=idx, keepdims=keepdims)
+        data = self.data if weights is None else self.data * _map_data(weights, self._geom)
+        reducer = _ufunc_reduction(func) if isinstance(func, np.ufunc) else func
+        # xarray finds the dimension by name (and keeps it as size one with keepdims).
+        variable = xr.Variable(self._dataarray.dims, data)
+        reduced = variable.reduce(reducer, dim=axis_name, keepdims=keepdims)
         geom = self._geom.squash(axis_name) if keepdims else self._geom.drop(axis_name)
-        return self._new(geom=geom, data=reduced)
+        return self._new(geom=geom, data=reduced.data)
 
     def reduce_over_axes(self, func=np.add, keepdims=False, axes_names=None, weights=None) -> Map:
         """Reduce over several (default: all) non-spatial axes; see :meth:`reduce`."""
@@ -685,7 +636,7 @@ class Map:
                     f"to_cube needs single-bin axes, axis {axis.name!r} has {axis.nbin} bins"
                 )
         geom = self._geom.to_cube(axes)
-        data = self._data.reshape((1,) * len(axes) + self._data.shape)
+        data = self.data.reshape((1,) * len(axes) + self.data.shape)
         return self._new(geom=geom, data=data)
 
     # -- binning and geometry changes ----------------------------------------------------------
@@ -875,6 +826,11 @@ class Map:
         """Spectrum in ``region``: :meth:`to_region_nd_map` with ``func`` (default ``nansum``)."""
         return self.to_region_nd_map(region=region, func=func, weights=weights)
 
+    def _chunks_repr(self) -> str:
+        if not self._lazy():
+            return "in memory"
+        return f"{self.data.chunksize} x {self.data.npartitions}"
+
     def __repr__(self) -> str:
         geom_type = "region" if isinstance(self._geom, RegionGeom) else "wcs"
         return (
@@ -885,8 +841,9 @@ class Map:
             f"\tndim  : {self._geom.ndim}\n"
             f"\tunit  : {self._unit}\n"
             f"\tdtype : {self.dtype}\n"
-            f"\tchunks: {self._data.chunksize} x {self._data.npartitions}\n"
+            f"\tchunks: {self._chunks_repr()}\n"
         )
+
 
 
 def _map_data(value, geom: Geom):
@@ -919,5 +876,72 @@ def _ufunc_chunk(func: np.ufunc):
     return chunk
 
 
-def _reduce_dtype(func: np.ufunc, dtype: np.dtype) -> np.dtype:
-    return func.reduce(np.zeros((1,), dtype=dtype)).dtype
+def _ufunc_reduction(func: np.ufunc):
+    """``func.reduce`` over one axis of a numpy or dask array, skipping NaNs (gammapy's rule)."""
+    chunk = _ufunc_chunk(func)
+
+    def reduction(data, axis):
+        axes = (axis,) if np.isscalar(axis) else tuple(axis)
+        if isinstance(data, da.Array):
+            dtype = func.reduce(np.zeros((1,), dtype=data.dtype)).dtype
+            return da.reduction(data, chunk=chunk, aggregate=chunk, axis=axes, keepdims=False, dtype=dtype)
+        return chunk(data, axes, keepdims=False)
+
+    return reduction
+
+
+def _known_value(operand):
+    """An operand's value where it is known without computing (None for maps and dask arrays)."""
+    if isinstance(operand, (Map, da.Array)):
+        return None
+    return operand.value if isinstance(operand, u.Quantity) else operand
+
+
+def _aligned(inputs) -> tuple[Map, list]:
+    """The map whose geometry the result has, and every input's values aligned to it.
+
+    Maps on the same geometry are used as they are; a map lacking some of the template's axes
+    (an image against a cube) is broadcast by axis name through xarray.
+    """
+    maps = [x for x in inputs if isinstance(x, Map)]
+    template = max(maps, key=lambda m: len(m.geom.axes))
+    arrays = []
+    for x in inputs:
+        if isinstance(x, Map):
+            arrays.append(_broadcast_like(x, template))
+        elif isinstance(x, da.Array):
+            arrays.append(x)
+        else:
+            # Numbers become (0-d) arrays, as gammapy's Quantity conversion makes them: a float32
+            # map times 2 is float64 there, and here.
+            arrays.append(np.asarray(x.value if isinstance(x, u.Quantity) else x))
+    return template, arrays
+
+
+def _broadcast_like(m: Map, template: Map):
+    if m is template or m.geom == template.geom:
+        return m.data
+    axes = template.geom.axes
+    if not m.geom.to_image() == template.geom.to_image() or any(
+        ax.name not in axes.names or not axes[ax.name] == ax for ax in m.geom.axes
+    ):
+        raise GeometryMismatchError(
+            "Map arithmetic: inconsistent geometries "
+            f"({m.geom.data_shape} vs {template.geom.data_shape})"
+        )
+    sizes = dict(template.to_xarray().sizes)
+    return m.to_xarray().variable.set_dims(sizes).data
+
+
+def _region_map_class():
+    from .region import RegionNDMap  # the subclass lives in a module importing this one
+
+    return RegionNDMap
+
+
+def _computed_map(results, template: Map, finalize, args) -> Map:
+    return template._new(data=np.asarray(finalize(results, *args)))
+
+
+def _persisted_map(dsk, template: Map, rebuild, args, rename=None) -> Map:
+    return template._new(data=rebuild(dsk, *args, rename=rename))

@@ -72,8 +72,8 @@ def cutout(m: Map, position, width, mode="trim", odd_npix=False, min_npix=1) -> 
         (inner_y.start, ny - inner_y.stop),
         (inner_x.start, nx - inner_x.stop),
     ]
-    data = da.pad(overlap.data, widths, mode="constant", constant_values=0)
-    return m._new(geom=geom_cutout, data=data)
+    data = da.pad(overlap.dask_data, widths, mode="constant", constant_values=0)
+    return m.copy(geom=geom_cutout, data=data)
 
 
 def crop(m: Map, crop_width) -> Map:

@@ -3,7 +3,7 @@
 Semantics follow gammapy's ``Map.get_by_*`` and ``WcsNDMap.interp_by_*`` (see
 :mod:`mapds.maps.pixel_interp` for the rules).  Only the pixels needed are read: the points are
 grouped by the dask chunk their lowest needed pixel falls in, and each group reads the bounding
-window of its pixels through :meth:`Map._select_data`, so a map opened from storage reads just
+window of its pixels through :meth:`Map.select_data`, so a map opened from storage reads just
 those windows.  Results are dask arrays; the ``Map`` methods compute them.
 """
 
@@ -59,8 +59,8 @@ def _gather_points(m: Map, cells: list, dtype, values_scale, valid=None, fill=0,
     lo = [idx[keep] for idx, _ in cells]
     hi = [idx[keep] + (1 if frac is None else 2) for idx, frac in cells]
     parts, selections = [], []
-    for points, window in _point_groups(m.data.chunks, lo, hi):
-        window_data, _ = m._select_data(window)
+    for points, window in _point_groups(m.dask_data.chunks, lo, hi):
+        window_data = m.select_data(window)
         offsets = tuple(w.start for w in window)
         points = keep[points]
         sub = [(idx[points], None if frac is None else frac[points]) for idx, frac in cells]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -45,17 +44,17 @@ def pad(m: Map, pad_width, axis_name=None, mode="constant", cval=0) -> Map:
     """
     if mode not in PAD_MODES:
         raise InvalidArgumentError(f"Invalid pad mode {mode!r}; expected one of {PAD_MODES}")
-    widths = [(0, 0)] * m.data.ndim
     if axis_name is None:
         if not isinstance(m.geom, WcsGeom):
             raise NotImplementedError(f"Spatial padding is not supported by {type(m.geom).__name__}")
         pad_x, pad_y = _pair(pad_width, "pad_width")
         geom = m.geom.pad((pad_x, pad_y))
-        widths[-2:] = [(pad_y, pad_y), (pad_x, pad_x)]
+        widths = {"y": (pad_y, pad_y), "x": (pad_x, pad_x)}
     else:
         low, high = _pair(pad_width, "pad_width")
         geom = m.geom.pad((low, high), axis_name=axis_name)
-        widths[m.geom.axes.index_data(axis_name)] = (low, high)
+        widths = {axis_name: (low, high)}
     kwargs = {"constant_values": cval} if mode == "constant" else {}
-    data = da.pad(m.data, widths, mode=mode, **kwargs)
-    return m._new(geom=geom, data=data.astype(m.dtype))
+    # xarray pads by dimension name (numpy's modes, dask's pad on dask data).
+    padded = m.to_xarray().variable.pad(widths, mode=mode, **kwargs)
+    return m.copy(geom=geom, data=padded.data.astype(m.dtype))

@@ -83,14 +83,14 @@ class RegionNDMap(Map):
         axis_name = self.geom.axes[0].name if axis_name is None else axis_name
         geom = self.geom.downsample(factor, axis_name=axis_name)
         idx = self.geom.axes.index_data(axis_name)
-        data = self.data
+        data = self.dask_data
         chunks = list(data.chunks)
         chunks[idx] = multiple_chunks(chunks[idx], factor)
         data = data.rechunk(tuple(chunks))
         if weights is not None:
             data = data * da.broadcast_to(da.asarray(_operand(weights)), data.shape).rechunk(data.chunks)
         func = np.all if self.is_mask else np.nansum if preserve_counts else np.nanmean
-        return self._new(geom=geom, data=da.coarsen(func, data, {idx: factor}))
+        return self.copy(geom=geom, data=da.coarsen(func, data, {idx: factor}))
 
     def upsample(self, factor, order=0, preserve_counts=True, axis_name=None) -> RegionNDMap:
         """Split every bin of ``axis_name`` (default: the first axis) into ``factor`` bins.
@@ -105,7 +105,7 @@ class RegionNDMap(Map):
         data = interpolate.interp_values(self, pix).reshape(geom.data_shape)
         if preserve_counts:
             data = data / factor
-        return self._new(geom=geom, data=data)
+        return self.copy(geom=geom, data=data)
 
     def _interp_by_pix_lazy(self, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
         """Interpolated values; spatial pixels are ignored (one bin).
@@ -145,10 +145,8 @@ class RegionNDMap(Map):
             data = da.where(da.isfinite(data), data, 0)
         if weights is not None:
             data = data * _operand(weights)
-        self._data = (
-            (self._data | data.astype(bool)) if self.is_mask else (self._data + data).astype(self.dtype)
-        )
-        self._source = None
+        own = self.dask_data
+        self.data = (own | data.astype(bool)) if self.is_mask else (own + data).astype(self.dtype)
 
     def cutout(self, *args, **kwargs) -> RegionNDMap:
         """A region map has no image to cut: returns itself (as gammapy)."""
@@ -226,7 +224,7 @@ def to_region_nd_map(m: Map, region=None, func=np.nansum, weights=None, method="
     else:
         cutout = m.cutout(position=geom.center_skydir, width=geom.width)
         mask = cutout.geom.to_image().region_mask([geom.region]).data
-        values = cutout.data
+        values = cutout.dask_data
         if weights is not None:
             weights_cutout = weights.cutout(position=geom.center_skydir, width=geom.width)
             if weights_cutout.is_mask:

@@ -3,7 +3,7 @@
 Onto a WCS geometry the graph has one task per output chunk.  At graph-building time the
 source window each output chunk needs is found from a sample of its pixels (the border and a
 coarse interior grid) mapped into the source, plus a margin; the task receives that window only
-(through :meth:`Map._select_data`, so storage reads stay narrow) and evaluates the whole block
+(through :meth:`Map.select_data`, so storage reads stay narrow) and evaluates the whole block
 with the rules of :mod:`mapds.maps.pixel_interp`.  Onto a region geometry the point machinery of
 :mod:`mapds.maps.interpolate` is used.
 """
@@ -232,7 +232,7 @@ def interp_to_geom(
     else:
         dtype = pixel_interp.interp_dtype(m.dtype, method, values_scale)
     out_chunks = normalize_chunks(chunks, geom.data_shape, geom_dims(geom), dtype)
-    solid_source = m.geom.to_image().solid_angle(chunks=m.data.chunks[-2:]) if preserve_counts else None
+    solid_source = m.geom.to_image().solid_angle(chunks=m.dask_data.chunks[-2:]) if preserve_counts else None
     solid_target = geom.to_image().solid_angle(chunks=out_chunks[-2:]) if preserve_counts else None
     deg2 = float((1 * u.sr).to_value("deg2"))
     bounds = [np.cumsum((0, *c)) for c in out_chunks]
@@ -240,7 +240,7 @@ def interp_to_geom(
     for block_idx in np.ndindex(blocks.shape):
         block = tuple(slice(int(b[i]), int(b[i + 1])) for b, i in zip(bounds, block_idx, strict=True))
         window = _source_window(plan, block, mode)
-        window_data, _ = m._select_data(window)
+        window_data = m.select_data(window)
         offsets = tuple(w.start for w in window)
         sa_source = solid_source[window[-2:]] * deg2 if preserve_counts else None
         sa_target = solid_target[block[-2:]] * deg2 if preserve_counts else None
@@ -252,7 +252,7 @@ def interp_to_geom(
     data = da.block(blocks.tolist())
     if m.is_mask:
         data = data.astype(bool)
-    return m._new(geom=geom, data=data, meta=dict(m.meta))
+    return m.copy(geom=geom, data=data, meta=dict(m.meta))
 
 
 def _source_window(plan: _GridPlan, block, method: str) -> tuple[slice, ...]:
@@ -275,8 +275,8 @@ def _interp_to_geom_points(m: Map, geom, preserve_counts, fill_value, mode, valu
     """interp_to_geom through the point machinery (region geometries)."""
     source = m
     if preserve_counts:
-        density = m.data / m.geom.solid_angle().to_value("deg2")
-        source = m._new(data=density.astype(m.dtype))
+        density = m.dask_data / m.geom.solid_angle().to_value("deg2")
+        source = m.copy(data=density.astype(m.dtype))
     pix = source.geom.coord_to_pix(geom.get_coord())
     if mode == "index":
         idx = np.broadcast_arrays(*source.geom.pix_to_idx(pix))
@@ -289,4 +289,4 @@ def _interp_to_geom_points(m: Map, geom, preserve_counts, fill_value, mode, valu
     if preserve_counts:
         data = (data * geom.solid_angle().to_value("deg2")).astype(data.dtype)
     data = da.broadcast_to(data, geom.data_shape)
-    return m._new(geom=geom, data=data, meta=dict(m.meta))
+    return m.copy(geom=geom, data=data, meta=dict(m.meta))

@@ -74,8 +74,9 @@ def downsample(m: Map, factor, preserve_counts=True, axis_name=None, weights=Non
         return m.copy()
     geom = m.geom.downsample(factor, axis_name=axis_name)
     dims = _block_dims(m, axis_name)
-    chunks = tuple(multiple_chunks(c, factor) if i in dims else c for i, c in enumerate(m.data.chunks))
-    data = m.data.rechunk(chunks)
+    data = m.dask_data
+    chunks = tuple(multiple_chunks(c, factor) if i in dims else c for i, c in enumerate(data.chunks))
+    data = data.rechunk(chunks)
     if weights is not None:
         weights = da.broadcast_to(da.asarray(weights), data.shape).rechunk(chunks)
         data = data * weights
@@ -88,7 +89,7 @@ def downsample(m: Map, factor, preserve_counts=True, axis_name=None, weights=Non
         else:
             norm = da.coarsen(np.nansum, weights, blocks)
             summed = da.where(norm != 0, summed / da.where(norm != 0, norm, 1), 0.0)
-    return m._new(geom=geom, data=summed.astype(m.dtype))
+    return m.copy(geom=geom, data=summed.astype(m.dtype))
 
 
 def _upsample_coords(n_in: int, factor: int, halo: int) -> np.ndarray:
@@ -149,7 +150,7 @@ def upsample(m: Map, factor, order=0, preserve_counts=True, axis_name=None) -> M
         raise InvalidArgumentError(f"Spline order must be an integer in 0..5, got {order!r}")
     geom = m.geom.upsample(factor, axis_name=axis_name)
     dims = _block_dims(m, axis_name)
-    data = m.data
+    data = m.dask_data
     # Keep the output chunks near the input chunk size: shrink input chunks by the factor.
     chunks = {i: max(1, -(-max(data.chunks[i]) // factor)) for i in dims}
     data = data.rechunk(chunks)
@@ -177,7 +178,7 @@ def upsample(m: Map, factor, order=0, preserve_counts=True, axis_name=None) -> M
         )
     if preserve_counts:
         data = data * _pixel_size(geom, data.chunks, axis_name)
-    return m._new(geom=geom, data=data.astype(m.dtype))
+    return m.copy(geom=geom, data=data.astype(m.dtype))
 
 
 def _pixel_size(geom, chunks, axis_name):
@@ -221,7 +222,7 @@ def resample_axis(m: Map, axis, weights=None, ufunc=np.add) -> Map:
     # Index of the old edge each new edge falls on (edges sit at half-integer pixels).
     edges_idx = np.rint(old_axis.coord_to_pix(new_axis.edges) + 0.5).astype(int)
     idx = m.geom.axes.index_data(axis.name)
-    data = m.data if weights is None else m.data * weights
+    data = m.dask_data if weights is None else m.dask_data * weights
     data = data.astype(np.promote_types(data.dtype, np.float64))
     index = [slice(None)] * data.ndim
     index[idx] = slice(edges_idx[0], edges_idx[-1])
@@ -237,4 +238,4 @@ def resample_axis(m: Map, axis, weights=None, ufunc=np.add) -> Map:
         chunks=tuple(chunks),
         dtype=out_dtype,
     )
-    return m._new(geom=geom, data=reduced)
+    return m.copy(geom=geom, data=reduced)

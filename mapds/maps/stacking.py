@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import astropy.units as u
 import dask.array as da
+import xarray as xr
 
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import MapAxis, WcsGeom
@@ -56,7 +57,7 @@ def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
         scale = other.unit.to(m.unit)
     except u.UnitConversionError as exc:
         raise UnitMismatchError(f"Cannot stack a map in {other.unit!r} into a map in {m.unit!r}") from exc
-    data = other.data[inner]
+    data = other.dask_data[inner]
     if scale != 1:
         data = data * scale
     data = data.astype(m.dtype)
@@ -69,12 +70,12 @@ def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
                 f"{other.geom.data_shape[-2:]} and {weights.geom.data_shape[-2:]}"
             )
         data = data * weights.data[inner]
-    out = m.data.copy()
+    out = m.dask_data.copy()
     if parent == (Ellipsis,):
         out = _add(out, data, m.dtype)
     else:
         out[parent] = _add(out[parent], data, m.dtype)
-    m._data, m._source = out, None
+    m.data = out
 
 
 def _add(target: da.Array, value: da.Array, dtype) -> da.Array:
@@ -116,21 +117,18 @@ def from_stack(maps: Sequence[Map], axis: MapAxis | None = None, axis_name: str 
     if axis_name is not None:
         axis = MapAxis.from_stack([m.geom.axes[axis_name] for m in maps])
         geom = geom.drop(axis_name)
-    arrays = []
+    variables = []
     for m in maps:
         m_geom = m.geom.drop(axis_name) if axis_name is not None else m.geom
         if not m_geom == geom:
             raise GeometryMismatchError(
                 f"Image geometries not aligned: data shapes {m_geom.data_shape} and {geom.data_shape}"
             )
-        data = m.to_unit(first.unit).data
-        if axis_name is None:
-            data = data[None]
-        else:
-            data = da.moveaxis(data, m.geom.axes.index_data(axis_name), 0)
-        arrays.append(data)
-    new_geom = geom.to_cube([axis])
-    return first._new(geom=new_geom, data=da.concatenate(arrays, axis=0), meta={})
+        variables.append(m.to_unit(first.unit).to_xarray().variable)
+    # xarray joins by dimension name; the joined axis goes first in data order.
+    joined = xr.Variable.concat(variables, dim=axis.name)
+    joined = joined.transpose(axis.name, *(d for d in joined.dims if d != axis.name))
+    return first.copy(geom=geom.to_cube([axis]), data=joined.data, meta={})
 
 
 def split_by_axis(m: Map, axis_name: str) -> list[Map]:
