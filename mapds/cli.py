@@ -68,7 +68,7 @@ def _picture(dataset, plt):
     vmax = None
     for idx, (title, image) in enumerate(images.items()):
         ax = figure.add_subplot(1, 3, idx + 1, projection=wcs)
-        smoothed = image.smooth("0.1 deg").data.compute()
+        smoothed = image.smooth("0.1 deg").compute().data
         vmax = vmax or float(smoothed.max())
         ax.imshow(smoothed, origin="lower", cmap="magma", vmin=0, vmax=vmax)
         ax.set_title(f"{title} (summed over energy, smoothed 0.1°)")
@@ -105,7 +105,8 @@ def run_demo(out: Path, width: float, height: float, binsz: float, n_sources: in
         MapDataset.read(fits_path).write(zarr_path, overwrite=True)
     with _step("reopen the FITS file lazily (headers and small tables only)"):
         reopened = MapDataset.read(fits_path, name="survey")
-    print(f"  counts: {reopened.counts.data.npartitions} chunk(s) of {reopened.counts.data.chunksize}")
+    counts = reopened.counts.dask_data
+    print(f"  counts: {counts.npartitions} chunk(s) of {counts.chunksize}")
     reopened.models = survey_models(case, dataset_name="survey")
     with _step("npred and the Cash statistic, streamed chunk by chunk"):
         info = reopened.info_dict()

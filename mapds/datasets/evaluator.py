@@ -24,6 +24,7 @@ the IRF maps' centres, as gammapy does; so are all models of datasets on a regio
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -557,7 +558,7 @@ class MapEvaluator:
             except GeometryError:
                 contributes = False
             else:
-                contributes = bool(np.any(cutout.data.compute(scheduler="sync")))
+                contributes = bool(np.any(cutout.compute(scheduler="sync").data))
         return Lookup(kernel, edisp, contributes, inputs.exposure.geom, None, containment)
 
     def _region_spatial(self, plan: _Plan, model: SkyModel, lookup: Lookup):
@@ -574,7 +575,7 @@ class MapEvaluator:
         wcs_geom = geom.to_wcs_geom(width_min=width * u.deg)
         values = model_npred.spatial_integral(model.spatial_model, wcs_geom)
         values = model_npred.apply_psf(values, lookup.psf.data)
-        weights = np.asarray(wcs_geom.to_image().region_weights([geom.region]).data.compute(scheduler="sync"))
+        weights = wcs_geom.to_image().region_weights([geom.region]).compute(scheduler="sync").data
         fraction = (values * weights).sum(axis=(-2, -1), keepdims=True)
         if self.use_cache:
             self._spatial_cache = (plan.spatial_key, fraction)
@@ -685,13 +686,14 @@ class MapEvaluator:
         flat = [_single_key(d.__dask_keys__()) for d in dependencies]
         layer = {lookup_key: (self._global_lookup, fp, *flat)}
         lookup = Delayed(lookup_key, HighLevelGraph.from_collections(lookup_key, layer, dependencies))
-        exposure = inputs.exposure.data
+        exposure = inputs.exposure.dask_data
         exposure = exposure.rechunk((exposure.shape[0], *chunks[-2:]))
         n_reco = sum(chunks[0])
         full = da.map_blocks(
-            self._global_block,
+            # The plan goes in the function, not the arguments: dask would unpack the maps it
+            # holds (maps are dask collections) into dependencies of every block.
+            functools.partial(self._global_block, plan=plan),
             exposure,
-            plan,
             lookup,
             name="npred-global-" + tokenize(plan.key, chunks),
             chunks=((n_reco,), *exposure.chunks[1:]),
@@ -703,7 +705,7 @@ class MapEvaluator:
     def _global_lookup(self, fp: Footprint, *blocks) -> Lookup:
         return self._resolve_lookup(fp, *self._split_lookup_blocks(fp, blocks))
 
-    def _global_block(self, exposure_block, plan: _Plan, lookup: Lookup, block_info=None) -> np.ndarray:
+    def _global_block(self, exposure_block, lookup: Lookup, plan: _Plan, block_info=None) -> np.ndarray:
         """Predicted counts of a global-mode model on one spatial chunk (all reco energies)."""
         (_, _), (y0, y1), (x0, x1) = block_info[0]["array-location"]
         inputs = plan.footprint.inputs

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dask
 import dask.array as da
 import numpy as np
+from dask.base import tokenize
 
 from ..data import GTI
 from ..errors import GeometryMismatchError, InvalidArgumentError
@@ -23,7 +24,7 @@ from ..maps import Map
 from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
 from ..stats import cash
-from . import plotting, reshape, stacking
+from . import dask_protocol, plotting, reshape, stacking
 from .evaluator import MapEvaluator
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
@@ -60,9 +61,9 @@ def _member_keys(member) -> tuple[str, ...] | None:
     if member is None:
         return None
     if isinstance(member, Map):
-        return (member.data.name,)
+        return (tokenize(member.data),)
     maps = (member.psf_map if isinstance(member, PSFMap) else member.edisp_map, member.exposure_map)
-    return tuple(m.data.name for m in maps if m is not None)
+    return tuple(tokenize(m.data) for m in maps if m is not None)
 
 
 def _aligned(m: Map | None, reference: Map, member: str, image_only: bool = False) -> Map | None:
@@ -79,9 +80,9 @@ def _aligned(m: Map | None, reference: Map, member: str, image_only: bool = Fals
             f"MapDataset: {member} {what} {m.geom.data_shape} does not match the counts "
             f"{what} {reference.geom.data_shape}"
         )
-    spatial = reference.data.chunks[-2:]
-    chunks = (*m.data.chunks[:-2], *spatial) if image_only else reference.data.chunks
-    return m if m.data.chunks == chunks else m.rechunk(chunks)
+    reference_chunks = reference.dask_data.chunks
+    chunks = (*m.dask_data.chunks[:-2], *reference_chunks[-2:]) if image_only else reference_chunks
+    return m if m.chunks == chunks else m.rechunk(chunks)
 
 
 class MapDataset:
@@ -387,7 +388,7 @@ class MapDataset:
         mask = self.mask
         if mask is None:
             geom = self._geom.to_image()
-            chunks = self.counts.data.chunks[-2:] if self.counts is not None else None
+            chunks = self.counts.dask_data.chunks[-2:] if self.counts is not None else None
             data = da.ones(geom.data_shape, dtype=bool, chunks=chunks or "auto")
             return Map.from_geom(geom, data=data)
         return self._image_or(mask.astype(bool) if mask.dtype != bool else mask)
@@ -451,7 +452,7 @@ class MapDataset:
             )
         members = (self.counts, self.background, self.mask_safe, self.mask_fit)
         reference = next(m for m in members if m is not None)
-        chunks = reference.data.chunks
+        chunks = reference.dask_data.chunks
         background = BackgroundTerm.from_model(aligned(self.background, chunks), self.background_model)
         inputs = self._evaluation_inputs() if evaluators else None
         return NpredGraph(self._geom, chunks, background, evaluators, inputs)
@@ -895,14 +896,57 @@ class MapDataset:
     # -- copies ---------------------------------------------------------------------------------
 
     def copy(self, name: str | None = None) -> MapDataset:
-        """A copy with a new name and no models (maps are lazy graphs: nothing is copied)."""
+        """A copy with a new name and no models.
+
+        The copy shares no mutable state: every map is copied (lazy maps as new dask array
+        objects over the same graph, so nothing is computed), and assigning into a copy's data
+        leaves this dataset unchanged.
+        """
         new = _copy.copy(self)
+        for member in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS):
+            value = getattr(self, member)
+            setattr(new, member, None if value is None else value.copy())
         new._name = make_name(name)
         new.meta = _copy.deepcopy(self.meta)
         new.gti = None if self.gti is None else self.gti.copy()
         new.meta_table = None if self.meta_table is None else self.meta_table.copy()
         new.models = None
         return new
+
+    # -- the dask collection protocol (the dataset's maps) ---------------------------------------
+
+    def __dask_graph__(self):
+        return dask_protocol.dataset_graph(dask_protocol.lazy_members(self))
+
+    def __dask_keys__(self):
+        return [m.__dask_keys__() for _, m in dask_protocol.lazy_members(self)]
+
+    def __dask_layers__(self):
+        return tuple(layer for _, m in dask_protocol.lazy_members(self) for layer in m.__dask_layers__())
+
+    def __dask_tokenize__(self):
+        maps = dask_protocol.dataset_maps(self)
+        return type(self).__name__, self.name, [(path, tokenize(m)) for path, m in maps]
+
+    __dask_optimize__ = staticmethod(da.Array.__dask_optimize__)
+    __dask_scheduler__ = staticmethod(da.Array.__dask_scheduler__)
+
+    def __dask_postcompute__(self):
+        members = dask_protocol.lazy_members(self)
+        posts = [m.__dask_postcompute__() for _, m in members]
+        return dask_protocol.computed_dataset, (self, [path for path, _ in members], posts)
+
+    def __dask_postpersist__(self):
+        members = dask_protocol.lazy_members(self)
+        posts = [m.__dask_postpersist__() for _, m in members]
+        keys = [m.__dask_keys__() for _, m in members]
+        return dask_protocol.persisted_dataset, (self, [path for path, _ in members], posts, keys)
+
+    def persist(self, **kwargs) -> MapDataset:
+        """The same dataset (name and models) with every map's chunks computed and kept in memory
+        (or on the cluster); ``kwargs`` go to ``dask.persist``."""
+        (out,) = dask.persist(self, **kwargs)
+        return out
 
     def __add__(self, other):
         """``dataset + other`` (a dataset, list or `Datasets`) makes a `Datasets`."""

@@ -87,9 +87,9 @@ class EvaluationInputs:
         """Identity of the inputs: the dask names of every member."""
         names = [geom_token(self.geom)]
         for irf in (self.psf, self.edisp):
-            names.append(None if irf is None else (type(irf).__name__, irf_map_of(irf).data.name))
+            names.append(None if irf is None else (type(irf).__name__, tokenize(irf_map_of(irf).data)))
         for m in (self.exposure, *self.masks):
-            names.append(None if m is None else (m.data.name, str(m.unit)))
+            names.append(None if m is None else (tokenize(m.data), str(m.unit)))
         return tokenize(*names)
 
     @property
@@ -130,7 +130,7 @@ class IRFWindow:
 
     @property
     def data(self) -> da.Array | None:
-        return None if self.window is None else one_block(self.window.data)
+        return None if self.window is None else one_block(self.window.dask_data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,12 +158,12 @@ class Footprint:
     @cached_property
     def exposure_box(self) -> da.Array:
         ys, xs = self.bbox
-        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).data)
+        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).dask_data)
 
     @cached_property
     def mask_boxes(self) -> list[da.Array]:
         ys, xs = self.bbox
-        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).data) for m in self.inputs.masks]
+        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).dask_data) for m in self.inputs.masks]
 
 
 @dataclass(frozen=True, eq=False)

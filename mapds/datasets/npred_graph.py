@@ -235,7 +235,7 @@ class NpredGraph:
         bkg = self.background
         token = tokenize(
             self.chunks,
-            (bkg.key, None if bkg.background is None else bkg.background.data.name) if background else None,
+            (bkg.key, None if bkg.background is None else bkg.background.data) if background else None,
             [t.node.key for t in local],
             [t.array.name for t in global_],
             clip,
@@ -266,7 +266,7 @@ class NpredGraph:
         if term.background is None:
             return None
         if not term.corrected:
-            return term.background.data
+            return term.background.dask_data
         return self._array("npred-background", local=[], global_=[])
 
 
@@ -389,7 +389,7 @@ def _shift(s: slice, origin: int) -> slice:
 
 def aligned(m: Map | None, chunks) -> Map | None:
     """``m`` with the chunks ``chunks`` (rechunked lazily only if they differ)."""
-    if m is None or m.data.chunks == tuple(chunks):
+    if m is None or m.chunks == tuple(chunks):
         return m
     return m.rechunk(chunks)
 
@@ -397,8 +397,9 @@ def aligned(m: Map | None, chunks) -> Map | None:
 def _region_key(m: Map, region: Region, chunk):
     """Key of ``m``'s data over ``region``: the chunk's own key, or a (storage-pushed) slice."""
     if chunk is not None:
-        return (m.data.name, *chunk), [m.data]
-    piece = one_block(m.slice_by_idx(region.index).data)
+        data = m.dask_data
+        return (data.name, *chunk), [data]
+    piece = one_block(m.slice_by_idx(region.index).dask_data)
     return (piece.name, 0, 0, 0), [piece]
 
 

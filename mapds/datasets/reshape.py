@@ -331,7 +331,8 @@ def _checked(m: Map | None, ok: da.Array | None, message: str) -> Map | None:
     """``m`` whose computation raises ``GeometryError(message)`` unless ``ok`` is True."""
     if m is None or ok is None:
         return m
-    data = da.map_blocks(_raise_unless, m.data, ok, message=message, dtype=m.dtype, meta=m.data._meta)
+    data = m.dask_data
+    data = da.map_blocks(_raise_unless, data, ok, message=message, dtype=m.dtype, meta=data._meta)
     return m.copy(data=data)
 
 

@@ -99,7 +99,7 @@ def has_safe_bins(dataset: MapDataset) -> bool:
     """
     if dataset.mask_safe is None:
         return False
-    return bool(dataset.mask_safe.data.any().compute())
+    return bool(dask.compute(dataset.mask_safe.data.any())[0])
 
 
 def _needs_safe_bins_flag(dataset: MapDataset) -> bool:

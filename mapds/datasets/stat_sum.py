@@ -84,9 +84,9 @@ class StatCache:
 def _state(graph: NpredGraph, counts, masks, weighted: bool) -> _State:
     background = graph.background
     data = tokenize(
-        counts.data.name,
-        None if background.background is None else background.background.data.name,
-        [m.data.name for m in masks],
+        counts.data,
+        None if background.background is None else background.background.data,
+        [m.data for m in masks],
         weighted,
         graph.chunks,
     )

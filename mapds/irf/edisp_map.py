@@ -215,7 +215,7 @@ class EDispMap(_EDispIRFMap):
         geom = self.edisp_map.geom
         migra_axis, energy_axis_true = geom.axes["migra"], geom.axes["energy_true"]
         kernel_geom = geom.to_image().to_cube([energy_axis, energy_axis_true])
-        data = self.edisp_map.data.rechunk({0: -1, 1: -1})
+        data = self.edisp_map.dask_data.rechunk({0: -1, 1: -1})
 
         def convert(block):
             return migra_pdf_to_kernel(

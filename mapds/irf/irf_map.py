@@ -99,7 +99,7 @@ class IRFMap:
         irf_map = self._irf_map
         if not isinstance(irf_map.geom, RegionGeom):
             irf_map = irf_map.slice_by_idx({"y": y, "x": x})
-        return np.asarray(irf_map.data.compute(scheduler="sync"))
+        return irf_map.compute(scheduler="sync").data
 
     def _window(self, position) -> _Window:
         """The IRF pixels around ``position`` that bilinear interpolation and a nearest-pixel
@@ -138,7 +138,7 @@ class IRFMap:
         if window.position_valid or isinstance(self._irf_map.geom, RegionGeom):
             return window, position
         if self._valid_image is None:
-            self._valid_image = np.asarray(self.mask_safe_image.data.compute())
+            self._valid_image = self.mask_safe_image.compute().data
         if not self._valid_image.any():
             return window, position
         log.warning(f"Position {position} is outside valid IRF map range, using nearest IRF defined within")

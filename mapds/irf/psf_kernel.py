@@ -48,7 +48,7 @@ class PSFKernel:
     """
 
     def __init__(self, psf_kernel_map: Map, normalize=True):
-        data = np.asarray(psf_kernel_map.data.compute(scheduler="sync"))
+        data = psf_kernel_map.compute(scheduler="sync").data
         self._geom = psf_kernel_map.geom
         self._unit = psf_kernel_map.unit
         self._data = normalize_planes(data) if normalize else data

@@ -225,14 +225,14 @@ def survey_dataset(case: dict, *, chunks=None, name: str = "survey", with_counts
     geom = survey_geom(case)
     energy, energy_true, _, _ = survey_axes(case)
     template = Map.from_geom(geom, dtype="float32", chunks=chunks)
-    coords = geom.to_image().get_coord(chunks=template.data.chunks[-2:])
+    coords = geom.to_image().get_coord(chunks=template.chunks[-2:])
     spatial = spatial_factor(coords["lon"], coords["lat"]).astype(np.float32)
 
     def cube(spectrum) -> da.Array:
         return da.from_array(np.asarray(spectrum, np.float32)[:, None, None], chunks=-1) * spatial[None]
 
     exposure = cube(EXPOSURE0 * aeff(energy_true.center.to_value("TeV")))
-    background = cube(background_rate(energy.center.to_value("TeV"))).rechunk(template.data.chunks)
+    background = cube(background_rate(energy.center.to_value("TeV"))).rechunk(template.chunks)
     psf, edisp = _survey_irfs(case, geom)
     dataset = MapDataset(
         exposure=Map.from_geom(
@@ -244,7 +244,7 @@ def survey_dataset(case: dict, *, chunks=None, name: str = "survey", with_counts
         background=Map.from_geom(geom, data=background),
         psf=psf,
         edisp=edisp,
-        mask_safe=Map.from_geom(geom, data=da.ones(geom.data_shape, dtype=bool, chunks=template.data.chunks)),
+        mask_safe=Map.from_geom(geom, data=da.ones(geom.data_shape, dtype=bool, chunks=template.chunks)),
         gti=GTI.create([0.0] * u.s, [LIVETIME] * u.s, reference_time="2000-01-01"),
         name=name,
     )

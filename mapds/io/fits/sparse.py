@@ -39,10 +39,11 @@ def sparse_table_hdu(m: Map, name: str, header: fits.Header) -> fits.BinTableHDU
     """gammapy's sparse layout: ``PIX`` (flat pixel in the image), ``CHANNEL`` (flat index of
     the non-spatial bins, when there are any) and ``VALUE``, in C order of the data."""
     shape = m.geom.data_shape
-    starts = [np.cumsum((0, *c[:-1])) for c in m.data.chunks]
+    data = m.dask_data
+    starts = [np.cumsum((0, *c[:-1])) for c in data.chunks]
     parts = [
         dask.delayed(_nonzero_block)(block, tuple(int(starts[d][i]) for d, i in enumerate(index)), shape)
-        for index, block in zip(np.ndindex(*m.data.numblocks), m.data.to_delayed().ravel(), strict=True)
+        for index, block in zip(np.ndindex(*data.numblocks), data.to_delayed().ravel(), strict=True)
     ]
     found = dask.compute(*parts)
     flat = np.concatenate([f for f, _ in found])

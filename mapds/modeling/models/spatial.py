@@ -745,7 +745,7 @@ class TemplateSpatialModel(SpatialModel):
         return self.position.data.lon.rad, self.position.data.lat.rad
 
     def _graph_token(self) -> tuple:
-        return (*super()._graph_token(), self._template.data.name, self.normalize, self._interp_kwargs)
+        return (*super()._graph_token(), tokenize(self._template.data), self.normalize, self._interp_kwargs)
 
     def _integrate_blocks(self, geom: WcsGeom) -> da.Array:
         self._sums()  # the one pass over the template, before the graph copies the model
@@ -793,7 +793,7 @@ class TemplateSpatialModel(SpatialModel):
             lower.append(lo)
         sums = self._sums()
         window = self._template.slice_by_idx(slices)
-        data = window.data.compute()
+        data = window.compute().data
         if self.normalize:
             sums = sums[tuple(slices[axis.name] for axis in reversed(list(geom.axes)))]
             solid_angle = window.geom.to_image().solid_angle().to_value("sr")
