@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import shutil
 
-import astropy.units as u
 import dask.array as da
 import numpy as np
 import pytest
@@ -280,29 +279,7 @@ def test_dataset_sel_sky(dataset_files, dataset):
 # -- writing the opened Dataset ---------------------------------------------------------------------
 
 
-def _netcdf_safe(value) -> bool:
-    if isinstance(value, list | tuple):
-        return all(isinstance(v, str | int | float | np.number) for v in value)
-    return isinstance(value, str | int | float | np.number | np.ndarray | bytes)
-
-
-def _map_attrs_are_netcdf_safe() -> bool:
-    """Whether Map.to_xarray gives attributes (of the data and of the coordinates) that netCDF
-    and zarr can store, for a map with metadata."""
-    arr = Map.create(npix=2, binsz=1, meta={"livetime": 1 * u.s}).to_xarray()
-    return all(_netcdf_safe(v) for var in (arr, *arr.coords.values()) for v in var.attrs.values())
-
-
-#: Until Map.to_xarray gives netCDF-safe attributes these fail, and say so once it does.
-needs_netcdf_safe_map_attrs = pytest.mark.xfail(
-    not _map_attrs_are_netcdf_safe(),
-    strict=True,
-    reason="Map.to_xarray attributes are not netCDF-safe (metadata Quantities in a dict in attrs['meta'], "
-    "the WCS as a dict on spatial_ref); making them netCDF-safe is in progress",
-)
-
-
-@pytest.mark.parametrize("livetime", [False, pytest.param(True, marks=needs_netcdf_safe_map_attrs)])
+@pytest.mark.parametrize("livetime", [False, True])
 def test_to_zarr_and_back(tmp_path, livetime):
     dataset = build_dataset(MAPDS, seed=5, name="zarr", livetime=livetime)
     dataset.write(tmp_path / "ds.zarr")
@@ -315,7 +292,6 @@ def test_to_zarr_and_back(tmp_path, livetime):
     np.testing.assert_allclose(built.stat_sum(), MapDataset.read(tmp_path / "ds.zarr").stat_sum(), rtol=1e-12)
 
 
-@needs_netcdf_safe_map_attrs
 def test_to_netcdf_and_back(dataset_files, dataset, tmp_path):
     ds = xr.open_dataset(dataset_files["fits"], engine="mapds", chunks={})
     ds.to_netcdf(tmp_path / "copy.nc", engine="scipy")
