@@ -1,40 +1,49 @@
 """Dataset benchmark: build, write, read, npred and the likelihood of the survey, mapds beside gammapy.
 
-For survey cases of ``survey-benchmark-cases.json`` (labels or ``WIDTHxHEIGHT`` in pixels) every
-step runs in a fresh Python process, which reports its wall time and its peak RSS:
+For survey cases of ``cases/survey-benchmark-cases.json`` (labels or ``WIDTHxHEIGHT`` in pixels)
+every step runs in a fresh Python process, which reports its wall time, the bytes it read and its
+peak RSS.  A ratio (gammapy / mapds) is given only where both libraries do the same work to the
+same result; the step names say what that is:
 
-- ``build + fake``: mapds builds the lazy dataset (:func:`mapds.simulate.survey_dataset`) and
-  draws the counts chunk by chunk (``MapDataset.fake``; their sum is computed, nothing is kept);
-  gammapy builds the same dataset in memory (``survey_case.gammapy_dataset``) and calls its
-  ``fake``;
-- ``write``: mapds streams build + fake + write to FITS and to zarr; gammapy writes FITS (its
-  dataset built beforehand, untimed, with mapds' counts read from mapds' FITS file, so that both
-  files hold the same numbers);
-- ``read``: mapds opens the file lazily (headers and small tables only); gammapy reads it whole;
-- ``npred``: the sum of a cold ``npred()`` — mapds from each file (nothing in memory; the file
-  pages are evicted first), gammapy on its dataset built in memory (untimed) with mapds' counts;
-- ``stat_sum``: cold, then after one amplitude change and after one position change (of the
-  first source), in the same process as the cold one, whose state they need.
+- ``build + fake, counts sum``: build the survey dataset, draw the counts (Poisson of npred) and
+  sum them in float64.  mapds builds lazily and draws chunk by chunk (``MapDataset.fake``),
+  keeping nothing; gammapy builds every map in memory (``survey_case.gammapy_dataset``) and
+  calls its ``fake``.  Different random numbers (mapds draws per chunk), same distribution.
+- ``build + fake + write fits``: the same, then the whole dataset written to FITS (mapds streams
+  chunk by chunk); mapds also writes zarr (no gammapy twin);
+- ``open fits``: opening mapds' FITS file without loading maps: mapds ``MapDataset.read`` (headers,
+  small tables), gammapy ``MapDataset.read(lazy=True)``.  Seconds and bytes read, no ratio;
+- ``read every map (fits)``: every map of the file in memory: mapds ``dask.compute`` of the read
+  dataset, gammapy ``MapDataset.read``;
+- ``open + counts sum (fits)``: the counts' float64 sum from the file: mapds reads the counts HDU
+  chunk by chunk, gammapy ``read(lazy=True)`` loads the counts HDU on first access;
+- ``npred cold (fits)``: open mapds' FITS file, set the case's models, sum ``npred()``; both
+  libraries read the same file (the file pages are evicted first);
+- ``stat_sum cold (fits)``: the same with ``stat_sum()``, then, in that process (they need its
+  state), ``stat_sum`` after one amplitude change (×1.5) and after one position change (0.2° in
+  l) of ``src000``.
 
-The agreement column gives the relative difference of each npred sum and statistic from
-gammapy's.  gammapy keeps every map in memory: it is skipped above ``--gammapy-max-voxels``.
+Both libraries read the same file for npred and stat_sum, so their values must agree: the
+results give the relative difference.  gammapy keeps every map in memory: it is skipped above
+``--gammapy-max-voxels`` (default 2e8 reco voxels, ≈9 GiB at 360° x 18°).
 
 ``--target`` measures the 1e9-voxel survey of the targets (360° x 28° at 0.01°, 10 reco and 15 true
 energy bins) and a smaller one with mapds only, to show that peak RSS stays constant in cube size;
-it writes zarr only (a FITS copy is ≈15 GB), or nothing with ``--no-io`` (then npred and
+it writes zarr only (a FITS copy is ≈19 GB), or nothing with ``--no-io`` (then npred and
 stat_sum are computed from the lazy dataset built from the formulas).
+
+Every case's results go to ``results/bench_dataset-<case>.json`` (see ``record.py``).
 
 Usage::
 
-    python benchmarks/bench_dataset.py 1000x250 4000x500 18000x500 --dir /tmp/bench-dataset
-    python benchmarks/bench_dataset.py 18000x900 --no-gammapy
-    python benchmarks/bench_dataset.py --target --target-sizes 360x7 360x28 --dir /tmp/bench-target
+    python benchmarks/bench_dataset.py 1000x250 4000x500 18000x500
+    python benchmarks/bench_dataset.py 18000x900 --gammapy-max-voxels 2e8
+    python benchmarks/bench_dataset.py --target --target-sizes 360x7 360x28
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -43,13 +52,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from step_runner import StepFailed, drop_cache, format_ratio, run_step, serve_step, size_on_disk, timed
-from survey_case import CASES_FILE, load_case
+from record import Report, add_common_arguments, default_workdir
+from step_runner import StepRunner, drop_cache, serve_step, size_on_disk, timed, timed_io
+from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 FORMATS = ("fits", "zarr")
+#: Steps that are reported side by side without a ratio: lazy opens (what they read is the point).
+NO_RATIO = {f"open {fmt}" for fmt in FORMATS}
 CHANGED_MODEL = "src000"
 POSITION_SHIFT_DEG = 0.2
 AMPLITUDE_FACTOR = 1.5
+CHANGES = (
+    ("cold", "stat_sum cold ({})"),
+    ("amplitude", "stat_sum after an amplitude change ({})"),
+    ("position", "stat_sum after a position change ({})"),
+)
 
 
 # -- what both libraries do --------------------------------------------------------------------------
@@ -66,84 +83,131 @@ def change_position(models) -> None:
     lon_0.value -= math.copysign(POSITION_SHIFT_DEG, lon_0.value)
 
 
-def statistics_with_changes(dataset) -> dict:
-    """Cold ``stat_sum``, then after an amplitude and after a position change (seconds, values)."""
-    result = {}
-    for label, change in (("cold", None), ("amplitude", change_amplitude), ("position", change_position)):
-        if change is not None:
-            change(dataset.models)
-        seconds, value = timed(dataset.stat_sum)
-        result[f"stat_{label}_s"], result[f"stat_{label}"] = seconds, float(value)
-    return result
+def _open_with_models(library: str, args: dict):
+    """The dataset of ``args["path"]`` with the case's models (or, mapds without a path, the lazy
+    survey built from the formulas)."""
+    case = args["case"]
+    if library == "mapds":
+        from mapds.datasets import MapDataset
+        from mapds.simulate import survey_dataset, survey_models
+
+        if args.get("path") is None:
+            return survey_dataset(case)
+        dataset = MapDataset.read(args["path"])
+        dataset.models = survey_models(case, dataset_name=dataset.name)
+        return dataset
+    from gammapy.datasets import MapDataset
+    from survey_case import gammapy_models
+
+    dataset = MapDataset.read(args["path"])
+    dataset.models = gammapy_models(case, dataset_name=dataset.name)
+    return dataset
+
+
+def _warm_up(library: str, path: str | None, counts: bool = False) -> None:
+    """Open the file once (imports, lazily loaded modules; with ``counts``, the modules of reading
+    the counts too), then evict it again, so that the step's time and bytes are the file's."""
+    if path is None:
+        return
+    if library == "mapds":
+        from mapds.datasets import MapDataset
+
+        dataset = MapDataset.read(path)
+        if counts:
+            dataset.counts.data[..., :1, :1].sum().compute()
+    else:
+        from gammapy.datasets import MapDataset
+
+        dataset = MapDataset.read(path, lazy=True)
+        if counts:
+            _ = dataset.counts  # gammapy loads the whole counts HDU on first access
+    drop_cache(path)
+
+
+def _float(value) -> float:
+    return float(value.compute() if hasattr(value, "compute") else value)
+
+
+def step_npred(args: dict) -> dict:
+    library = args["library"]
+    _warm_up(library, args.get("path"))
+
+    def npred() -> float:
+        dataset = _open_with_models(library, args)
+        return _float(dataset.npred().data.sum(dtype="f8"))
+
+    measured, total = timed_io(npred)
+    return {**measured, "value": total}
+
+
+def step_stat(args: dict) -> dict:
+    """Open + models + cold ``stat_sum``, then after an amplitude and after a position change."""
+    library = args["library"]
+    _warm_up(library, args.get("path"))
+    holder = {}
+
+    def cold() -> float:
+        holder["dataset"] = _open_with_models(library, args)
+        return float(holder["dataset"].stat_sum())
+
+    measured, value = timed_io(cold)
+    result = {"cold": {**measured, "value": value}}
+    models = holder["dataset"].models
+    for label, change in (("amplitude", change_amplitude), ("position", change_position)):
+        change(models)
+        measured, value = timed_io(holder["dataset"].stat_sum)
+        result[label] = {**measured, "value": float(value)}
+    return {"seconds": result["cold"]["seconds"], "changes": result}
 
 
 # -- mapds steps (each runs in its own process) -------------------------------------------------------
 
 
-def _rchar() -> int:
-    with open("/proc/self/io") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("rchar"))
-
-
-def _mapds_dataset(args: dict):
-    """The dataset read lazily from ``args["path"]``, with the case's models; or, without a path,
-    built lazily from the formulas (counts drawn chunk by chunk)."""
-    from mapds.datasets import MapDataset
-    from mapds.simulate import survey_dataset, survey_models
-
-    if args.get("path") is None:
-        return survey_dataset(args["case"])
-    dataset = MapDataset.read(args["path"])
-    dataset.models = survey_models(args["case"], dataset_name=dataset.name)
-    return dataset
-
-
 def mapds_build(args: dict) -> dict:
     from mapds.simulate import survey_dataset
 
-    seconds, total = timed(lambda: float(survey_dataset(args["case"]).counts.data.sum().compute()))
-    return {"seconds": seconds, "counts_sum": total}
+    seconds, total = timed(lambda: float(survey_dataset(args["case"]).counts.data.sum(dtype="f8").compute()))
+    return {"seconds": seconds, "value": total}
 
 
 def mapds_write(args: dict) -> dict:
     from mapds.simulate import survey_dataset
 
-    dataset = survey_dataset(args["case"])
-    seconds, _ = timed(dataset.write, args["path"], overwrite=True)
-    return {"seconds": seconds, "bytes": size_on_disk(args["path"])}
+    def write():
+        survey_dataset(args["case"]).write(args["path"], overwrite=True)
+
+    seconds, _ = timed(write)
+    return {"seconds": seconds, "file_bytes": size_on_disk(args["path"])}
 
 
-def mapds_read(args: dict) -> dict:
+def mapds_open(args: dict) -> dict:
     from mapds.datasets import MapDataset
 
-    # Open once so that lazily imported modules are loaded, then evict the file again.
-    MapDataset.read(args["path"])
-    drop_cache(args["path"])
-    before = _rchar()
-    seconds, _ = timed(MapDataset.read, args["path"])
-    return {"seconds": seconds, "bytes_read": _rchar() - before}
+    _warm_up("mapds", args["path"])
+    measured, _ = timed_io(MapDataset.read, args["path"])
+    return measured
 
 
-def mapds_npred(args: dict) -> dict:
-    dataset = _mapds_dataset(args)
-    seconds, total = timed(lambda: float(dataset.npred().data.sum(dtype="f8").compute()))
-    return {"seconds": seconds, "npred_sum": total}
+def mapds_load(args: dict) -> dict:
+    import dask
+
+    from mapds.datasets import MapDataset
+
+    _warm_up("mapds", args["path"])
+    measured, _ = timed_io(lambda: dask.compute(MapDataset.read(args["path"])))
+    return measured
 
 
-def mapds_stat(args: dict) -> dict:
-    return statistics_with_changes(_mapds_dataset(args))
+def mapds_counts_sum(args: dict) -> dict:
+    from mapds.datasets import MapDataset
+
+    _warm_up("mapds", args["path"], counts=True)
+    counts = lambda: MapDataset.read(args["path"]).counts.data  # noqa: E731
+    measured, total = timed_io(lambda: float(counts().sum(dtype="f8").compute()))
+    return {**measured, "value": total}
 
 
 # -- gammapy steps -----------------------------------------------------------------------------------
-
-
-def _gammapy_with_mapds_counts(args: dict):
-    """gammapy's dataset in memory, with the counts mapds drew (read from mapds' FITS file)."""
-    from gammapy.maps import Map
-    from survey_case import gammapy_dataset
-
-    counts = Map.read(args["mapds_fits"], hdu="COUNTS").data
-    return gammapy_dataset(args["case"], counts=counts)
 
 
 def gammapy_build(args: dict) -> dict:
@@ -152,71 +216,88 @@ def gammapy_build(args: dict) -> dict:
     def build_and_fake() -> float:
         dataset = gammapy_dataset(args["case"])
         dataset.fake(random_state=args["case"]["fake_random_state"])
-        return float(dataset.counts.data.sum())
+        return float(dataset.counts.data.sum(dtype="f8"))
 
     seconds, total = timed(build_and_fake)
-    return {"seconds": seconds, "counts_sum": total}
+    return {"seconds": seconds, "value": total}
 
 
 def gammapy_write(args: dict) -> dict:
-    dataset = _gammapy_with_mapds_counts(args)
-    seconds, _ = timed(dataset.write, args["path"], overwrite=True)
-    return {"seconds": seconds, "bytes": size_on_disk(args["path"])}
+    from survey_case import gammapy_dataset
+
+    def write():
+        dataset = gammapy_dataset(args["case"])
+        dataset.fake(random_state=args["case"]["fake_random_state"])
+        dataset.write(args["path"], overwrite=True)
+
+    seconds, _ = timed(write)
+    return {"seconds": seconds, "file_bytes": size_on_disk(args["path"])}
 
 
-def gammapy_read(args: dict) -> dict:
+def gammapy_open(args: dict) -> dict:
     from gammapy.datasets import MapDataset
 
-    seconds, _ = timed(MapDataset.read, args["path"])
-    return {"seconds": seconds}
+    _warm_up("gammapy", args["path"])
+    measured, _ = timed_io(MapDataset.read, args["path"], lazy=True)
+    return measured
 
 
-def gammapy_npred(args: dict) -> dict:
-    dataset = _gammapy_with_mapds_counts(args)
-    seconds, total = timed(lambda: float(dataset.npred().data.sum(dtype="f8")))
-    return {"seconds": seconds, "npred_sum": total}
+def gammapy_load(args: dict) -> dict:
+    from gammapy.datasets import MapDataset
+
+    _warm_up("gammapy", args["path"])
+    measured, _ = timed_io(MapDataset.read, args["path"])
+    return measured
 
 
-def gammapy_stat(args: dict) -> dict:
-    return statistics_with_changes(_gammapy_with_mapds_counts(args))
+def gammapy_counts_sum(args: dict) -> dict:
+    from gammapy.datasets import MapDataset
+
+    _warm_up("gammapy", args["path"], counts=True)
+    measured, total = timed_io(
+        lambda: float(MapDataset.read(args["path"], lazy=True).counts.data.sum(dtype="f8"))
+    )
+    return {**measured, "value": total}
 
 
 STEPS = {
     "mapds_build": mapds_build,
     "mapds_write": mapds_write,
-    "mapds_read": mapds_read,
-    "mapds_npred": mapds_npred,
-    "mapds_stat": mapds_stat,
+    "mapds_open": mapds_open,
+    "mapds_load": mapds_load,
+    "mapds_counts_sum": mapds_counts_sum,
     "gammapy_build": gammapy_build,
     "gammapy_write": gammapy_write,
-    "gammapy_read": gammapy_read,
-    "gammapy_npred": gammapy_npred,
-    "gammapy_stat": gammapy_stat,
+    "gammapy_open": gammapy_open,
+    "gammapy_load": gammapy_load,
+    "gammapy_counts_sum": gammapy_counts_sum,
+    "npred": step_npred,
+    "stat": step_stat,
+}
+
+WHAT = {
+    ("mapds", "build"): "lazy build; counts drawn chunk by chunk (fake) and summed; nothing kept",
+    ("gammapy", "build"): "every map built in memory; fake; counts summed",
+    ("mapds", "write"): "lazy build + fake, streamed to the file chunk by chunk",
+    ("gammapy", "write"): "build in memory + fake + write",
+    ("mapds", "open"): "MapDataset.read: headers and small tables, no map read",
+    ("gammapy", "open"): "MapDataset.read(lazy=True): HDU locations (and GTI), no map read",
+    ("mapds", "load"): "MapDataset.read, then dask.compute: every map in memory",
+    ("gammapy", "load"): "MapDataset.read: every map in memory",
+    ("mapds", "counts sum"): "MapDataset.read + counts float64 sum (the counts read chunk by chunk)",
+    ("gammapy", "counts sum"): "MapDataset.read(lazy=True) + counts float64 sum (the counts HDU loaded)",
+    ("mapds", "npred"): "MapDataset.read + models + npred() float64 sum (maps read chunk by chunk)",
+    ("gammapy", "npred"): "MapDataset.read (every map) + models + npred() float64 sum",
+    ("mapds", "npred formulas"): "npred() float64 sum of the lazy survey built from the formulas",
+    ("mapds", "stat"): "MapDataset.read + models + stat_sum()",
+    ("gammapy", "stat"): "MapDataset.read (every map) + models + stat_sum()",
+    ("mapds", "stat formulas"): "stat_sum() of the lazy survey built from the formulas (counts faked)",
+    ("mapds", "stat change"): "stat_sum() again in the same process: only tiles under the changed footprint",
+    ("gammapy", "stat change"): "stat_sum() again in the same process",
 }
 
 
 # -- orchestration -----------------------------------------------------------------------------------
-
-
-class Recorder:
-    """Runs steps in fresh processes and keeps their results as ``{"library:label": result}``."""
-
-    def __init__(self):
-        self.results: dict[str, dict] = {}
-        self.cold = True
-
-    def run(self, library: str, step: str, label: str, args: dict, cold_path: str | None = None) -> dict:
-        if cold_path is not None:
-            self.cold &= drop_cache(cold_path)
-        try:
-            result = run_step(__file__, f"{library}_{step}", args)
-        except StepFailed as exc:
-            result = {"error": str(exc)}
-        self.results[f"{library}:{label}"] = result
-        seconds = result.get("seconds", result.get("stat_cold_s"))
-        shown = "failed" if seconds is None else f"{seconds:.3f} s, peak {result['peak_rss_mib']:.0f} MiB"
-        print(f"  {library:<8s} {label:<24s} {shown}", file=sys.stderr)
-        return result
 
 
 def _paths(workdir: Path, case: dict) -> dict[str, str]:
@@ -228,39 +309,81 @@ def _paths(workdir: Path, case: dict) -> dict[str, str]:
     }
 
 
-def benchmark_case(case: dict, workdir: Path, formats, with_gammapy: bool, io: bool) -> dict:
+def benchmark_case(case: dict, workdir: Path, argv, *, formats, with_gammapy: bool, io: bool,
+                   fresh: bool) -> Report:
     """Every step of one case; files are written under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     paths = _paths(workdir, case)
-    rec = Recorder()
-    rec.run("mapds", "build", "build", {"case": case})
-    sources = {fmt: paths[f"mapds {fmt}"] for fmt in formats} if io else {"memory": None}
+    report = Report(__file__, case["label"], case_info(case), argv, fresh_processes=fresh)
+    runner = StepRunner(__file__, STEPS, fresh=fresh)
+    cold = True
+
+    def run(library, name, step, what, args, cold_path=None):
+        nonlocal cold
+        if cold_path is not None:
+            cold &= drop_cache(cold_path)
+        try:
+            result = runner.run(name, {"library": library, **args})
+        except Exception as exc:  # a failed step is reported, the others still run
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        entry = report.step(library, step, WHAT[what], result)
+        shown = "failed" if entry["seconds"] is None else f"{entry['seconds']:.3f} s"
+        peak = entry["peak_rss_mib"] or 0
+        print(f"  {library:<8s} {step:<44s} {shown}, peak {peak:.0f} MiB", file=sys.stderr)
+        return entry, result
+
+    def stat(library, fmt, path, what, cold_path):
+        entry, result = run(library, "stat", CHANGES[0][1].format(fmt), what, {"case": case, "path": path},
+                            cold_path)
+        if "changes" not in result:
+            return
+        entry.update({k: v for k, v in result["changes"]["cold"].items()})
+        for change, label in CHANGES[1:]:
+            report.step(library, label.format(fmt), WHAT[(library, "stat change")], result["changes"][change],
+                        peak_rss_mib=None, same_process_as=entry["id"])
+
+    libraries = ["mapds", *(["gammapy"] if with_gammapy else [])]
+    for library in libraries:
+        run(library, f"{library}_build", "build + fake, counts sum", (library, "build"), {"case": case})
+    sources = {fmt: paths[f"mapds {fmt}"] for fmt in formats} if io else {}
     for fmt, path in sources.items():
-        if path is not None:
-            rec.run("mapds", "write", f"write {fmt}", {"case": case, "path": path})
-            rec.run("mapds", "read", f"read {fmt}", {"path": path}, path)
-    for fmt, path in sources.items():
-        rec.run("mapds", "npred", f"npred {fmt}", {"case": case, "path": path}, path)
-        rec.run("mapds", "stat", f"stat {fmt}", {"case": case, "path": path}, path)
+        args = {"case": case, "path": path}
+        run("mapds", "mapds_write", f"build + fake + write {fmt}", ("mapds", "write"), args)
     if with_gammapy:
-        path, mapds_fits = paths["gammapy fits"], paths["mapds fits"]
-        shared = {"case": case, "mapds_fits": mapds_fits}
-        rec.run("gammapy", "build", "build", {"case": case})
-        rec.run("gammapy", "write", "write fits", {**shared, "path": path})
-        rec.run("gammapy", "read", "read fits", {"path": path}, path)
-        rec.run("gammapy", "npred", "npred", shared)
-        rec.run("gammapy", "stat", "stat", shared)
-    files = {name: size_on_disk(p) for name, p in paths.items() if os.path.exists(p)}
-    return {
-        "case": case["label"],
-        "npix": case["npix"],
-        "voxels": case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"],
-        "n_models": len(case["models_params"]),
-        "formats": list(sources),
-        "file_bytes": files,
-        "cold_cache": rec.cold,
-        "results": rec.results,
-    }
+        run("gammapy", "gammapy_write", "build + fake + write fits", ("gammapy", "write"),
+            {"case": case, "path": paths["gammapy fits"]})
+        os.remove(paths["gammapy fits"])  # its job is done; later steps read mapds' file
+    for fmt, path in sources.items():
+        for library in libraries if fmt == "fits" else ["mapds"]:
+            shared = {"case": case, "path": path}
+            run(library, f"{library}_open", f"open {fmt}", (library, "open"), shared, path)
+            if with_gammapy and fmt == "fits":  # gammapy's way to read; in mapds only for the comparison
+                run(library, f"{library}_load", f"read every map ({fmt})", (library, "load"), shared, path)
+            run(library, f"{library}_counts_sum", f"open + counts sum ({fmt})", (library, "counts sum"),
+                shared, path)
+            run(library, "npred", f"npred cold ({fmt})", (library, "npred"), shared, path)
+            stat(library, fmt, path, (library, "stat"), path)
+    if not io:
+        run("mapds", "npred", "npred cold (formulas)", ("mapds", "npred formulas"), {"case": case})
+        stat("mapds", "formulas", None, ("mapds", "stat formulas"), None)
+
+    if with_gammapy:
+        for entry in list(report.steps):
+            # A lazy open is reported with its bytes read, never as a speed-up.
+            if entry["library"] == "mapds" and entry["step"] not in NO_RATIO:
+                report.compare(entry["step"])
+        agreement = {}
+        for entry in report.steps:
+            other = report.get("gammapy", entry["step"])
+            if entry["library"] == "mapds" and other and "value" in entry and "value" in other:
+                if entry["step"].startswith("build"):
+                    continue  # different random draws: the sums are not expected to agree
+                agreement[entry["step"]] = abs(entry["value"] - other["value"]) / abs(other["value"])
+        report.data["extra"]["agreement_rel_diff"] = agreement
+    report.data["extra"]["file_bytes"] = {n: size_on_disk(p) for n, p in paths.items() if os.path.exists(p)}
+    report.data["extra"]["formats"] = list(sources) if io else ["formulas"]
+    report.finish(cold_cache=cold if io else None)
+    return report
 
 
 def remove_files(workdir: Path, case: dict) -> None:
@@ -274,90 +397,36 @@ def remove_files(workdir: Path, case: dict) -> None:
 # -- table ---------------------------------------------------------------------------------------
 
 
-def _rows(report: dict) -> list[tuple]:
-    """``(label, mapds result, gammapy result, seconds key, value key)`` per table row."""
-    results = report["results"]
+def print_table(data: dict) -> None:
+    """Times, bytes read, peak RSS, the gammapy / mapds ratio of like steps, the agreement."""
+    info = data["case_info"]
+    print(f"\nCase {data['case']}: {info['npix'][0]} x {info['npix'][1]} px x {info['nbin_reco']} reco bins "
+          f"({info['voxels'] / 1e6:.1f} M reco voxels), {info['n_models']} sources")
+    ratios = {c["step"]: c["ratio"] for c in data["comparisons"]}
+    agreement = data["extra"].get("agreement_rel_diff", {})
+    print("| step | mapds s | mapds peak MiB | mapds bytes read | gammapy s | gammapy peak MiB | "
+          "gammapy bytes read | gammapy / mapds | rel. diff |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    steps = []
+    for s in data["steps"]:
+        if s["step"] not in steps:
+            steps.append(s["step"])
+    by_id = {s["id"]: s for s in data["steps"]}
 
-    def row(label, mapds_key, gammapy_key=None, seconds="seconds", value=None):
-        return label, results.get(mapds_key), results.get(gammapy_key), seconds, value
+    def cells(entry):
+        if entry is None:
+            return ["", "", ""]
+        if entry["seconds"] is None:
+            return ["failed", "", ""]
+        peak = "″" if entry.get("same_process_as") else f"{entry['peak_rss_mib']:.0f}"
+        read = "" if entry.get("bytes_read") is None else f"{entry['bytes_read']:,}"
+        return [f"{entry['seconds']:.3f}", peak, read]
 
-    rows = [row("build + fake", "mapds:build", "gammapy:build")]
-    for fmt in (f for f in report["formats"] if f != "memory"):
-        for step in ("write", "read"):
-            rows.append(row(f"{step} {fmt}", f"mapds:{step} {fmt}", f"gammapy:{step} {fmt}"))
-    for fmt in report["formats"]:
-        source = "in memory" if fmt == "memory" else f"from {fmt}"
-        rows.append(row(f"npred cold ({source})", f"mapds:npred {fmt}", "gammapy:npred", value="npred_sum"))
-        for change, label in (
-            ("cold", f"stat_sum cold ({source})"),
-            ("amplitude", "  after an amplitude change"),
-            ("position", "  after a position change"),
-        ):
-            rows.append(row(label, f"mapds:stat {fmt}", "gammapy:stat", f"stat_{change}_s", f"stat_{change}"))
-    return rows
-
-
-def _cell(result: dict | None, key: str, fmt: str) -> str:
-    if result is None:
-        return ""
-    if "error" in result:
-        return "failed"
-    return format(result[key], fmt) if key in result else ""
-
-
-def print_table(report: dict) -> None:
-    """Times, peak RSS, the gammapy / mapds ratio and the agreement of each step."""
-    files = "no files (lazy dataset from the formulas)"
-    if report["file_bytes"]:
-        sizes = ", ".join(f"{name} {size / 2**30:.2f} GiB" for name, size in report["file_bytes"].items())
-        cold = "cold (our file pages evicted)" if report["cold_cache"] else "NOT cold (page cache kept)"
-        files = f"files: {sizes}; reads {cold}"
-    print(
-        f"\nCase {report['case']}: {report['npix'][0]} x {report['npix'][1]} px x 10 reco bins "
-        f"({report['voxels'] / 1e6:.1f} M reco voxels), {report['n_models']} sources; {files}\n"
-    )
-    with_gammapy = any(key.startswith("gammapy:") for key in report["results"])
-    header = ["step", "mapds s", "mapds M voxels/s", "mapds peak MiB"]
-    if with_gammapy:
-        header += ["gammapy s", "gammapy peak MiB", "gammapy / mapds", "rel. diff"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for label, mapds, gammapy, seconds_key, value_key in _rows(report):
-        # The statistic after a change shares its process (and peak) with the cold one.
-        whole_cube = seconds_key in ("seconds", "stat_cold_s")
-        rate = ""
-        if whole_cube and not label.startswith("read") and mapds and seconds_key in mapds:
-            rate = f"{report['voxels'] / mapds[seconds_key] / 1e6:.0f}"
-        cells = [label, _cell(mapds, seconds_key, ".3f"), rate]
-        cells.append(_cell(mapds, "peak_rss_mib", ".0f") if whole_cube else "″")
-        if with_gammapy:
-            ratio = diff = ""
-            if mapds and gammapy and "error" not in mapds and "error" not in gammapy:
-                ratio = format_ratio(gammapy[seconds_key], mapds[seconds_key])
-                if value_key is not None:
-                    diff = f"{abs(mapds[value_key] - gammapy[value_key]) / abs(gammapy[value_key]):.1e}"
-            g_peak = _cell(gammapy, "peak_rss_mib", ".0f") if whole_cube else ""
-            cells += [_cell(gammapy, seconds_key, ".3f"), g_peak, ratio, diff]
-        print("| " + " | ".join(cells) + " |")
-    reads = {k: v["bytes_read"] for k, v in report["results"].items() if "bytes_read" in v}
-    if reads:
-        opened = ", ".join(f"{key.split(':')[1]} {value:,}" for key, value in reads.items())
-        print(f"\nBytes read while opening (mapds): {opened}")
-
-
-def print_target_summary(reports: list[dict]) -> None:
-    """Peak RSS per step and case side by side: constant in cube size or not."""
-    labels = [k for k in reports[0]["results"]]
-    header = " | ".join(f"{r['voxels'] / 1e9:.2f} G voxels: s / peak MiB" for r in reports)
-    print(f"\nPeak RSS against cube size (mapds):\n\n| step | {header} |")
-    print("|---|" + "---|" * len(reports))
-    for label in labels:
-        cells = []
-        for report in reports:
-            result = report["results"].get(label, {})
-            seconds = result.get("seconds", result.get("stat_cold_s"))
-            cells.append("failed" if seconds is None else f"{seconds:.1f} / {result['peak_rss_mib']:.0f}")
-        print(f"| {label.split(':')[1]} | " + " | ".join(cells) + " |")
+    for step in steps:
+        ratio = f"{ratios[step]:.3g}" if step in ratios else ""
+        diff = f"{agreement[step]:.1e}" if step in agreement else ""
+        row = [step, *cells(by_id.get(f"mapds:{step}")), *cells(by_id.get(f"gammapy:{step}")), ratio, diff]
+        print("| " + " | ".join(row) + " |")
 
 
 # -- cases -------------------------------------------------------------------------------------------
@@ -376,19 +445,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cases", nargs="*", default=["1000x250"], help="case labels or WIDTHxHEIGHT (pixels)")
     parser.add_argument("--n-models", type=int, default=5, help="sources (5 or 50, from the JSON)")
+    parser.add_argument("--sources", type=int, help="keep only the first N sources (smoke tests)")
     parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-dataset"), help="work directory")
+    parser.add_argument("--dir", type=Path, default=default_workdir(__file__), help="work directory")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, help="file formats (default: fits zarr)")
-    parser.add_argument("--no-io", action="store_true", help="skip writes and reads: npred/stat in memory")
+    parser.add_argument("--no-io", action="store_true", help="skip files: npred/stat of the lazy formulas")
     parser.add_argument("--no-gammapy", action="store_true", help="measure mapds only")
-    parser.add_argument("--gammapy-max-voxels", type=float, default=100e6,
-                        help="skip gammapy above this many reco voxels (default 1e8, ≈5 GiB)")
+    parser.add_argument("--gammapy-max-voxels", type=float, default=200e6,
+                        help="skip gammapy above this many reco voxels (default 2e8, ≈9 GiB)")
     parser.add_argument("--target", action="store_true",
                         help="the 1e9-voxel target and a smaller survey, mapds only, zarr only")
     parser.add_argument("--target-sizes", nargs="+", default=["360x7", "360x28"], help="WIDTHxHEIGHT (deg)")
     parser.add_argument("--target-binsz", type=float, default=0.01)
     parser.add_argument("--keep", action="store_true", help="keep the written files")
-    parser.add_argument("--out", type=Path, help="JSON report path")
+    add_common_arguments(parser)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--step-args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -400,25 +470,21 @@ def main(argv=None) -> None:
         formats = args.formats or ["zarr"]
     else:
         cases = [load_case(spec, args.n_models, args.cases_file) for spec in args.cases]
+        cases = [with_sources(case, args.sources) for case in cases]
         formats = args.formats or list(FORMATS)
-    reports = []
     for case in cases:
         voxels = case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"]
         with_gammapy = not (args.target or args.no_gammapy) and voxels <= args.gammapy_max_voxels
         if with_gammapy and ("fits" not in formats or args.no_io):
-            print("  gammapy skipped: it takes mapds' counts from mapds' FITS file", file=sys.stderr)
+            print("  gammapy skipped: it reads mapds' FITS file", file=sys.stderr)
             with_gammapy = False
         print(f"{case['label']}: {voxels / 1e6:.1f} M reco voxels", file=sys.stderr)
-        report = benchmark_case(case, args.dir, formats, with_gammapy, io=not args.no_io)
+        report = benchmark_case(case, args.dir, sys.argv[1:] if argv is None else argv, formats=formats,
+                                with_gammapy=with_gammapy, io=not args.no_io, fresh=not args.in_process)
         if not args.keep:
             remove_files(args.dir, case)
-        reports.append(report)
-        print_table(report)
-    if args.target:
-        print_target_summary(reports)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(reports, indent=1))
+        print_table(report.data)
+        print(f"\nwritten: {report.write(args.results_dir)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

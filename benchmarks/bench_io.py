@@ -1,45 +1,53 @@
-"""I/O benchmark: write and read a survey-sized cube as FITS and zarr, beside gammapy and astropy.
+"""I/O benchmark: write and read a survey-sized cube as FITS and zarr, beside astropy and gammapy.
 
-For one case of ``survey-benchmark-cases.json`` (picked by label or ``WIDTHxHEIGHT`` in pixels)
-a float32 counts-like cube (reco-energy bins x height x width) is generated chunk by chunk and
-written by mapds to FITS and to zarr.  Then every measured step runs in a fresh Python process
-(so imports, caches and peak memory do not leak between steps), and reports its wall time and
-its peak RSS (``os.wait4`` gives the child's own ``ru_maxrss``):
+For one case of ``cases/survey-benchmark-cases.json`` (picked by label or ``WIDTHxHEIGHT`` in
+pixels) a float32 counts-like cube (reco-energy bins x height x width) is generated chunk by chunk
+and written by mapds to FITS and to zarr.  Then every measured step runs in a fresh Python process
+(so imports, caches and peak memory do not leak between steps), the files' pages evicted from the
+page cache first, and reports its wall time, the bytes it read and its peak RSS:
 
 - ``generate``: computing the synthetic cube without any I/O (the non-storage part of a write);
+- ``write``: mapds streaming the cube to FITS and to zarr;
 - ``raw read``: sequential 16 MiB reads of the file(s), the disk-speed reference;
-- ``open``: opening the map (and the bytes the process read meanwhile, from ``/proc/self/io``);
-- ``sum``: opening and summing the whole map (float64 accumulation), with the default chunks
-  (the storage layout: whole-row slabs for FITS, the zarr chunks) and with dask's square
-  ``"auto"`` tiles for comparison;
-- the same sum with gammapy's ``Map.read(...).data.sum()`` and astropy's
-  ``fits.open(memmap=True)`` on the same FITS file.
+- ``open``: opening the map without reading pixels: mapds ``Map.read``; astropy
+  ``fits.open(path, use_fsspec=True, lazy_load_hdus=True)`` and the ``COUNTS`` HDU's header and
+  ``.section`` (the library alternative to mapds' ranged FITS reader).  Bytes read, no ratio;
+- ``sum``: opening and summing the whole cube (float64): mapds with the default chunks (the
+  storage layout: whole-row slabs for FITS, the zarr chunks) and with dask's square ``"auto"``
+  tiles; astropy through fsspec, ``hdu.section[i]`` plane by plane; astropy
+  ``fits.open(memmap=True)``; gammapy ``Map.read(...).data.sum()``;
+- ``cutout``: opening and summing a ``--cutout`` x ``--cutout`` pixel box at the map centre over
+  all energy bins: mapds ``Map.read(...).data[:, y0:y1, x0:x1]``, astropy
+  ``hdu.section[:, y0:y1, x0:x1]`` through fsspec, gammapy ``Map.read`` then slicing (it loads the
+  whole map).
 
-Throughputs (GB/s) count the float32 values delivered or written, except for raw reads, which
-count file bytes (zarr chunks are compressed); "vs raw" is the raw read time of the same file
-divided by the step's time.  Reads are cold when the page cache can be dropped for the files involved
-(``posix_fadvise(DONTNEED)`` after ``fsync``: only our files are evicted, other processes'
-caches are untouched); the output says whether it worked.
+Ratios (other library / mapds) are given only between entries of the same step (same file, same
+result).  Throughputs (GB/s) count the float32 values delivered or written, except for raw reads,
+which count file bytes (zarr chunks are compressed); "vs raw" is the raw read time of the same
+file divided by the step's time.  Reads are cold when the page cache can be dropped for the files
+involved (``posix_fadvise(DONTNEED)`` after ``fsync``: only our files are evicted, other
+processes' caches are untouched); the results say whether it worked.  Before each timed read the
+step opens the file once (imports, lazily loaded modules) and evicts it again.
 
 Usage::
 
-    python benchmarks/bench_io.py --case w5_h2_b0.02_e10_t15_kernel --dir /tmp/bench --out io.json
-    python benchmarks/bench_io.py --case 4000x500
+    python benchmarks/bench_io.py --case w5_h2_b0.02_e10_t15_kernel
+    python benchmarks/bench_io.py --case 8000x500 --no-gammapy
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from step_runner import drop_cache, files_of, run_step, serve_step, size_on_disk
-from survey_case import CASES_FILE, load_case
+from record import Report, add_common_arguments, default_workdir
+from step_runner import StepRunner, drop_cache, files_of, serve_step, size_on_disk, timed_io
+from survey_case import CASES_FILE, case_info, load_case
 
 READ_BLOCK = 16 * 2**20
 
@@ -78,105 +86,214 @@ def _cube(case: dict):
     return template.copy(data=data)
 
 
-def _rchar() -> int:
-    with open("/proc/self/io") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("rchar"))
-
-
-def step_write(case: dict, path: str, fmt: str) -> dict:
-    cube = _cube(case)
+def step_write(args: dict) -> dict:
+    cube = _cube(args["case"])
+    fmt, path = args["format"], args["path"]
     start = time.perf_counter()
     cube.write(path, hdu="COUNTS" if fmt == "fits" else "counts", overwrite=True)
-    return {"seconds": time.perf_counter() - start, "bytes": size_on_disk(path)}
+    return {"seconds": time.perf_counter() - start, "file_bytes": size_on_disk(path)}
 
 
-def step_generate(case: dict) -> dict:
+def step_generate(args: dict) -> dict:
     """The cube computed without any I/O: the part of a write that is not storage."""
-    cube = _cube(case)
+    cube = _cube(args["case"])
     start = time.perf_counter()
     cube.data.sum(dtype="f8").compute()
     return {"seconds": time.perf_counter() - start}
 
 
-def step_raw_read(path: str) -> dict:
-    files = files_of(path)
-    start = time.perf_counter()
-    total = 0
-    buf = bytearray(READ_BLOCK)
-    for name in files:
-        with open(name, "rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                total += n
-    return {"seconds": time.perf_counter() - start, "bytes": total}
+def step_raw_read(args: dict) -> dict:
+    def read_all():
+        buf = bytearray(READ_BLOCK)
+        for name in files_of(args["path"]):
+            with open(name, "rb", buffering=0) as f:
+                while f.readinto(buf):
+                    pass
+
+    measured, _ = timed_io(read_all)
+    return measured
 
 
-def _warm_up(path: str, chunks) -> None:
-    """Import everything a read needs (by opening once), then evict the file again, so the
-    measured step times storage and decoding, not module imports."""
+def _box(args: dict) -> tuple[slice, slice]:
+    """The cutout's (y, x) slices: ``args["cutout"]`` pixels square at the map centre."""
+    width, height = args["npix"]
+    size_x, size_y = min(args["cutout"], width), min(args["cutout"], height)
+    x0, y0 = (width - size_x) // 2, (height - size_y) // 2
+    return slice(y0, y0 + size_y), slice(x0, x0 + size_x)
+
+
+# mapds: its own readers (ranged preads of the FITS data, zarr chunks)
+
+
+def _mapds_open(args: dict):
     from mapds.maps import Map
 
-    Map.read(path, chunks=chunks).data[..., :1, :1].sum().compute()
+    return Map.read(args["path"], chunks=args.get("chunks"))
+
+
+def _mapds_warm_up(args: dict) -> None:
+    """Import everything a read needs (by opening once), then evict the file again, so the
+    measured step times storage and decoding, not module imports."""
+    _mapds_open(args).data[..., :1, :1].sum().compute()
+    drop_cache(args["path"])
+
+
+def mapds_open(args: dict) -> dict:
+    _mapds_warm_up(args)
+    measured, m = timed_io(_mapds_open, args)
+    return {**measured, "chunks": str(m.data.chunksize)}
+
+
+def mapds_sum(args: dict) -> dict:
+    _mapds_warm_up(args)
+    measured, total = timed_io(lambda: float(_mapds_open(args).data.sum(dtype="f8").compute()))
+    return {**measured, "sum": total}
+
+
+def mapds_cutout(args: dict) -> dict:
+    _mapds_warm_up(args)
+    y, x = _box(args)
+    measured, total = timed_io(lambda: float(_mapds_open(args).data[:, y, x].sum(dtype="f8").compute()))
+    return {**measured, "sum": total}
+
+
+# astropy through fsspec: fits.open(use_fsspec=True, lazy_load_hdus=True) and hdu.section
+
+
+def _astropy_open(path: str):
+    from astropy.io import fits
+
+    hdulist = fits.open(path, use_fsspec=True, lazy_load_hdus=True)
+    hdu = hdulist["COUNTS"]
+    return hdulist, hdu, hdu.section
+
+
+def _astropy_warm_up(path: str) -> None:
+    hdulist, _, section = _astropy_open(path)
+    section[0, :1, :1]
+    hdulist.close()
     drop_cache(path)
 
 
-def step_open(path: str, chunks) -> dict:
-    from mapds.maps import Map
-
-    _warm_up(path, chunks)
-    before = _rchar()
-    start = time.perf_counter()
-    m = Map.read(path, chunks=chunks)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "bytes_read_on_open": _rchar() - before, "chunks": str(m.data.chunksize)}
+def astropy_open(args: dict) -> dict:
+    _astropy_warm_up(args["path"])
+    measured, (hdulist, hdu, _) = timed_io(_astropy_open, args["path"])
+    shape = [hdu.header[f"NAXIS{i}"] for i in range(hdu.header["NAXIS"], 0, -1)]
+    hdulist.close()
+    return {**measured, "shape": shape}
 
 
-def step_sum(path: str, chunks) -> dict:
-    from mapds.maps import Map
-
-    _warm_up(path, chunks)
-    start = time.perf_counter()
-    total = float(Map.read(path, chunks=chunks).data.sum(dtype="f8").compute())
-    return {"seconds": time.perf_counter() - start, "sum": total}
-
-
-def step_gammapy_sum(path: str) -> dict:
+def astropy_sum(args: dict) -> dict:
     import numpy as np
-    from gammapy.maps import Map
 
-    start = time.perf_counter()
-    total = float(Map.read(path, hdu="COUNTS").data.sum(dtype=np.float64))
-    return {"seconds": time.perf_counter() - start, "sum": total}
+    _astropy_warm_up(args["path"])
+
+    def total() -> float:
+        hdulist, hdu, section = _astropy_open(args["path"])
+        with hdulist:
+            # Plane by plane: one energy bin in memory at a time.
+            return float(sum(section[i].sum(dtype=np.float64) for i in range(hdu.header["NAXIS3"])))
+
+    measured, value = timed_io(total)
+    return {**measured, "sum": value}
 
 
-def step_astropy_sum(path: str) -> dict:
+def astropy_cutout(args: dict) -> dict:
+    import numpy as np
+
+    _astropy_warm_up(args["path"])
+    y, x = _box(args)
+
+    def total() -> float:
+        hdulist, _, section = _astropy_open(args["path"])
+        with hdulist:
+            return float(section[:, y, x].sum(dtype=np.float64))
+
+    measured, value = timed_io(total)
+    return {**measured, "sum": value}
+
+
+# astropy memory-mapped, and gammapy (which loads the whole map)
+
+
+def astropy_memmap_sum(args: dict) -> dict:
     import numpy as np
     from astropy.io import fits
 
-    start = time.perf_counter()
-    with fits.open(path, memmap=True) as hdulist:
-        total = float(hdulist["COUNTS"].data.sum(dtype=np.float64))
-    return {"seconds": time.perf_counter() - start, "sum": total}
+    with fits.open(args["path"], memmap=True) as hdulist:
+        _ = hdulist["COUNTS"].header
+    drop_cache(args["path"])
+
+    def total() -> float:
+        with fits.open(args["path"], memmap=True) as hdulist:
+            return float(hdulist["COUNTS"].data.sum(dtype=np.float64))
+
+    measured, value = timed_io(total)
+    return {**measured, "sum": value}
+
+
+def _gammapy_warm_up(path: str) -> None:
+    from gammapy.maps import Map
+
+    Map.read(path, hdu="COUNTS")
+    drop_cache(path)
+
+
+def gammapy_sum(args: dict) -> dict:
+    import numpy as np
+    from gammapy.maps import Map
+
+    _gammapy_warm_up(args["path"])
+    measured, value = timed_io(lambda: float(Map.read(args["path"], hdu="COUNTS").data.sum(dtype=np.float64)))
+    return {**measured, "sum": value}
+
+
+def gammapy_cutout(args: dict) -> dict:
+    import numpy as np
+    from gammapy.maps import Map
+
+    _gammapy_warm_up(args["path"])
+    y, x = _box(args)
+    measured, value = timed_io(
+        lambda: float(Map.read(args["path"], hdu="COUNTS").data[:, y, x].sum(dtype=np.float64))
+    )
+    return {**measured, "sum": value}
 
 
 STEPS = {
-    "generate": lambda a: step_generate(a["case"]),
-    "write": lambda a: step_write(a["case"], a["path"], a["format"]),
-    "raw": lambda a: step_raw_read(a["path"]),
-    "open": lambda a: step_open(a["path"], a.get("chunks")),
-    "sum": lambda a: step_sum(a["path"], a.get("chunks")),
-    "gammapy": lambda a: step_gammapy_sum(a["path"]),
-    "astropy": lambda a: step_astropy_sum(a["path"]),
+    "generate": step_generate,
+    "write": step_write,
+    "raw": step_raw_read,
+    "mapds_open": mapds_open,
+    "mapds_sum": mapds_sum,
+    "mapds_cutout": mapds_cutout,
+    "astropy_open": astropy_open,
+    "astropy_sum": astropy_sum,
+    "astropy_cutout": astropy_cutout,
+    "astropy_memmap_sum": astropy_memmap_sum,
+    "gammapy_sum": gammapy_sum,
+    "gammapy_cutout": gammapy_cutout,
+}
+
+#: What each library does in each kind of step (the "what" of the results).
+WHAT = {
+    ("mapds", "generate"): "compute the synthetic cube chunk by chunk, no I/O",
+    ("mapds", "write"): "generate and stream the cube to the file",
+    ("raw", "read"): "sequential 16 MiB reads of the file(s): disk reference",
+    ("mapds", "open"): "Map.read: headers only",
+    ("astropy", "open"): "fits.open(use_fsspec=True, lazy_load_hdus=True), COUNTS header, .section",
+    ("mapds", "sum"): "Map.read + float64 sum, default chunks (storage layout)",
+    ("mapds", "sum auto"): "Map.read(chunks='auto') + float64 sum (square tiles)",
+    ("astropy", "sum"): "fits.open(use_fsspec=True, lazy_load_hdus=True), section[i] per energy plane",
+    ("astropy-memmap", "sum"): "fits.open(memmap=True), data.sum",
+    ("gammapy", "sum"): "Map.read (loads the map) + data.sum",
+    ("mapds", "cutout"): "Map.read + data[:, y, x].sum: reads the rows or chunks of the box",
+    ("astropy", "cutout"): "fits.open(use_fsspec=True, lazy_load_hdus=True), section[:, y, x].sum",
+    ("gammapy", "cutout"): "Map.read (loads the whole map) + data[:, y, x].sum",
 }
 
 
 # -- orchestration -----------------------------------------------------------------------------------
-
-
-def run_cold_step(name: str, args: dict, cold_path: str | None = None) -> dict:
-    """Run one step in a fresh interpreter (see :func:`step_runner.run_step`), the files of
-    ``cold_path`` evicted from the page cache first; ``cold`` says whether that worked."""
-    cold = drop_cache(cold_path) if cold_path else None
-    return {**run_step(__file__, name, args), "cold": cold}
 
 
 def _gammapy_available() -> bool:
@@ -187,91 +304,118 @@ def _gammapy_available() -> bool:
     return True
 
 
-def benchmark(case: dict, workdir: Path) -> dict:
+def benchmark(case: dict, workdir: Path, argv, *, cutout: int, with_gammapy: bool, fresh: bool) -> Report:
     workdir.mkdir(parents=True, exist_ok=True)
-    fits_path = str(workdir / f"bench_{'x'.join(map(str, case['npix']))}.fits")
-    zarr_path = str(workdir / f"bench_{'x'.join(map(str, case['npix']))}.zarr")
-    rows = []
+    size = "x".join(map(str, case["npix"]))
+    paths = {"FITS": str(workdir / f"bench_{size}.fits"), "zarr": str(workdir / f"bench_{size}.zarr")}
+    info = case_info(case)
+    report = Report(__file__, case["label"], info, argv, fresh_processes=fresh)
+    runner = StepRunner(__file__, STEPS, fresh=fresh)
+    data_bytes = 4 * info["voxels"]
+    y, x = _box({"npix": case["npix"], "cutout": cutout})
+    cutout_bytes = 4 * info["nbin_reco"] * (y.stop - y.start) * (x.stop - x.start)
+    report.data["extra"].update({
+        "data_bytes": data_bytes,
+        "cutout_px": [x.stop - x.start, y.stop - y.start],
+        "cutout_bytes": cutout_bytes,
+    })
+    cold = True
 
-    data_bytes = 4 * case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"]
+    def add(library, kind, step, name, args, path=None, moved=None):
+        nonlocal cold
+        if path is not None:
+            cold &= drop_cache(path)
+        try:
+            result = runner.run(name, args)
+        except Exception as exc:  # a failed step is reported, the others still run
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        entry = report.step(library, step, WHAT[(library, kind)], result)
+        if moved is not None and entry["seconds"]:
+            entry["gb_per_s"] = moved / entry["seconds"] / 1e9
+        shown = "failed" if entry["seconds"] is None else f"{entry['seconds']:8.3f} s"
+        print(f"  {library:<15s} {step:<24s} {shown}", file=sys.stderr)
+        return entry
 
-    def add(label, name, args, cold_path=None, data_path=None):
-        result = run_cold_step(name, args, cold_path)
-        if data_path is not None:
-            # Raw reads move file bytes; map steps deliver the (uncompressed) float32 values.
-            moved = size_on_disk(data_path) if name == "raw" else data_bytes
-            result["gb_per_s"] = moved / result["seconds"] / 1e9
-        rows.append({"step": label, **result})
-        print(f"  {label:<38s} {result['seconds']:8.3f} s", file=sys.stderr)
+    add("mapds", "generate", "generate cube (no I/O)", "generate", {"case": case}, moved=data_bytes)
+    for fmt, path in paths.items():
+        add("mapds", "write", f"write {fmt}", "write",
+            {"case": case, "path": path, "format": fmt.lower()}, moved=data_bytes)
+    box = {"npix": case["npix"], "cutout": cutout}
+    for fmt, path in paths.items():
+        raw = add("raw", "read", f"read {fmt}", "raw", {"path": path}, path, moved=size_on_disk(path))
+        add("mapds", "open", f"open {fmt}", "mapds_open", {"path": path}, path)
+        if fmt == "FITS":
+            add("astropy", "open", f"open {fmt}", "astropy_open", {"path": path}, path)
+        sums = [("mapds", "sum", "mapds_sum", {"path": path}), ("mapds", "sum auto", "mapds_sum",
+                                                                {"path": path, "chunks": "auto"})]
+        if fmt == "FITS":
+            sums += [("astropy", "sum", "astropy_sum", {"path": path}),
+                     ("astropy-memmap", "sum", "astropy_memmap_sum", {"path": path})]
+            if with_gammapy:
+                sums.append(("gammapy", "sum", "gammapy_sum", {"path": path}))
+        for library, kind, name, args in sums:
+            step = f"sum {fmt}" + (", chunks='auto'" if kind == "sum auto" else "")
+            entry = add(library, kind, step, name, args, path, moved=data_bytes)
+            if entry["seconds"] and raw["seconds"]:
+                entry["vs_raw_read"] = raw["seconds"] / entry["seconds"]
+        cutouts = [("mapds", "mapds_cutout")]
+        if fmt == "FITS":
+            cutouts.append(("astropy", "astropy_cutout"))
+            if with_gammapy:
+                cutouts.append(("gammapy", "gammapy_cutout"))
+        for library, name in cutouts:
+            args = {"path": path, **box}
+            entry = add(library, "cutout", f"cutout {fmt}", name, args, path, moved=cutout_bytes)
+            if entry.get("disk_bytes_read") is not None:
+                # Storage bytes: they include memory-mapped reads (astropy) and readahead.
+                entry["disk_over_needed"] = entry["disk_bytes_read"] / cutout_bytes
+        for step in (f"sum {fmt}", f"cutout {fmt}"):
+            for other in ("astropy", "astropy-memmap", "gammapy"):
+                report.compare(step, numerator=other, denominator="mapds")
+    report.data["extra"]["file_bytes"] = {fmt: size_on_disk(path) for fmt, path in paths.items()}
+    # Every reader must find the same sum (of the whole cube, and of the cutout).
+    for kind in ("sum", "cutout"):
+        found = {s["id"]: s["sum"] for s in report.steps if "sum" in s and s["step"].startswith(kind)}
+        if len(set(found.values())) > 1:
+            report.note(f"WARNING: the readers' {kind}s differ: {found}")
+    report.finish(cold_cache=cold)
+    return report
 
-    add("generate cube (no I/O)", "generate", {"case": case})
-    add("write FITS (mapds, streamed)", "write", {"case": case, "path": fits_path, "format": "fits"})
-    rows[-1]["gb_per_s"] = data_bytes / rows[-1]["seconds"] / 1e9
-    add("write zarr (mapds, streamed)", "write", {"case": case, "path": zarr_path, "format": "zarr"})
-    rows[-1]["gb_per_s"] = data_bytes / rows[-1]["seconds"] / 1e9
-    for fmt, path in (("FITS", fits_path), ("zarr", zarr_path)):
-        add(f"raw read {fmt} (16 MiB blocks)", "raw", {"path": path}, path, path)
-        add(f"open {fmt} (mapds)", "open", {"path": path}, path)
-        add(f"open+sum {fmt} (mapds, default chunks)", "sum", {"path": path}, path, path)
-        add(f"open+sum {fmt} (mapds, chunks='auto')", "sum", {"path": path, "chunks": "auto"}, path, path)
-    if _gammapy_available():
-        add("Map.read+sum FITS (gammapy)", "gammapy", {"path": fits_path}, fits_path, fits_path)
-    add("fits.open(memmap)+sum FITS (astropy)", "astropy", {"path": fits_path}, fits_path, fits_path)
-    raw = {row["step"].split()[2]: row["seconds"] for row in rows if row["step"].startswith("raw read")}
-    for row in rows:
-        fmt = "FITS" if "FITS" in row["step"] else "zarr"
-        if "sum" in row["step"]:
-            row["vs_raw_read"] = raw[fmt] / row["seconds"]
-    return {
-        "case": case["label"],
-        "npix": case["npix"],
-        "nbin": case["energy_reco"]["nbin"],
-        "voxels": case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"],
-        "fits_bytes": size_on_disk(fits_path),
-        "zarr_bytes": size_on_disk(zarr_path),
-        "cpus": os.cpu_count(),
-        "cold_cache": all(row["cold"] for row in rows if row["cold"] is not None),
-        "rows": rows,
-    }
 
-
-def print_table(report: dict) -> None:
-    cold = "yes (posix_fadvise DONTNEED on our files)" if report["cold_cache"] else "NO: warm page cache"
+def print_table(data: dict) -> None:
+    info, cold = data["case_info"], data["conditions"]["cold_cache"]
+    files = data["extra"]["file_bytes"]
     print(
-        f"\nCase {report['case']}: {report['npix'][0]} x {report['npix'][1]} x {report['nbin']} float32 "
-        f"({report['voxels'] / 1e6:.1f} M voxels), FITS {report['fits_bytes'] / 2**20:.1f} MiB, "
-        f"zarr {report['zarr_bytes'] / 2**20:.1f} MiB, {report['cpus']} CPUs, cold reads: {cold}"
+        f"\nCase {data['case']}: {info['npix'][0]} x {info['npix'][1]} x {info['nbin_reco']} float32 "
+        f"({info['voxels'] / 1e6:.1f} M voxels), FITS {files['FITS'] / 2**20:.1f} MiB, "
+        f"zarr {files['zarr'] / 2**20:.1f} MiB; cold reads: {'yes' if cold else 'NO (warm page cache)'}"
     )
-    columns = (
-        f"{'step':<40s}",
-        f"{'time s':>8s}",
-        f"{'GB/s':>6s}",
-        f"{'vs raw':>6s}",
-        f"{'open bytes':>10s}",
-    )
-    header = "| " + " | ".join((*columns, "peak RSS MiB")) + " |"
-    print(header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
-    for row in report["rows"]:
-        gbs = f"{row['gb_per_s']:.2f}" if "gb_per_s" in row else ""
-        ratio = f"{row['vs_raw_read']:.2f}" if "vs_raw_read" in row else ""
-        opened = str(row["bytes_read_on_open"]) if "bytes_read_on_open" in row else ""
-        print(
-            f"| {row['step']:<40s} | {row['seconds']:8.3f} | {gbs:>6s} | {ratio:>6s} | {opened:>10s} "
-            f"| {row['peak_rss_mib']:12.0f} |"
-        )
-    sums = {row["step"]: row["sum"] for row in report["rows"] if "sum" in row}
-    if len(set(sums.values())) > 1:
-        print(f"WARNING: sums differ: {sums}")
+    ratios = {c["numerator"]: c["ratio"] for c in data["comparisons"]}
+    print("| library | step | s | GB/s | vs raw | read() bytes | disk bytes | peak MiB | library / mapds |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in data["steps"]:
+        def cell(key, fmt, s=s):
+            return "" if s.get(key) is None else format(s[key], fmt)
+
+        ratio = f"{ratios[s['id']]:.2f}" if s["id"] in ratios else ""
+        seconds = "failed" if s["seconds"] is None else f"{s['seconds']:.3f}"
+        print(f"| {s['library']} | {s['step']} | {seconds} | {cell('gb_per_s', '.2f')} | "
+              f"{cell('vs_raw_read', '.2f')} | {cell('bytes_read', ',')} | {cell('disk_bytes_read', ',')} | "
+              f"{cell('peak_rss_mib', '.0f')} | "
+              f"{ratio} |")
+    for note in data["notes"]:
+        print(note)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", default="w5_h2_b0.02_e10_t15_kernel", help="label or WIDTHxHEIGHT")
+    parser.add_argument("--case", default="w160_h10_b0.02_e10_t15_kernel", help="label or WIDTHxHEIGHT")
     parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
-    parser.add_argument("--dir", type=Path, default=Path("bench-io-work"), help="work directory")
-    parser.add_argument("--out", type=Path, help="JSON report path")
+    parser.add_argument("--cutout", type=int, default=200, help="cutout box side in pixels (default 200)")
+    parser.add_argument("--dir", type=Path, default=default_workdir(__file__), help="work directory")
+    parser.add_argument("--no-gammapy", action="store_true", help="skip gammapy's steps")
     parser.add_argument("--keep", action="store_true", help="keep the written files")
+    add_common_arguments(parser)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--step-args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -279,13 +423,12 @@ def main(argv=None) -> None:
         serve_step(STEPS, args.step, args.step_args)
         return
     case = load_case(args.case, n_models=5, cases_file=args.cases_file)
-    report = benchmark(case, args.dir)
-    print_table(report)
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=1))
+    with_gammapy = not args.no_gammapy and _gammapy_available()
+    report = benchmark(case, args.dir, sys.argv[1:] if argv is None else argv, cutout=args.cutout,
+                       with_gammapy=with_gammapy, fresh=not args.in_process)
+    print_table(report.data)
+    print(f"\nwritten: {report.write(args.results_dir)}", file=sys.stderr)
     if not args.keep:
-        import shutil
-
         for path in args.dir.glob("bench_*"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 

@@ -3,45 +3,47 @@
 With many sources, gammapy's predicted counts are dominated by setting each model up (about a
 second per source at 360° x 10°): looking the PSF kernel up at the model position, the energy
 dispersion kernel, and the first evaluation on the model's cutout.  On one survey case of
-``survey-benchmark-cases.json`` (a label or ``WIDTHxHEIGHT`` in pixels, with 5 and/or 50 sources)
-this script measures, for mapds and gammapy in the same run, each in a fresh process:
+``cases/survey-benchmark-cases.json`` (a label or ``WIDTHxHEIGHT`` in pixels, with 5 and/or 50
+sources) this script measures, for mapds and gammapy in the same run, each in a fresh process:
 
-- ``lookups``: a first PSF and EDisp lookup at the map centre (one-time costs: imports,
-  interpolators), then per model ``PSFMap.get_psf_kernel`` at the model position on the counts grid
-  with the true-energy axis (the exposure geometry, as the evaluator uses it; containment 0.999),
-  ``get_edisp_kernel`` at the model position on the reco axis, then the dataset's
+- ``lookups``: the dataset is built (mapds: lazily, every map a dask graph of the formulas;
+  gammapy: every map in memory), then a first PSF and EDisp lookup at the map centre (one-time
+  costs: imports, interpolators), then per model ``PSFMap.get_psf_kernel`` at the model position
+  on the counts grid with the true-energy axis (the exposure geometry, as the evaluator uses it;
+  containment 0.999), ``get_edisp_kernel`` at the model position on the reco axis, the dataset's
   ``MapEvaluator.update(exposure, psf, edisp, geom, mask_image)`` (which repeats both lookups and
-  decides whether the model contributes) and ``compute_npred()`` on the model's cutout;
-- ``npred``: the whole set-up as the dataset does it, the sum of a cold ``npred()`` with all the
-  sources, and with the FoV background model alone (the difference is the models' share).
+  decides whether the model contributes) and ``compute_npred()`` on the model's cutout.  Each call
+  is the same in both libraries, with the same result; mapds' maps are lazy, so its calls also
+  evaluate the formulas of the few IRF pixels or the exposure chunk they touch, which gammapy's
+  build did beforehand: the results also give build + every source's set-up as one like step;
+- ``npred``: build + the sum of a cold ``npred()`` with all the sources, and with the FoV
+  background model alone (the difference is the models' share).
 
-Both datasets are built in memory from the same inputs (``survey_case.gammapy_dataset`` and
-``mapds.simulate.survey_dataset``, no counts); the per-model npred sums are compared.  It prints
-a per-model table and a summary (times, gammapy/mapds ratios, peak RSS per process) and writes
-the same as JSON.
+The per-model npred sums are compared.  Results go to ``results/bench_models-<case>.json``
+(every number of sources in one file; see ``record.py``).
 
 Usage::
 
     python benchmarks/bench_models.py --case 1000x250 --n-models 5 50
-    python benchmarks/bench_models.py --case w360_h10_b0.02_e10_t15_kernel --out results/models.json
+    python benchmarks/bench_models.py --case w360_h10_b0.02_e10_t15_kernel --n-models 5 50
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from step_runner import StepFailed, format_ratio, run_step, serve_step, timed
-from survey_case import CASES_FILE, load_case
+from record import Report, add_common_arguments
+from step_runner import StepRunner, serve_step, timed
+from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 LIBRARIES = ("mapds", "gammapy")
 PSF_CONTAINMENT = 0.999
-#: Per-model measurements: (column label, result key).
+#: Per-model measurements: (label, result key).
 FIELDS = (
     ("PSF kernel", "psf_kernel_s"),
     ("EDisp kernel", "edisp_kernel_s"),
@@ -126,127 +128,142 @@ STEPS = {"lookups": step_lookups, "npred": step_npred}
 
 # -- orchestration -----------------------------------------------------------------------------------
 
+WHAT = {
+    "build": {"mapds": "survey_dataset(case, with_counts=False): every map a lazy graph",
+              "gammapy": "survey_case.gammapy_dataset(case): every map computed in memory"},
+    "warm-up": "first get_psf_kernel + get_edisp_kernel at the map centre (imports, interpolators)",
+    "psf_kernel_s": "Σ over sources of PSFMap.get_psf_kernel(exposure geom, position, containment=0.999)",
+    "edisp_kernel_s": "Σ over sources of EDispKernelMap.get_edisp_kernel(position, energy_axis)",
+    "update_s": "Σ over sources of MapEvaluator.update(exposure, psf, edisp, geom, mask_image)",
+    "compute_npred_s": "Σ over sources of the first MapEvaluator.compute_npred() (cutout)",
+    "set-up": "build + warm-up + every source's PSF, EDisp, update and first compute_npred",
+    "npred": "build + npred() float64 sum, all sources and the FoV background",
+    "npred_background": "build + npred() float64 sum, FoV background model only",
+    "difference": "difference of the two: the sources' share of npred()",
+}
 
-def measure(case: dict, libraries: tuple[str, ...]) -> dict:
-    """Every step of one case (one number of sources) for each library, in fresh processes."""
+
+def measure(case: dict, libraries: tuple[str, ...], runner: StepRunner) -> dict:
+    """Every step of one case (one number of sources) for each library."""
     results = {}
     for library in libraries:
         print(f"  {library}: {len(case['models_params'])} sources", file=sys.stderr)
         try:
             results[library] = {
-                "lookups": run_step(__file__, "lookups", {"library": library, "case": case}),
-                "npred": run_step(__file__, "npred", {"library": library, "case": case, "with_sources": 1}),
-                "npred_background": run_step(
-                    __file__, "npred", {"library": library, "case": case, "with_sources": 0}
+                "lookups": runner.run("lookups", {"library": library, "case": case}),
+                "npred": runner.run("npred", {"library": library, "case": case, "with_sources": 1}),
+                "npred_background": runner.run(
+                    "npred", {"library": library, "case": case, "with_sources": 0}
                 ),
             }
-        except StepFailed as exc:
-            results[library] = {"error": str(exc)}
+        except Exception as exc:  # reported, the other library still runs
+            results[library] = {"error": f"{type(exc).__name__}: {exc}"}
     return results
 
 
-def _ratio(gammapy: float | None, mapds: float | None) -> str:
-    return format_ratio(gammapy, mapds) if gammapy is not None and mapds else ""
-
-
-def _seconds(value: float | None, scale: float = 1.0, fmt: str = ".3f") -> str:
-    return "" if value is None else format(value * scale, fmt)
-
-
-def print_models_table(results: dict) -> None:
-    """One row per model: lookup and first-evaluation times of both libraries (ms)."""
-    m_rows = results["mapds"]["lookups"]["models"] if "lookups" in results.get("mapds", {}) else []
-    g_rows = results["gammapy"]["lookups"]["models"] if "lookups" in results.get("gammapy", {}) else []
-    g_by_name = {row["model"]: row for row in g_rows}
-    header = ["model", "kind"]
-    for label, _ in FIELDS:
-        header += [f"{label} mapds ms", "gammapy ms", "×"]
-    header += ["npred rel. diff"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" for _ in header) + "|")
-    for row in m_rows:
-        other = g_by_name.get(row["model"], {})
-        cells = [row["model"], row["spatial"]]
-        for _, key in FIELDS:
-            cells += [
-                _seconds(row[key], 1e3, ".1f"),
-                _seconds(other.get(key), 1e3, ".1f"),
-                _ratio(other.get(key), row[key]),
-            ]
-        diff = ""
-        if other:
-            diff = f"{abs(row['npred_sum'] - other['npred_sum']) / abs(other['npred_sum']):.1e}"
-        cells.append(diff)
-        print("| " + " | ".join(cells) + " |")
-
-
-def print_medians(results: dict) -> None:
-    """Median per-model times (ms) by spatial kind, both libraries side by side."""
-    models = {lib: r["lookups"]["models"] for lib, r in results.items() if "error" not in r}
-    print("| kind | step | mapds ms | gammapy ms | gammapy / mapds |")
-    print("|---|---|---|---|---|")
-    for kind in ("point", "gauss"):
-        for label, key in FIELDS:
-            medians = {
-                lib: statistics.median(m[key] for m in rows if m["spatial"] == kind)
-                for lib, rows in models.items()
-            }
-            m_ms, g_ms = medians.get("mapds"), medians.get("gammapy")
-            print(f"| {kind} | {label} | {_seconds(m_ms, 1e3, '.1f')} | {_seconds(g_ms, 1e3, '.1f')} | "
-                  f"{_ratio(g_ms, m_ms)} |")
-
-
-def _summary(result: dict) -> dict[str, tuple[float, float | None]]:
-    """One library's summary: ``{label: (seconds, peak RSS MiB of the process or None)}``."""
-    lookups, models = result["lookups"], result["lookups"]["models"]
-    npred, background = result["npred"], result["npred_background"]
-    per_model = [m["update_s"] + m["compute_npred_s"] for m in models]
-
-    def total(key):
-        return sum(m[key] for m in models), lookups["peak_rss_mib"]
-
-    return {
-        "build dataset (no counts)": (lookups["build_s"], None),
-        "first PSF + EDisp lookup (centre, warm-up)": (lookups["warm_up_s"], None),
-        "Σ PSF kernel lookups": total("psf_kernel_s"),
-        "Σ EDisp kernel lookups": total("edisp_kernel_s"),
-        "Σ evaluator update": total("update_s"),
-        "Σ compute_npred (first, cutout)": total("compute_npred_s"),
-        "median update + compute_npred per model": (statistics.median(per_model), None),
-        "npred() cold, all sources": (npred["npred_s"], npred["peak_rss_mib"]),
-        "npred() cold, FoV background only": (background["npred_s"], background["peak_rss_mib"]),
-        "model set-up in npred() (difference)": (npred["npred_s"] - background["npred_s"], None),
-    }
-
-
-def print_summary(results: dict) -> None:
-    """Totals per step: both libraries' seconds, the ratio and the peak RSS of the processes."""
-    print("| step | mapds s | gammapy s | gammapy / mapds | mapds peak MiB | gammapy peak MiB |")
-    print("|---|---|---|---|---|---|")
-    summaries = {library: _summary(result) for library, result in results.items() if "error" not in result}
-    labels = next(iter(summaries.values()), {})
-    for label in labels:
-        m_s, m_peak = summaries.get("mapds", {}).get(label, (None, None))
-        g_s, g_peak = summaries.get("gammapy", {}).get(label, (None, None))
-        peaks = [_seconds(m_peak, fmt=".0f"), _seconds(g_peak, fmt=".0f")]
-        print(f"| {label} | {_seconds(m_s)} | {_seconds(g_s)} | {_ratio(g_s, m_s)} | {' | '.join(peaks)} |")
-    m, g = results.get("mapds", {}), results.get("gammapy", {})
-    if "npred" in m and "npred" in g:
-        diff = abs(m["npred"]["npred_sum"] - g["npred"]["npred_sum"]) / abs(g["npred"]["npred_sum"])
-        print(f"\nnpred() sums: mapds {m['npred']['npred_sum']:.6e}, gammapy {g['npred']['npred_sum']:.6e}, "
-              f"relative difference {diff:.1e}")
+def add_to_report(report: Report, results: dict, n_models: int) -> None:
+    """The steps of one number of sources; ratios between the libraries' entries of each step."""
+    tag = f"({n_models} source{'' if n_models == 1 else 's'})"
+    labels = []
     for library, result in results.items():
         if "error" in result:
-            print(f"{library}: {result['error']}")
+            report.step(library, f"set-up {tag}", WHAT["set-up"], result)
+            continue
+        lookups, models = result["lookups"], result["lookups"]["models"]
+        peak = lookups["peak_rss_mib"]
+        report.step(library, f"build, no counts {tag}", WHAT["build"][library],
+                    {"seconds": lookups["build_s"]}, peak_rss_mib=None)
+        report.step(library, f"first lookups at the centre {tag}", WHAT["warm-up"],
+                    {"seconds": lookups["warm_up_s"]}, peak_rss_mib=None)
+        for label, key in FIELDS:
+            report.step(library, f"Σ {label} {tag}", WHAT[key],
+                        {"seconds": sum(m[key] for m in models)}, peak_rss_mib=peak)
+        setup = lookups["build_s"] + lookups["warm_up_s"] + sum(
+            m[key] for m in models for _, key in FIELDS
+        )
+        report.step(library, f"build + set-up of every source {tag}", WHAT["set-up"], {"seconds": setup},
+                    peak_rss_mib=peak)
+        full, background = result["npred"], result["npred_background"]
+        report.step(library, f"build + npred(), all sources {tag}", WHAT["npred"],
+                    {"seconds": full["build_s"] + full["npred_s"], "value": full["npred_sum"]},
+                    peak_rss_mib=full["peak_rss_mib"])
+        report.step(library, f"build + npred(), FoV background only {tag}", WHAT["npred_background"],
+                    {"seconds": background["build_s"] + background["npred_s"]},
+                    value=background["npred_sum"], peak_rss_mib=background["peak_rss_mib"])
+        difference = (full["build_s"] + full["npred_s"]) - (background["build_s"] + background["npred_s"])
+        report.step(library, f"sources' share of npred() {tag}", WHAT["difference"],
+                    {"seconds": max(difference, 0.0)}, peak_rss_mib=None, derived=True)
+        labels = [s["step"] for s in report.steps if s["library"] == library and s["step"].endswith(tag)]
+    for step in labels:
+        if not step.startswith("build, no counts"):  # a lazy build against a computed one: no ratio
+            report.compare(step)
+    per_model = {lib: r["lookups"]["models"] for lib, r in results.items() if "error" not in r}
+    report.data["extra"].setdefault("per_model", {})[str(n_models)] = per_model
+    if len(per_model) == 2:
+        g_by_name = {m["model"]: m for m in per_model["gammapy"]}
+        diffs = []
+        for m in per_model["mapds"]:
+            other = g_by_name.get(m["model"], {}).get("npred_sum")
+            if other:
+                diffs.append(abs(m["npred_sum"] - other) / abs(other))
+        full = {lib: report.get(lib, f"build + npred(), all sources {tag}") for lib in LIBRARIES}
+        report.data["extra"].setdefault("agreement_rel_diff", {})[str(n_models)] = {
+            "per_model_npred_max": max(diffs) if diffs else None,
+            "npred": abs(full["mapds"]["value"] - full["gammapy"]["value"]) / abs(full["gammapy"]["value"]),
+        }
+
+
+def medians(per_model: dict) -> dict:
+    """``{kind: {field key: {library: median seconds}}}`` of the per-model rows."""
+    out = {}
+    for kind in ("point", "gauss"):
+        for _, key in FIELDS:
+            for library, rows in per_model.items():
+                values = [m[key] for m in rows if m["spatial"] == kind]
+                if values:
+                    out.setdefault(kind, {}).setdefault(key, {})[library] = statistics.median(values)
+    return out
+
+
+def print_report(data: dict) -> None:
+    info = data["case_info"]
+    size = f"{info['npix'][0]} x {info['npix'][1]} px, {info['voxels'] / 1e6:.1f} M reco voxels"
+    print(f"\nCase {data['case']} ({size}); ratios gammapy / mapds of like steps:\n")
+    ratios = {c["step"]: c["ratio"] for c in data["comparisons"]}
+    print("| step | mapds s | gammapy s | gammapy / mapds | mapds peak MiB | gammapy peak MiB |")
+    print("|---|---|---|---|---|---|")
+    names = list(dict.fromkeys(s["step"] for s in data["steps"]))
+    by_id = {s["id"]: s for s in data["steps"]}
+    for step in names:
+        cells = []
+        for library in LIBRARIES:
+            entry = by_id.get(f"{library}:{step}", {})
+            cells.append("" if entry.get("seconds") is None else f"{entry['seconds']:.3f}")
+        peaks = []
+        for library in LIBRARIES:
+            entry = by_id.get(f"{library}:{step}", {})
+            peaks.append("" if entry.get("peak_rss_mib") is None else f"{entry['peak_rss_mib']:.0f}")
+        ratio = f"{ratios[step]:.3g}" if step in ratios else ""
+        print(f"| {step} | {cells[0]} | {cells[1]} | {ratio} | {peaks[0]} | {peaks[1]} |")
+    for n, per_model in data["extra"].get("per_model", {}).items():
+        print(f"\nMedians per model, {n} sources (ms):\n")
+        print("| kind | step | mapds ms | gammapy ms |")
+        print("|---|---|---|---|")
+        for kind, fields in medians(per_model).items():
+            for label, key in FIELDS:
+                values = fields.get(key, {})
+                shown = [f"{values[lib] * 1e3:.1f}" if lib in values else "" for lib in LIBRARIES]
+                print(f"| {kind} | {label} | {shown[0]} | {shown[1]} |")
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", default="1000x250", help="case label or WIDTHxHEIGHT in pixels")
     parser.add_argument("--n-models", type=int, nargs="+", default=[5, 50], help="numbers of sources")
+    parser.add_argument("--sources", type=int, help="keep only the first N sources (smoke tests)")
     parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
     parser.add_argument("--no-gammapy", action="store_true", help="measure mapds only")
-    parser.add_argument("--out", type=Path, help="JSON report path")
+    add_common_arguments(parser)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--step-args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -254,24 +271,17 @@ def main(argv=None) -> None:
         serve_step(STEPS, args.step, args.step_args)
         return
     libraries = ("mapds",) if args.no_gammapy else LIBRARIES
-    report = []
-    for n_models in args.n_models:
-        case = load_case(args.case, n_models, args.cases_file)
-        results = measure(case, libraries)
-        report.append({"case": case["label"], "npix": case["npix"], "n_models": n_models, "results": results})
-        voxels = case["npix"][0] * case["npix"][1] * case["energy_reco"]["nbin"]
-        print(
-            f"\nCase {case['label']} ({case['npix'][0]} x {case['npix'][1]} px, {voxels / 1e6:.1f} M reco "
-            f"voxels), {n_models} sources — per model (ms; × = gammapy / mapds):\n"
-        )
-        print_models_table(results)
-        print(f"\nMedians per model, {n_models} sources:\n")
-        print_medians(results)
-        print(f"\nSummary, {n_models} sources (s):\n")
-        print_summary(results)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1))
+    runner = StepRunner(__file__, STEPS, fresh=not args.in_process)
+    cases = [with_sources(load_case(args.case, n, args.cases_file), args.sources) for n in args.n_models]
+    counts = [len(case["models_params"]) for case in cases]
+    info = {**case_info(cases[0]), "n_models": counts}
+    report = Report(__file__, cases[0]["label"], info, sys.argv[1:] if argv is None else argv,
+                    fresh_processes=not args.in_process)
+    for n_models, case in zip(counts, cases, strict=True):
+        add_to_report(report, measure(case, libraries, runner), n_models)
+    report.finish()
+    print_report(report.data)
+    print(f"\nwritten: {report.write(args.results_dir)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

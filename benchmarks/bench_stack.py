@@ -3,27 +3,33 @@
 ``N`` synthetic datasets (counts, background, exposure, PSF, EDisp kernel map, safe mask, GTI,
 meta table) on one ``NPIX x NPIX`` grid are written as zarr stores, then stacked with
 :func:`mapds.datasets.stacking.stack_to_zarr` (files opened by tasks, batches of tree-reduced
-graphs, result written chunk by chunk) on a ``LocalCluster`` (processes).  The cluster's managed
+graphs, result written chunk by chunk) on a ``LocalCluster`` (processes; threads in this process
+with ``--in-process``, for the smoke tests).  The cluster's managed
 memory (bytes of task results held by the workers) is sampled while it runs; the report gives
 its peak per worker, in counts-chunk sizes and as a fraction of the input, plus the wall time.
+mapds only: gammapy has no distributed stacking to compare with.  Results go to
+``results/bench_stack-<case>.json`` (the case names the sizes; see ``record.py``).
 
 Usage::
 
-    python benchmarks/bench_stack.py --n 32 --npix 512 --chunk 128 --dir /tmp/bench-stack
+    python benchmarks/bench_stack.py --n 32 --npix 512 --chunk 128 --batch-size 16
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from astropy.time import Time
+from record import Report, add_common_arguments, default_workdir
 
 
 def make_dataset(seed: int, npix: int, nbin: int, chunk: int):
@@ -59,7 +65,7 @@ def make_dataset(seed: int, npix: int, nbin: int, chunk: int):
     return dataset
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -69,15 +75,22 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=128, help="spatial chunk size (pixels)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-stack"))
-    parser.add_argument("--out", type=Path, help="write the results as JSON")
-    args = parser.parse_args()
+    parser.add_argument("--dir", type=Path, default=default_workdir(__file__), help="work directory")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
 
     from distributed import Client, LocalCluster
     from distributed.diagnostics import MemorySampler
 
     from mapds.datasets.stacking import stack_to_zarr
 
+    label = f"n{args.n}_npix{args.npix}_nbin{args.nbin}_chunk{args.chunk}"
+    label += f"_batch{args.batch_size}_w{args.workers}"
+    info = {"label": label, "n": args.n, "npix": [args.npix, args.npix], "nbin_reco": args.nbin,
+            "voxels": args.n * args.nbin * args.npix**2, "chunk": args.chunk, "batch_size": args.batch_size,
+            "workers": args.workers}
+    report = Report(__file__, label, info, sys.argv[1:] if argv is None else argv,
+                    fresh_processes=not args.in_process)
     shutil.rmtree(args.dir, ignore_errors=True)
     args.dir.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -86,14 +99,18 @@ def main() -> None:
         path = args.dir / f"obs-{seed}.zarr"
         make_dataset(seed, args.npix, args.nbin, args.chunk).write(path, format="zarr")
         paths.append(path)
-    generate = time.perf_counter() - t0
+    report.step("mapds", "write the input datasets (zarr)", "generate and write N synthetic datasets",
+                {"seconds": time.perf_counter() - t0})
 
     chunk_bytes = args.nbin * args.chunk**2 * 4
     input_bytes = args.n * args.nbin * args.npix**2 * 4 * 2  # counts and background alone
     sampler = MemorySampler()
     with (
-        LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        LocalCluster(  # --in-process (smoke tests): worker threads in this process, no start-up imports
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=not args.in_process,
+            dashboard_address=":0",  # any free port: no clash with other clusters
         ) as cluster,
         Client(cluster),
     ):
@@ -103,23 +120,24 @@ def main() -> None:
         wall = time.perf_counter() - t0
     peak = float(sampler.to_pandas()["stack"].max())
     counts = float(stacked.counts.data.sum().compute())
-    result = {
-        "n": args.n,
-        "npix": args.npix,
-        "nbin": args.nbin,
-        "chunk": args.chunk,
-        "batch_size": args.batch_size,
-        "workers": args.workers,
-        "generate_s": round(generate, 2),
-        "stack_s": round(wall, 2),
-        "peak_managed_per_worker_MiB": round(peak / args.workers / 2**20, 2),
-        "peak_managed_per_worker_chunks": round(peak / args.workers / chunk_bytes, 1),
-        "peak_managed_over_input": round(peak / input_bytes, 4),
-        "stacked_counts": counts,
-    }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+    report.step(
+        "mapds", "stack_to_zarr on a LocalCluster",
+        "files opened by tasks, tree-reduced batches, streamed to zarr; peak = managed memory per worker",
+        {"seconds": wall},
+        peak_managed_per_worker_mib=peak / args.workers / 2**20,
+        peak_managed_per_worker_chunks=peak / args.workers / chunk_bytes,
+        peak_managed_over_input=peak / input_bytes,
+        value=counts,
+    )
+    report.finish()
+    for step in report.steps:
+        print(f"{step['step']}: {step['seconds']:.2f} s")
+    stack = report.steps[-1]
+    print(f"peak managed memory per worker: {stack['peak_managed_per_worker_mib']:.2f} MiB "
+          f"({stack['peak_managed_per_worker_chunks']:.1f} chunks, "
+          f"{100 * stack['peak_managed_over_input']:.2f} % of the input)")
+    print(f"written: {report.write(args.results_dir)}", file=sys.stderr)
+    shutil.rmtree(args.dir, ignore_errors=True)
     assert np.isfinite(counts)
 
 

@@ -1,17 +1,27 @@
-"""Measured steps in fresh processes: the harness of ``bench_models.py`` and ``bench_dataset.py``.
+"""Measured steps in fresh processes: the harness of the benchmark scripts.
 
 A benchmark script defines its steps as functions ``step(args: dict) -> dict`` and calls
 :func:`serve_step` from its ``main`` when started with ``--step NAME --step-args JSON``; the
-orchestrating process calls :func:`run_step`, which starts the script again in a new interpreter
-(so imports, caches and memory do not leak between steps), reads the step's JSON result from the
-last line of its standard output and adds the child's own peak RSS (``os.wait4`` gives its
-``ru_maxrss``).  The child's standard error passes through (progress messages).
+orchestrating process calls :func:`run_step` (or a :class:`StepRunner`), which starts the script
+again in a new interpreter (so imports, caches and memory do not leak between steps), reads the
+step's JSON result from the last line of its standard output and adds the child's own peak RSS
+(``os.wait4`` gives its ``ru_maxrss``).  The child's standard error passes through (progress
+messages).
+
+``StepRunner(..., fresh=False)`` runs the steps in the calling process instead (``--in-process``
+of the scripts): for the smoke tests only, where the ≈4 s of imports per fresh interpreter would
+dominate; the peak RSS is then the whole process's so far.
+
+:func:`io_counters` / :func:`timed_io` give the bytes a step reads: ``bytes_read`` is what the
+process asked for through ``read``/``pread`` (``rchar`` of ``/proc/self/io``), ``disk_bytes_read``
+what the kernel fetched from storage (``read_bytes``, memory-mapped pages included).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -20,13 +30,16 @@ from pathlib import Path
 
 __all__ = [
     "StepFailed",
+    "StepRunner",
     "drop_cache",
     "files_of",
     "format_ratio",
+    "io_counters",
     "run_step",
     "serve_step",
     "size_on_disk",
     "timed",
+    "timed_io",
 ]
 
 
@@ -53,6 +66,23 @@ def run_step(script: str, name: str, args: dict) -> dict:
     return result
 
 
+class StepRunner:
+    """Runs the steps of one script: each in a fresh interpreter (``fresh=True``, the measurement
+    mode) or in this process (``fresh=False``, for smoke tests)."""
+
+    def __init__(self, script: str, steps: dict[str, Callable[[dict], dict]], fresh: bool = True):
+        self.script, self.steps, self.fresh = script, steps, fresh
+
+    def run(self, name: str, args: dict) -> dict:
+        if self.fresh:
+            return run_step(self.script, name, args)
+        start = time.perf_counter()
+        result = json.loads(json.dumps(self.steps[name](json.loads(json.dumps(args)))))
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["process_seconds"] = time.perf_counter() - start
+        return result
+
+
 def serve_step(steps: dict[str, Callable[[dict], dict]], name: str, args_json: str) -> None:
     """Run one step in this (child) process and print its result as the last line of JSON."""
     print(json.dumps(steps[name](json.loads(args_json))), flush=True)
@@ -63,6 +93,25 @@ def timed(function: Callable, *args, **kwargs) -> tuple[float, object]:
     start = time.perf_counter()
     result = function(*args, **kwargs)
     return time.perf_counter() - start, result
+
+
+def io_counters() -> tuple[int, int]:
+    """``(rchar, read_bytes)`` of this process (zeros where ``/proc/self/io`` is missing)."""
+    try:
+        with open("/proc/self/io") as f:
+            fields = dict(line.split(":") for line in f if ":" in line)
+    except OSError:
+        return 0, 0
+    return int(fields.get("rchar", 0)), int(fields.get("read_bytes", 0))
+
+
+def timed_io(function: Callable, *args, **kwargs) -> tuple[dict, object]:
+    """``({"seconds", "bytes_read", "disk_bytes_read"}, result)`` of one call."""
+    before = io_counters()
+    seconds, result = timed(function, *args, **kwargs)
+    after = io_counters()
+    read = {"bytes_read": after[0] - before[0], "disk_bytes_read": after[1] - before[1]}
+    return {"seconds": seconds, **read}, result
 
 
 def format_ratio(numerator: float, denominator: float) -> str:

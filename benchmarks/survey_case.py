@@ -1,9 +1,9 @@
 """The benchmark survey cases: loading them from the JSON file, and the same survey in gammapy.
 
-``/work/shared/reference/performance-baseline.md`` defines the case; ``survey-benchmark-cases.json``
-gives the exact numbers per size.  mapds builds it itself, lazily
-(:func:`mapds.simulate.survey_dataset`, with the formulas of :mod:`mapds.simulate.survey`); this
-module adds what the package cannot hold:
+The project's performance baseline defines the case; ``cases/survey-benchmark-cases.json`` (in
+this directory: a copy of the project's reference file) gives the exact numbers per size.  mapds
+builds it itself, lazily (:func:`mapds.simulate.survey_dataset`, with the formulas of
+:mod:`mapds.simulate.survey`); this module adds what the package cannot hold:
 
 - :func:`load_case`: a case of the JSON file, by label or ``WIDTHxHEIGHT`` (pixels) and number of
   sources;
@@ -45,7 +45,8 @@ from mapds.simulate.survey import (
     survey_models,
 )
 
-CASES_FILE = Path("/work/shared/reference/survey-benchmark-cases.json")
+#: The cases, in the repository (paths are relative to this file, never absolute).
+CASES_FILE = Path(__file__).resolve().parent / "cases" / "survey-benchmark-cases.json"
 
 
 def load_case(spec: str, n_models: int = 5, cases_file: Path = CASES_FILE) -> dict:
@@ -147,3 +148,29 @@ def gammapy_dataset(case: dict, counts=None, name: str = "survey"):
     )
     dataset.models = gammapy_models(case, dataset_name=name)
     return dataset
+
+
+def case_info(case: dict) -> dict:
+    """The sizes of a case, for the results files and tables."""
+    width, height = case["npix"]
+    return {
+        "label": case["label"],
+        "npix": list(case["npix"]),
+        "width_deg": case.get("width_deg", round(width * case["binsz_deg"], 6)),
+        "height_deg": case.get("height_deg", round(height * case["binsz_deg"], 6)),
+        "binsz_deg": case["binsz_deg"],
+        "nbin_reco": case["energy_reco"]["nbin"],
+        "nbin_true": case["energy_true"]["nbin"],
+        "voxels": width * height * case["energy_reco"]["nbin"],
+        "n_models": len(case["models_params"]),
+        "edisp": case["edisp"],
+    }
+
+
+def with_sources(case: dict, n_sources: int | None) -> dict:
+    """The case with only its first ``n_sources`` sources (all when None): for quick smoke runs.
+    The label says so (``..._1src``), so that such a run never overwrites the full case's results."""
+    if n_sources is None or n_sources >= len(case["models_params"]):
+        return case
+    label = f"{case['label']}_{n_sources}src"
+    return {**case, "models_params": case["models_params"][:n_sources], "label": label}
