@@ -11,8 +11,7 @@ import yaml
 import mapds.modeling.models as md_models
 from mapds.datasets import Datasets, MapDataset
 from mapds.errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
-
-from .conftest import GAMMAPY, MAPDS, build_dataset
+from mapds.testing import GAMMAPY, MAPDS, build_dataset
 
 
 def _source(lib, name="src", datasets_names=None, lon="0.1 deg"):

@@ -14,8 +14,7 @@ from mapds.datasets import MapDataset, SpectrumDataset, create_map_dataset_geoms
 from mapds.errors import AxisError, GeometryError, GeometryMismatchError, InvalidArgumentError
 from mapds.geom import LabelMapAxis, MapAxis, WcsGeom
 from mapds.maps import Map
-
-from .conftest import GAMMAPY, MAPDS
+from mapds.testing import GAMMAPY, MAPDS
 
 
 def _geom(ns, npix=(20, 15), extra=False):

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from mapds.datasets import MapDataset
-
-from .conftest import MAPDS, build_dataset
-from .sky_models import models
+from mapds.testing import MAPDS, build_dataset
+from mapds.testing import sky_models as models
 
 #: Every map of a dataset, by how it is reached.
 MEMBERS = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import astropy.units as u
 import dask
 import gammapy.datasets
 import gammapy.modeling.models as gp_models
@@ -13,8 +12,7 @@ from dask.delayed import Delayed
 import mapds.modeling.models as md_models
 from mapds.datasets import Datasets
 from mapds.datasets.summary import INFO_KEYS
-
-from .conftest import GAMMAPY, MAPDS
+from mapds.testing import GAMMAPY, MAPDS, assert_info_same
 
 CRAB = "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
 
@@ -37,20 +35,6 @@ def _models(lib, dataset_name, signal=True, background=True):
         bkg.spectral_model.tilt.value = 0.1
         models.append(bkg)
     return models
-
-
-def assert_info_same(md_info: dict, gp_info: dict, rtol=1e-6) -> None:
-    assert list(md_info) == list(gp_info) == list(INFO_KEYS)
-    for key, expected in gp_info.items():
-        value = md_info[key]
-        if isinstance(expected, str):
-            assert value == expected, key
-        elif isinstance(expected, u.Quantity):
-            assert value.unit == expected.unit, key
-            np.testing.assert_allclose(value.value, expected.value, rtol=rtol, err_msg=key)
-        else:
-            assert type(value) is type(expected) or np.isnan(expected), key
-            np.testing.assert_allclose(value, expected, rtol=rtol, err_msg=key)
 
 
 CASES = {

@@ -17,8 +17,7 @@ from astropy.table import Table
 from mapds.datasets import MapDataset, SpectrumDataset
 from mapds.errors import CorruptFileError, InvalidArgumentError, MissingHDUError, OverwriteError
 from mapds.maps import Map
-
-from .conftest import GAMMAPY, MAPDS
+from mapds.testing import GAMMAPY, MAPDS, image_bytes_read
 
 CRAB = "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
 EDISPS = ["kernel", "migra", None]
@@ -27,20 +26,6 @@ GAMMAPY_HDUS = [
     "EDISP", "EDISP_BANDS", "EDISP_EXPOSURE", "EDISP_EXPOSURE_BANDS", "PSF", "PSF_BANDS", "PSF_EXPOSURE",
     "PSF_EXPOSURE_BANDS", "MASK_SAFE", "MASK_SAFE_BANDS", "MASK_FIT", "MASK_FIT_BANDS", "GTI", "META_TABLE",
 ]  # fmt: skip
-
-
-def _image_spans(path) -> list[tuple[int, int]]:
-    """Byte spans of the image data sections of a FITS file (from astropy)."""
-    with fits.open(path) as hdulist:
-        return [
-            (h.fileinfo()["datLoc"], h.fileinfo()["datLoc"] + h.fileinfo()["datSpan"])
-            for h in hdulist
-            if h.is_image and h.header.get("NAXIS", 0) > 0
-        ]
-
-
-def _image_bytes_read(counter, path) -> int:
-    return sum(counter.bytes_in(start, end, str(path)) for start, end in _image_spans(path))
 
 
 def _cards(header) -> list:
@@ -200,7 +185,7 @@ def test_read_reads_no_image_bytes_and_computes_nothing(
         read = MapDataset.read(f"countfile://{tmp_path / 'lazy.fits'}")
         masks = (read.mask, read.mask_image, read.mask_safe_image)
     assert counting_fs.bytes_read > 0  # headers and small tables
-    assert _image_bytes_read(counting_fs, tmp_path / "lazy.fits") == 0
+    assert image_bytes_read(counting_fs, tmp_path / "lazy.fits") == 0
     assert all(m is not None for m in masks)
     assert read.gti is not None and read.meta_table is not None
 
@@ -209,7 +194,7 @@ def test_crab_read_reads_no_image_bytes(crab_dir, tmp_path, counting_fs):
     shutil.copy(crab_dir / CRAB, tmp_path / CRAB)
     counting_fs.reset()
     MapDataset.read(f"countfile://{tmp_path / CRAB}")
-    assert _image_bytes_read(counting_fs, tmp_path / CRAB) == 0
+    assert image_bytes_read(counting_fs, tmp_path / CRAB) == 0
     assert counting_fs.bytes_read < 250_000  # headers, bands tables (PSF_BANDS: 5100 rows), GTI
 
 

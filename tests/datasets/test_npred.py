@@ -20,10 +20,8 @@ import mapds.modeling.models
 from mapds.datasets import MapDataset
 from mapds.errors import GeometryMismatchError
 from mapds.maps import Map
-
-from .conftest import GAMMAPY, MAPDS, build_dataset
-from .sky_models import models
-from .test_io import _image_bytes_read
+from mapds.testing import GAMMAPY, MAPDS, assert_close, build_dataset, image_bytes_read
+from mapds.testing import sky_models as models
 
 # gammapy and mapds warn alike about models outside the map; the tests check numbers.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -41,17 +39,6 @@ def _pair(prepare=None, names=ALL_SOURCES, fov=(1.1, 0.1), apply_irf=None, **kwa
         gp.models = models("gammapy", names, fov=fov, apply_irf=apply_irf)
     md.models = models("mapds", names, fov=fov, apply_irf=apply_irf)
     return gp, md
-
-
-def assert_close(md_map, gp_map, rtol=1e-6):
-    """Values equal to gammapy's within ``rtol`` of the largest value (gammapy convolves the PSF
-    in float32), same dtype and geometry."""
-    values = np.asarray(md_map.data)
-    assert values.dtype == gp_map.data.dtype
-    assert md_map.geom.data_shape == gp_map.geom.data_shape
-    finite = np.isfinite(gp_map.data)
-    scale = max(float(np.abs(gp_map.data[finite]).max()), 1e-30)
-    np.testing.assert_allclose(values, gp_map.data, rtol=rtol, atol=rtol * scale)
 
 
 def _irf_lib(dataset):
@@ -247,7 +234,7 @@ def test_building_from_a_file_reads_no_image_bytes(tmp_path, counting_fs, raise_
         read.npred_signal()
         read.stat_array()
         lazy = read.stat_sum(compute=False)
-    assert _image_bytes_read(counting_fs, tmp_path / "ds.fits") == 0
+    assert image_bytes_read(counting_fs, tmp_path / "ds.fits") == 0
     assert_close(npred, gp.npred())
     assert float(lazy.compute()) == pytest.approx(md.stat_sum(), rel=1e-12)
 

@@ -13,9 +13,7 @@ from regions import CircleSkyRegion
 
 import mapds.modeling.models as md_models
 from mapds.datasets import SpectrumDataset
-
-from .conftest import GAMMAPY, MAPDS
-from .test_info import assert_info_same
+from mapds.testing import GAMMAPY, MAPDS, assert_info_same
 
 
 def _spectrum(ns, lib, signal=False):

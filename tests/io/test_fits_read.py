@@ -11,30 +11,16 @@ from astropy.io import fits
 from mapds.errors import AxisError, CorruptFileError, MissingFileError, MissingHDUError, UnitMismatchError
 from mapds.io.fits import FitsFile
 from mapds.maps import Map, RegionNDMap
+from mapds.testing import image_bytes_read
 
 from .conftest import CRAB_HDUS, CRAB_IEM, make_cube
-
-
-def _image_spans(path) -> list[tuple[int, int]]:
-    """Byte spans of the image data sections of a file (from astropy, independently)."""
-    spans = []
-    with fits.open(path) as hdulist:
-        for hdu in hdulist:
-            info = hdu.fileinfo()
-            if hdu.is_image and hdu.header.get("NAXIS", 0) > 0:
-                spans.append((info["datLoc"], info["datLoc"] + info["datSpan"]))
-    return spans
-
-
-def _image_bytes_read(counter, path) -> int:
-    return sum(counter.bytes_in(start, end, str(path)) for start, end in _image_spans(path))
 
 
 def test_opening_reads_no_image_bytes(counting_fs, crab_file):
     f = FitsFile.open(f"countfile://{crab_file}")
     maps = [f.read_map(name) for name in CRAB_HDUS]
     assert counting_fs.bytes_read > 0  # headers and bands tables
-    assert _image_bytes_read(counting_fs, crab_file) == 0
+    assert image_bytes_read(counting_fs, crab_file) == 0
     assert all(m.data.shape == m.geom.data_shape for m in maps)
 
 
@@ -43,7 +29,7 @@ def test_map_read_reads_no_image_bytes(counting_fs, cube_file):
     m = Map.read(f"countfile://{path}", hdu="COUNTS")
     sub = m.slice_by_idx({"energy": slice(1, 3), "x": slice(5, 25)}) * 2
     assert sub.data.shape == (2, 40, 20)
-    assert _image_bytes_read(counting_fs, path) == 0
+    assert image_bytes_read(counting_fs, path) == 0
 
 
 @pytest.mark.parametrize("chunks", [None, {}, {"y": 7, "x": 11}])
@@ -58,7 +44,7 @@ def test_cutout_reads_only_its_bytes(counting_fs, tmp_path, chunks):
     np.testing.assert_array_equal(values, m.data.compute()[:, 30:70, 100:160])
     needed = values.nbytes
     assert needed <= counting_fs.bytes_read <= 1.5 * needed
-    assert _image_bytes_read(counting_fs, path) == counting_fs.bytes_read
+    assert image_bytes_read(counting_fs, path) == counting_fs.bytes_read
 
 
 def test_map_cutout_reads_only_its_bytes(counting_fs, tmp_path):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import os
 import re
-import threading
 import uuid
 
 import fsspec
@@ -97,52 +94,9 @@ def test_memory_filesystem_round_trips(cube):
     ]
 
 
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file server that honours single ``Range: bytes=a-b`` requests."""
-
-    def log_message(self, *args):
-        pass
-
-    def send_head(self):
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        path = self.translate_path(self.path)
-        if not match or not os.path.isfile(path):
-            return super().send_head()
-        size = os.path.getsize(path)
-        start = int(match.group(1))
-        end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
-        f = open(path, "rb")
-        f.seek(start)
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        self._remaining = end - start + 1
-        return f
-
-    def copyfile(self, source, outputfile):
-        remaining = getattr(self, "_remaining", None)
-        if remaining is None:
-            return super().copyfile(source, outputfile)
-        outputfile.write(source.read(remaining))
-
-
-@pytest.fixture
-def http_dir(tmp_path):
-    pytest.importorskip("aiohttp")
-    handler = lambda *args, **kwargs: _RangeHandler(*args, directory=str(tmp_path), **kwargs)  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_http_fits_read(http_dir, cube):
-    directory, base = http_dir
-    cube.write(directory / "cube.fits", hdu="COUNTS")
-    m = Map.read(f"{base}/cube.fits", hdu="COUNTS")
+def test_http_fits_read(http_server, cube):
+    cube.write(f"{http_server.directory}/cube.fits", hdu="COUNTS")
+    m = Map.read(f"{http_server.url}/cube.fits", hdu="COUNTS")
     np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
     cut = m.slice_by_idx({"x": slice(3, 9), "energy": 2})
     np.testing.assert_array_equal(cut.data.compute(), cube.data.compute()[2, :, 3:9])

@@ -10,31 +10,18 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.coordinates import SkyCoord
-from astropy.io import fits
 
 from mapds.datasets import MapDataset
 from mapds.io.xarray_backend import MapdsBackendEntrypoint
 from mapds.maps import Map
 from mapds.modeling.models import Models
+from mapds.testing import MAPDS, build_dataset, image_bytes_read, sky_models
 
-from ..datasets.conftest import MAPDS, build_dataset
-from ..datasets.sky_models import models as sky_models
 from .conftest import CRAB_FILE, make_cube
 
 CRAB_MODELS = "Fermi-LAT-3FHL_models.yaml"
 COUNTS_GRID = ("counts", "background", "mask_safe", "mask_fit")
 ALL_MAPS = (*COUNTS_GRID, "exposure", "psf", "psf_exposure", "edisp", "edisp_exposure")
-
-
-def _image_bytes_read(counter, path) -> int:
-    """Bytes read inside the image data sections of a FITS file."""
-    with fits.open(path) as hdulist:
-        spans = [
-            (h.fileinfo()["datLoc"], h.fileinfo()["datLoc"] + h.fileinfo()["datSpan"])
-            for h in hdulist
-            if h.is_image and h.header.get("NAXIS", 0) > 0
-        ]
-    return sum(counter.bytes_in(start, end, str(path)) for start, end in spans)
 
 
 def _members(dataset: MapDataset) -> dict[str, Map]:
@@ -197,12 +184,12 @@ def test_opening_reads_no_array_bytes(dataset_files, tmp_path, counting_fs, rais
         ds.mapds.to_dataset()
         ds.psf.mapds.geom  # noqa: B018
     assert counting_fs.bytes_read > 0  # headers, bands tables, GTI, meta table
-    assert _image_bytes_read(counting_fs, path) == 0
+    assert image_bytes_read(counting_fs, path) == 0
     # Reading a few rows of one plane reads those rows only (plus headers when reopening).
     ds = xr.open_dataset(f"countfile://{path}", engine="mapds", chunks=None)
     counting_fs.reset()
     ds.counts[1, 3:5, :].values  # noqa: B018
-    assert 0 < _image_bytes_read(counting_fs, path) <= 2 * 20 * 4
+    assert 0 < image_bytes_read(counting_fs, path) <= 2 * 20 * 4
 
 
 # -- several files, selections ----------------------------------------------------------------------
@@ -313,7 +300,7 @@ def test_crab_dataset(crab_dir, tmp_path, counting_fs):
     shutil.copy(crab_dir / CRAB_FILE, path)
     counting_fs.reset()
     ds = xr.open_dataset(f"countfile://{path}", engine="mapds", chunks={})
-    assert _image_bytes_read(counting_fs, path) == 0
+    assert image_bytes_read(counting_fs, path) == 0
     assert set(ds.data_vars) == {
         "counts", "exposure", "background", "edisp", "edisp_exposure", "psf", "psf_exposure", "mask_safe",
     }  # fmt: skip

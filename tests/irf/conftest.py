@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import astropy.units as u
-import gammapy.irf
-import gammapy.maps
 import numpy as np
 import pytest
 from dask.callbacks import Callback
 
-import mapds.geom
-import mapds.irf
-import mapds.maps
-
-_NAMES = (
-    "MapAxis",
-    "WcsGeom",
-    "Map",
-    "PSFMap",
-    "RecoPSFMap",
-    "PSFKernel",
-    "EDispKernel",
-    "EDispKernelMap",
-    "EDispMap",
-)
-_MODULES = {
-    "gammapy": (gammapy.maps, gammapy.irf),
-    "mapds": (mapds.geom, mapds.maps, mapds.irf),
-}
-
-
-def _namespace(library: str) -> SimpleNamespace:
-    modules = _MODULES[library]
-    return SimpleNamespace(
-        name=library, **{name: next(getattr(m, name) for m in modules if hasattr(m, name)) for name in _NAMES}
-    )
-
-
-GAMMAPY = _namespace("gammapy")
-MAPDS = _namespace("mapds")
+from mapds.testing import GAMMAPY, MAPDS
 
 
 @pytest.fixture

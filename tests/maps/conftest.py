@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import astropy.units as u
-import gammapy.maps as gmaps
 import numpy as np
 import pytest
 
 from mapds.geom import MapAxis, WcsGeom
 from mapds.maps import Map
 from mapds.maps.lazy import WindowedArray
+from mapds.testing import assert_map_same, map_pair
 
 
 class CountingArray:
@@ -49,67 +49,26 @@ def rng():
 
 @pytest.fixture
 def make_maps(rng):
-    """Factory of a (gammapy map, mapds map) pair on the same geometry with the same data.
+    """Factory of a (gammapy map, mapds map) pair on the same geometry with the same data
+    (:func:`mapds.testing.map_pair`, random data drawn from ``rng``).
 
     Keyword arguments: ``npix``, ``binsz``, ``nbin`` (energy bins; 0 for an image), ``dtype``,
     ``skydir``, ``frame``, ``proj``, ``unit``, ``chunks`` (mapds chunking) and ``data``.
     """
 
-    def factory(
-        npix=(8, 6),
-        binsz=0.5,
-        nbin=4,
-        dtype="float32",
-        skydir=(10.0, 20.0),
-        frame="icrs",
-        proj="CAR",
-        unit="",
-        chunks=(2, 3, 4),
-        data=None,
-    ):
-        g_axes = [gmaps.MapAxis.from_energy_bounds(1, 10, nbin, unit="TeV")] if nbin else None
-        m_axes = [MapAxis.from_energy_bounds(1, 10, nbin, unit="TeV")] if nbin else None
-        kwargs = {"npix": npix, "binsz": binsz, "skydir": skydir, "frame": frame, "proj": proj}
-        g_geom = gmaps.WcsGeom.create(axes=g_axes, **kwargs)
-        m_geom = WcsGeom.create(axes=m_axes, **kwargs)
-        if data is None:
-            if np.dtype(dtype) == bool:
-                data = rng.random(g_geom.data_shape) > 0.6
-            else:
-                data = rng.normal(1.0, 1.0, size=g_geom.data_shape).astype(dtype)
-        chunks = chunks if nbin else chunks[-2:]
-        return (
-            gmaps.Map.from_geom(g_geom, data=data.copy(), unit=unit),
-            Map.from_geom(m_geom, data=data.copy(), unit=unit, chunks=chunks),
-        )
+    def factory(**kwargs):
+        return map_pair(rng, **kwargs)
 
     return factory
 
 
 @pytest.fixture
 def assert_map_equal():
-    """Check a mapds map against the gammapy map: values, dtype, shape, unit and geometry."""
+    """Check a mapds map against the gammapy map: values, dtype, shape, unit and geometry
+    (:func:`mapds.testing.assert_map_same`, called as ``check(gp_map, md_map, rtol, atol)``)."""
 
     def check(gp_map, md_map, rtol=1e-6, atol=0.0):
-        values = np.asarray(md_map.data.compute())
-        assert values.shape == gp_map.data.shape
-        # same type; mapds reads FITS big-endian data into native byte order
-        assert values.dtype == gp_map.data.dtype.newbyteorder("=")
-        assert md_map.unit == gp_map.unit
-        np.testing.assert_allclose(values, gp_map.data, rtol=rtol, atol=atol, equal_nan=True)
-        assert md_map.geom.axes_names == list(gp_map.geom.axes_names)
-        for md_axis, gp_axis in zip(md_map.geom.axes, gp_map.geom.axes, strict=True):
-            if isinstance(gp_axis, gmaps.LabelMapAxis):
-                assert list(md_axis.center) == list(gp_axis.center)
-                continue
-            np.testing.assert_allclose(md_axis.edges.value, gp_axis.edges.value, rtol=1e-12)
-            assert md_axis.edges.unit == gp_axis.edges.unit
-        if hasattr(gp_map.geom, "wcs") and not hasattr(gp_map.geom, "region"):
-            for name in ("crpix", "cdelt", "crval"):
-                np.testing.assert_allclose(
-                    getattr(md_map.geom.wcs.wcs, name), getattr(gp_map.geom.wcs.wcs, name), rtol=1e-12
-                )
-            assert list(md_map.geom.wcs.wcs.ctype) == list(gp_map.geom.wcs.wcs.ctype)
+        assert_map_same(md_map, gp_map, rtol=rtol, atol=atol)
 
     return check
 
