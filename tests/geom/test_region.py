@@ -122,9 +122,19 @@ def test_to_wcs_geom_matches_gammapy(region_pair, width_min):
 
 def test_wcs_coord_and_weights_match_gammapy(region_pair, same):
     ours, theirs = region_pair
-    if isinstance(ours.region, PointSkyRegion) and ours.axes:
-        pytest.skip("gammapy fails to index the 1×1 image of a point region with axes")
     coords, weights = ours.get_wcs_coord_and_weights()
+    if isinstance(ours.region, PointSkyRegion) and ours.axes:
+        # gammapy 2.1 fails to index the 1×1 image of a point region with axes: compare with
+        # its answer for the image, and the axis coordinates with the axis centres.
+        with pytest.raises(TypeError, match="scalar"):
+            theirs.get_wcs_coord_and_weights()
+        ref_coords, ref_weights = theirs.to_image().get_wcs_coord_and_weights()
+        same(weights, ref_weights)
+        assert coords.axis_names == [*ref_coords.axis_names, *theirs.axes.names]
+        same(list(coords)[:2], list(ref_coords))
+        for axis in theirs.axes:
+            same(coords[axis.name].reshape(-1), axis.center.value)
+        return
     ref_coords, ref_weights = theirs.get_wcs_coord_and_weights()
     same(weights, ref_weights)
     assert coords.axis_names == ref_coords.axis_names
@@ -175,7 +185,12 @@ def test_equality_matches_gammapy(region_pair):
 def test_hdulist_identical_and_read_both_ways(region_pair, ref, same, tmp_path, fmt):
     ours, theirs = region_pair
     if fmt == "ogip" and not ours.axes:
-        pytest.skip("OGIP needs an energy axis")
+        # OGIP tables list energy channels: without an energy axis both libraries refuse.
+        with pytest.raises(KeyError, match="energy"):
+            theirs.to_hdulist(format=fmt)
+        with pytest.raises(KeyError, match="energy"):
+            ours.to_hdulist(format=fmt)
+        return
     names = {"hdu_bands": "X_BANDS", "hdu_region": "X_REGION"} if fmt == "gadf" else {}
     hdulist, ref_hdulist = ours.to_hdulist(format=fmt, **names), theirs.to_hdulist(format=fmt, **names)
     assert [hdu.name for hdu in hdulist] == [hdu.name for hdu in ref_hdulist]

@@ -48,8 +48,6 @@ def test_cutout_reads_only_its_bytes(counting_fs, tmp_path, chunks):
 
 
 def test_map_cutout_reads_only_its_bytes(counting_fs, tmp_path):
-    if not hasattr(Map, "cutout"):
-        pytest.skip("Map.cutout not available")
     m = make_cube(npix=(300, 120), nbin=3)
     path = tmp_path / "c.fits"
     m.write(path, hdu="COUNTS")

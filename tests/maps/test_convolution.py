@@ -10,6 +10,7 @@ from gammapy.irf import PSFKernel as GammapyPSFKernel
 
 from mapds.errors import GeometryMismatchError, InvalidArgumentError
 from mapds.geom import WcsGeom
+from mapds.irf import PSFKernel
 from mapds.maps import Map
 from mapds.maps.convolution import fft_convolve
 
@@ -68,10 +69,9 @@ def test_convolve_kernel_map(cube_pair, psf_kernel, assert_map_equal, raise_if_d
 
 def test_convolve_psf_kernel_object(cube_pair, psf_kernel, assert_map_equal):
     """Any object with a ``psf_kernel_map`` (here mapds' own PSFKernel) is accepted."""
-    psf_kernel_module = pytest.importorskip("mapds.irf.psf_kernel")
     gp, md = cube_pair
     kernel, kernel_map = psf_kernel
-    md_kernel = psf_kernel_module.PSFKernel(kernel_map)
+    md_kernel = PSFKernel(kernel_map)
     _float32_close(gp.convolve(kernel), md.convolve(md_kernel), assert_map_equal)
 
 

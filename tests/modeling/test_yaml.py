@@ -151,10 +151,6 @@ def test_crab_models_file(crab_dir, tmp_path, plain):
 
 def test_template_file_is_read_lazily_like_gammapy(crab_dir, tmp_path, plain):
     iem = crab_dir / "Fermi-LAT-3FHL_iem.fits"
-    try:
-        Map.read(iem)
-    except NotImplementedError:
-        pytest.skip("Map.read is not available yet (mapds.io)")
     text = (
         "components:\n-   name: diffuse\n    type: SkyModel\n    spectral:\n"
         "        type: PowerLawNormSpectralModel\n        parameters: []\n"
