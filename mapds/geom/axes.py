@@ -139,7 +139,7 @@ class MapAxes(Sequence):
         """Coordinate of the middle pixel of each axis."""
         return tuple(ax.pix_to_coord((float(ax.nbin) - 1.0) / 2.0) for ax in self)
 
-    def index(self, axis_name: str) -> int:
+    def index(self, axis_name: str) -> int:  # type: ignore[override]  # gammapy's: by axis name
         """Position of an axis in geometry order."""
         try:
             return self.names.index(axis_name)
@@ -333,7 +333,7 @@ class MapAxes(Sequence):
         if format in SINGLE_ENERGY_AXIS_FORMATS:
             return cls([MapAxis.from_table(table, format=format)])
         if format == "gadf":
-            axes = []
+            axes: list[MapAxis | LabelMapAxis] = []
             for idx in range(MAX_BANDS_AXES):
                 axcols = table.meta.get(f"AXCOLS{idx + 1}")
                 if axcols is None:

@@ -124,6 +124,39 @@ class Geom(abc.ABC):
     def pix_to_idx(self, pix, clip=False) -> tuple:
         """Pixel coordinates to integer indices (``-1`` outside unless ``clip``)."""
 
+    @abc.abstractmethod
+    def pix_to_coord(self, pix) -> tuple:
+        """Pixel coordinates to map coordinates."""
+
+    @abc.abstractmethod
+    def solid_angle(self) -> u.Quantity:
+        """Solid angle of each pixel."""
+
+    @abc.abstractmethod
+    def pad(self, pad_width, axis_name=None) -> Geom:
+        """The geometry padded by ``pad_width`` pixels (spatially, or along ``axis_name``)."""
+
+    @abc.abstractmethod
+    def downsample(self, factor: int, axis_name=None) -> Geom:
+        """The geometry with bins ``factor`` times larger (spatially, or along ``axis_name``)."""
+
+    @abc.abstractmethod
+    def upsample(self, factor: int, axis_name=None) -> Geom:
+        """The geometry with bins ``factor`` times smaller (spatially, or along ``axis_name``)."""
+
+    @abc.abstractmethod
+    def is_allclose(self, other: Geom, rtol_axes=1e-6, atol_axes=1e-6) -> bool:
+        """Same kind of geometry, data shape and axes (within tolerances)."""
+
+    @abc.abstractmethod
+    def to_spatial_attrs(self) -> dict:
+        """The spatial part as netCDF-safe attributes (of the ``spatial_ref`` coordinate)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_spatial_attrs(cls, attrs: dict, axes) -> Geom:
+        """Inverse of :meth:`to_spatial_attrs`, with ``axes``."""
+
     def coord_to_idx(self, coords, clip=False) -> tuple:
         """Map coordinates to integer pixel indices (``-1`` outside unless ``clip``)."""
         return self.pix_to_idx(self.coord_to_pix(coords), clip=clip)

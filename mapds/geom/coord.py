@@ -155,7 +155,7 @@ class MapCoord:
         lat = u.Quantity(np.asarray(self.lat), "deg")
         return SkyCoord(lon, lat, frame=self.frame)
 
-    def to_frame(self, frame: str) -> MapCoord:
+    def to_frame(self, frame: str | None) -> MapCoord:
         """The same points with ``lon``/``lat`` in another frame.
 
         Quantities stay Quantities; dask arrays are transformed lazily, block by block.

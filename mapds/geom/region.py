@@ -200,9 +200,9 @@ class RegionGeom(Geom):
         """
         if mode == "edges" and axis_name is None:
             raise AxisError("RegionGeom.get_coord(mode='edges') needs an axis_name")
-        coords = self.axes.get_coord(mode=mode, axis_name=axis_name)
-        coords["skycoord"] = self.center_skydir.reshape((1, 1))
-        coords = MapCoord.create(coords, frame=self.frame).to_frame(frame or self.frame)
+        axis_coords = self.axes.get_coord(mode=mode, axis_name=axis_name)
+        axis_coords["skycoord"] = self.center_skydir.reshape((1, 1))
+        coords = MapCoord.create(axis_coords, frame=self.frame).to_frame(frame or self.frame)
         return coords if sparse else coords.broadcasted
 
     def get_idx(self) -> tuple[np.ndarray, ...]:
@@ -244,6 +244,7 @@ class RegionGeom(Geom):
         elif isinstance(coords, dict) and not any(key in coords for key in ("lon", "lat", "skycoord")):
             coords = {"skycoord": self.center_skydir, **coords}
         coords = MapCoord.create(coords, frame=self.frame, axis_names=self.axes.names)
+        pix: tuple
         if self._region is None:
             pix = (0, 0)
         else:

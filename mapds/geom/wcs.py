@@ -378,7 +378,9 @@ class WcsGeom(Geom):
             vectors = vectors[:2] + [np.array([float(t)]) for t in idx]
         return vectors
 
-    def _pix_grid(self, idx=None, mode="center", sparse=False, axis_name=("lon", "lat")) -> list[np.ndarray]:
+    def _pix_grid(
+        self, idx=None, mode="center", sparse=False, axis_name=("lon", "lat")
+    ) -> tuple[np.ndarray, ...]:
         vectors = self._pix_vectors(idx=idx, mode=mode, axis_name=axis_name)
         return np.meshgrid(*vectors[::-1], indexing="ij", sparse=sparse)[::-1]
 
@@ -743,7 +745,7 @@ class WcsGeom(Geom):
             return False
         return bool(self.wcs.wcs.compare(other.wcs.wcs, cmp=2, tolerance=tolerance))
 
-    def is_allclose(self, other: WcsGeom, rtol_axes=1e-6, atol_axes=1e-6, rtol_wcs=1e-6) -> bool:
+    def is_allclose(self, other: Geom, rtol_axes=1e-6, atol_axes=1e-6, rtol_wcs=1e-6) -> bool:
         """Same data shape, axes (within tolerances) and WCS."""
         if not isinstance(other, WcsGeom) or self.data_shape != other.data_shape:
             return False

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import zlib
+from typing import Any, cast
 
 import numpy as np
 import zarr
@@ -113,7 +114,8 @@ def _convert_image(stream: _Stream, header: fits.Header, group: zarr.Group, key:
             slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True)
         )
         raw = np.empty(tuple(s.stop - s.start for s in region), dtype=codec.file_dtype)
-        stream.read_exact(memoryview(raw.reshape(-1)).cast("B"), where)
+        # numpy's stubs give ndarray the buffer protocol for Python >= 3.12 only
+        stream.read_exact(memoryview(raw.reshape(-1)).cast("B"), where)  # type: ignore[arg-type]
         array[region] = codec.decode(raw)
 
 
@@ -121,7 +123,7 @@ def _convert(location: Location, dest: Location) -> None:
     """Decompress ``location`` into a cache entry at ``dest``."""
     store = zarr.storage.LocalStore(dest.path)
     group = zarr.open_group(store, mode="w", zarr_format=3)
-    entries = []
+    entries: list[dict[str, Any]] = []
     with storage_errors(location.url), location.fs.open(location.path, "rb") as raw:
         stream = _Stream(gzip.GzipFile(fileobj=raw, mode="rb"), location.url)
         while True:
@@ -160,10 +162,10 @@ class CachedBackend(FitsBackend):
     def data_bytes(self, info: HduInfo) -> bytes:
         if info.data_size == 0:
             return b""
-        return np.asarray(self.group[f"hdu{info.index}"][:]).tobytes()
+        return np.asarray(cast(zarr.Array, self.group[f"hdu{info.index}"])[:]).tobytes()
 
     def image(self, info: HduInfo, as_bool: bool, where: str) -> ZarrLazyArray:
-        return ZarrLazyArray(self.group[f"hdu{info.index}"], as_bool=as_bool)
+        return ZarrLazyArray(cast(zarr.Array, self.group[f"hdu{info.index}"]), as_bool=as_bool)
 
 
 def open_cached(location: Location, token: str, cache_dir=None, checksum: bool = False) -> FitsFile:
@@ -204,6 +206,6 @@ def open_cached(location: Location, token: str, cache_dir=None, checksum: bool =
         raise CorruptFileError(f"Cache entry {path!r} for {location.url!r} has an unknown layout")
     hdus = [
         HduInfo(i, e["name"], fits.Header.fromstring(e["header"]), 0, 0, int(e["data_size"]))
-        for i, e in enumerate(group.attrs["hdus"])
+        for i, e in enumerate(cast("list[dict[str, Any]]", group.attrs["hdus"]))
     ]
     return FitsFile(location, hdus, token, CachedBackend(group))

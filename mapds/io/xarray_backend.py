@@ -44,7 +44,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import dask
 import numpy as np
@@ -116,7 +116,7 @@ class MapBackendArray(BackendArray):
         Its dimension names (axis names, then ``y``, ``x``).
     """
 
-    def __init__(self, m: Map, dims: tuple[str, ...]):
+    def __init__(self, m: Map, dims: tuple[Hashable, ...]):
         self.map = m
         self.dims = tuple(dims)
         self.shape = tuple(m.data.shape)
@@ -198,7 +198,7 @@ def map_dataarray_lazy(m: Map, name: str) -> xr.DataArray:
 
 
 class _Contents:
-    def __init__(self):
+    def __init__(self) -> None:
         self.maps: dict[str, Map] = {}
         self.attrs: dict = {}
         self.tables: list[str] = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any, cast
 
 import dask
 import dask.array as da
@@ -128,7 +129,8 @@ def _dataset_of(m: Map, name: str) -> xr.Dataset:
 
 def _write_dataset(ds: xr.Dataset, store, group: str | None, compute: bool):
     encoding = {name: {"compressors": MAP_COMPRESSORS} for name in ds.data_vars}
-    return ds.to_zarr(
+    # xarray's overloads type compute as Literal[True] or Literal[False], not bool
+    return ds.to_zarr(  # type: ignore[call-overload]
         store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute, encoding=encoding
     )
 
@@ -230,7 +232,8 @@ def write_zarr_group(
 
 
 def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:
-    candidates = [v for v, var in ds.data_vars.items() if var.dims[-2:] == SPATIAL_DIMS]
+    # zarr names its arrays with strings
+    candidates = cast("list[str]", [v for v, var in ds.data_vars.items() if var.dims[-2:] == SPATIAL_DIMS])
     if name is None:
         if not candidates:
             raise MissingHDUError(f"{url!r} holds no map (no variable with dimensions {SPATIAL_DIMS})")
@@ -258,7 +261,7 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
         raise CorruptFileError(f"{location.url!r}: map {variable!r} has invalid coordinates: {exc}") from exc
     attrs = ds[variable].attrs
     meta = meta_from_attrs(attrs)
-    array = zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable]
+    array = cast(zarr.Array, zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable])
     key = f"{group}/{variable}" if group else variable
     token = location.child(f"{key}/zarr.json").identity()
     # Default chunks follow the zarr chunks (as in xarray.open_zarr): tasks never split or
@@ -288,8 +291,10 @@ def read_zarr_map(url, name=None, *, chunks=None, storage_options=None) -> Map:
         groups = {g.lower(): g for g in root.group_keys()}
         if name is not None and name.lower() in groups:
             return _read_map(store, groups[name.lower()], None, location, chunks)
-        if name is None and _GROUP_KEY in root.attrs and root.attrs[_GROUP_KEY]["maps"]:
-            return _read_map(store, root.attrs[_GROUP_KEY]["maps"][0], None, location, chunks)
+        if name is None and _GROUP_KEY in root.attrs:
+            group_maps = cast("dict[str, Any]", root.attrs[_GROUP_KEY])["maps"]
+            if group_maps:
+                return _read_map(store, group_maps[0], None, location, chunks)
         return _read_map(store, None, name, location, chunks)
 
 

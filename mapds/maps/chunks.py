@@ -7,7 +7,7 @@ non-spatial axes (so per-pixel operations along energy stay inside one task) and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import dask.array as da
 import numpy as np
@@ -37,7 +37,7 @@ def _default(shape: tuple[int, ...], dtype, n_spatial: int) -> tuple[tuple[int, 
 
 
 def normalize_chunks(
-    chunks, shape: Sequence[int], dims: Sequence[str], dtype, native=None
+    chunks, shape: Sequence[int], dims: Sequence[Hashable], dtype, native=None
 ) -> tuple[tuple[int, ...], ...]:
     """Explicit dask chunks for a map.
 

@@ -9,7 +9,7 @@ whole plane because every output pixel only sees pixels within the kernel radius
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import astropy.units as u
 import dask.array as da
@@ -19,6 +19,7 @@ import scipy.signal
 from astropy.convolution import Tophat2DKernel
 
 from ..errors import GeometryMismatchError, InvalidArgumentError
+from ..geom import WcsGeom
 
 if TYPE_CHECKING:
     from .core import Map
@@ -90,7 +91,7 @@ def _resolve_kernel(m: Map, kernel):
     """Kernel array (dask for kernel maps, not computed here) and the axes it brings."""
     kernel_map = getattr(kernel, "psf_kernel_map", kernel)
     if hasattr(kernel_map, "geom"):
-        scales, kernel_scales = m.geom.pixel_scales.deg, kernel_map.geom.pixel_scales.deg
+        scales, kernel_scales = cast(WcsGeom, m.geom).pixel_scales.deg, kernel_map.geom.pixel_scales.deg
         if not np.allclose(scales, kernel_scales, rtol=PIXEL_SCALE_RTOL):
             raise GeometryMismatchError(
                 f"Pixel size of kernel ({kernel_scales} deg) and map ({scales} deg) not compatible"
@@ -210,7 +211,7 @@ def smooth(m: Map, width, kernel="gauss", **kwargs) -> Map:
         float64 map (gammapy's smoothing output type).
     """
     if isinstance(width, (u.Quantity, str)):
-        width = (u.Quantity(width) / m.geom.pixel_scales.mean()).to_value("")
+        width = (u.Quantity(width) / cast(WcsGeom, m.geom).pixel_scales.mean()).to_value("")
     mode = kwargs.get("mode", "reflect")
     if mode not in _BOUNDARIES:
         raise InvalidArgumentError(f"Invalid smoothing mode {mode!r}; expected one of {tuple(_BOUNDARIES)}")

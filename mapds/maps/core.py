@@ -85,7 +85,7 @@ class Map(NDArrayOperatorsMixin):
     and ``dask.visualize(m)`` work on it.
     """
 
-    __hash__ = None  # maps compare element-wise, like arrays
+    __hash__ = None  # type: ignore[assignment]  # maps compare element-wise, like arrays
 
     def __init__(self, geom: Geom, data=None, dtype=None, meta=None, unit="", *, chunks=None):
         unit = _as_unit(unit)

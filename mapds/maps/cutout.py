@@ -83,7 +83,7 @@ def crop(m: Map, crop_width) -> Map:
         widths = np.broadcast_to(u.Quantity(crop_width).to_value("deg").ravel(), (2,))
         crop_x, crop_y = (int(np.round(w)) for w in widths / geom.pixel_scales.deg)
     elif np.isscalar(crop_width):
-        crop_x = crop_y = int(crop_width)
+        crop_x = crop_y = int(crop_width)  # type: ignore[arg-type]  # np.isscalar: any scalar
     else:
         crop_x, crop_y = int(crop_width[0]), int(crop_width[1])
     ny, nx = geom.data_shape[-2:]

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Hashable
 from functools import lru_cache, partial
 
 import astropy.units as u
@@ -52,7 +53,7 @@ SPATIAL_DIMS = ("y", "x")
 SPATIAL_REF = "spatial_ref"
 #: Names of the lazy 2-D sky-coordinate coordinates of a WCS map.
 SKY_COORDS = ("lon", "lat")
-GEOM_TYPES = {"wcs": WcsGeom, "region": RegionGeom}
+GEOM_TYPES: dict[str, type[Geom]] = {"wcs": WcsGeom, "region": RegionGeom}
 
 #: CF ``grid_mapping_name`` of the FITS projections that CF names, and the CF attributes holding
 #: the WCS reference point (``CRVAL1``, ``CRVAL2``).
@@ -99,7 +100,7 @@ def cf_grid_mapping(geom: Geom) -> dict:
         return {}
     name, lon_key, lat_key = CF_GRID_MAPPINGS[geom.projection]
     lon_ref, lat_ref = (float(v) for v in geom.wcs.wcs.crval)
-    attrs = {"grid_mapping_name": name}
+    attrs: dict[str, str | float] = {"grid_mapping_name": name}
     if lon_key:
         attrs[lon_key] = lon_ref
     if lat_key:
@@ -197,7 +198,7 @@ def to_dataarray(geom: Geom, data, unit: u.UnitBase, meta: dict | None = None, n
     return out
 
 
-def _axis_from_coords(array: xr.DataArray, name: str):
+def _axis_from_coords(array: xr.DataArray, name: Hashable):
     coord = array.coords[name]
     node_type = coord.attrs.get("node_type", "edges")
     if node_type == "label":
@@ -245,12 +246,12 @@ def _pixel_offset(array: xr.DataArray, dim: str) -> tuple[float, float]:
 def _regridded_wcs(wcs: WCS, start: tuple[float, float], step: tuple[float, float]) -> WCS:
     """The WCS whose pixel ``i`` is pixel ``start + step * i`` of ``wcs`` (per axis x, y)."""
     out = wcs.deepcopy()
-    start, step = np.asarray(start), np.asarray(step)
-    out.wcs.crpix = (out.wcs.crpix - 1 - start) / step + 1
+    offset, scale = np.asarray(start), np.asarray(step)
+    out.wcs.crpix = (out.wcs.crpix - 1 - offset) / scale + 1
     if out.wcs.has_cd():
-        out.wcs.cd = out.wcs.cd * step[np.newaxis, :]
+        out.wcs.cd = out.wcs.cd * scale[np.newaxis, :]
     else:
-        out.wcs.cdelt = out.wcs.cdelt * step
+        out.wcs.cdelt = out.wcs.cdelt * scale
     out.wcs.set()
     return out
 
@@ -276,7 +277,7 @@ def geom_from_dataarray(array: xr.DataArray) -> Geom:
     if geom_type not in GEOM_TYPES:
         raise GeometryMismatchError(f"Unknown geometry type {geom_type!r} on {SPATIAL_REF}")
     geom = GEOM_TYPES[geom_type].from_spatial_attrs(attrs, axes)
-    if geom_type != "wcs":
+    if not isinstance(geom, WcsGeom):  # geom_type != "wcs"
         return geom
     (y0, ystep), (x0, xstep) = (_pixel_offset(array, dim) for dim in SPATIAL_DIMS)
     npix = (array.sizes["x"], array.sizes["y"])

@@ -29,7 +29,8 @@ moved between DataArrays and Datasets as they are (numpy, dask or xarray's lazil
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from typing import cast
 
 import xarray as xr
 
@@ -43,7 +44,7 @@ SPATIAL_REF = "spatial_ref"
 GRID_MAPPING = "grid_mapping"
 
 
-def _parse(text: str) -> dict[str, str]:
+def _parse(text: object) -> dict[str, str]:
     """``{"new": "old"}`` from the ``mapds_rename`` attribute."""
     pairs = {}
     for item in str(text or "").split():
@@ -131,7 +132,7 @@ def _with_encodings(out: xr.DataArray, source: xr.DataArray, names: Mapping[str,
     """``out`` (``source`` renamed by ``names``) with the encodings of ``source`` and of its
     coordinates, their ``preferred_chunks`` following the new dimension names."""
     out.encoding = _renamed_encoding(source.encoding, names)
-    for name, coord in source.coords.items():
+    for name, coord in cast("Mapping[str, xr.DataArray]", source.coords).items():
         new = names.get(name, name)
         if coord.encoding and new in out.coords:
             out.coords[new].variable.encoding = _renamed_encoding(coord.encoding, names)
@@ -153,7 +154,7 @@ def map_dataarray(arr: xr.DataArray) -> xr.DataArray:
     restored = set(present.values())
     drop = [
         name
-        for name in arr.coords
+        for name in cast("Iterable[str]", arr.coords)
         if name not in present
         and name not in arr.dims
         and (name in restored or (name.startswith(SPATIAL_REF) and name != own_ref))
@@ -169,11 +170,11 @@ def map_dataarray(arr: xr.DataArray) -> xr.DataArray:
 class _Layout:
     """Names given so far while combining DataArrays into a Dataset."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.grids: list[tuple[str, tuple[dict, dict]]] = []  # (suffix, signature)
         self.axes: dict[str, dict] = {}  # dimension name -> axis signature
-        self.coords: dict[str, xr.Variable] = {}
-        self.used: set[str] = set()
+        self.coords: dict[Hashable, xr.Variable] = {}
+        self.used: set[Hashable] = set()
 
     def grid_suffix(self, name: str, signature) -> str:
         for suffix, known in self.grids:
@@ -214,7 +215,8 @@ def _names_of(arr: xr.DataArray, name: str, layout: _Layout) -> dict[str, str]:
             names.update({d: f"{d}{suffix}" for d in SPATIAL_DIMS if d in arr.dims})
             if SPATIAL_REF in arr.coords:
                 names[SPATIAL_REF] = f"{SPATIAL_REF}{suffix}"
-    for dim in arr.dims:
+    # map DataArrays (Map.to_xarray) name their dimensions and coordinates with strings
+    for dim in cast("tuple[str, ...]", arr.dims):
         if dim in SPATIAL_DIMS:
             continue
         candidates = itertools.chain(
@@ -224,10 +226,10 @@ def _names_of(arr: xr.DataArray, name: str, layout: _Layout) -> dict[str, str]:
         new = layout.axis_name(dim, _axis_signature(arr, dim), candidates)
         if new != dim:
             names[dim] = new
-    for coord, value in arr.coords.items():
+    for coord, value in cast("Mapping[str, xr.DataArray]", arr.coords).items():
         if coord in names or coord in arr.dims:
             continue
-        moved = [d for d in value.dims if d in names]
+        moved = [d for d in cast("tuple[str, ...]", value.dims) if d in names]
         if moved:
             first = moved[0]
             if value.dims == (first,) and coord.startswith(f"{first}_"):
@@ -240,10 +242,10 @@ def _names_of(arr: xr.DataArray, name: str, layout: _Layout) -> dict[str, str]:
             and not _same_variable(layout.coords[coord], value.variable)
         ):
             extra = suffix or f"_{name}"
-            candidates = (f"{coord}{extra}" if i == 1 else f"{coord}{extra}{i}" for i in itertools.count(1))
+            renamings = (f"{coord}{extra}" if i == 1 else f"{coord}{extra}{i}" for i in itertools.count(1))
             names[coord] = next(
                 c
-                for c in candidates
+                for c in renamings
                 if c not in layout.coords or _same_variable(layout.coords[c], value.variable)
             )
     return names

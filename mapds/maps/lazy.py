@@ -23,8 +23,11 @@ __all__ = ["LazyArray", "WindowedArray", "normalize_index"]
 class LazyArray(Protocol):
     """What a storage back end provides: shape, dtype and basic-slicing reads."""
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray: ...
 
@@ -89,7 +92,7 @@ class WindowedArray:
 
     def _compose(self, key) -> tuple:
         key = iter(normalize_index(key, self.shape))
-        out = []
+        out: list[int | slice] = []
         for w in self.window:
             if isinstance(w, int):
                 out.append(w)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..geom import WcsGeom
+from ..geom.base import Geom
 
 if TYPE_CHECKING:
     from .core import Map
@@ -44,6 +45,7 @@ def pad(m: Map, pad_width, axis_name=None, mode="constant", cval=0) -> Map:
     """
     if mode not in PAD_MODES:
         raise InvalidArgumentError(f"Invalid pad mode {mode!r}; expected one of {PAD_MODES}")
+    geom: Geom
     if axis_name is None:
         if not isinstance(m.geom, WcsGeom):
             raise NotImplementedError(f"Spatial padding is not supported by {type(m.geom).__name__}")

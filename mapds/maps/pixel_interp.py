@@ -16,6 +16,7 @@ broadcast together, so the same code serves scattered points and whole output bl
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def _interp_window(values: np.ndarray, cells: list) -> np.ndarray:
         term = corner(dict(zip(dims, bits, strict=True)))
         term = term if weight is None else term * weight
         result = term if result is None else result + term
-    return result
+    return cast(np.ndarray, result)  # the product above has at least one term
 
 
 def evaluate(window: np.ndarray, cells: list, values_scale: str | None, nans=None) -> np.ndarray:

@@ -8,6 +8,8 @@ still a graph that reads only the region's cutout.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import astropy.units as u
 import dask.array as da
 import numpy as np
@@ -27,6 +29,11 @@ class RegionNDMap(Map):
     As in gammapy, ``data`` may also be given without the two trailing spatial dimensions.
     """
 
+    if TYPE_CHECKING:
+
+        @property
+        def geom(self) -> RegionGeom: ...
+
     def __init__(self, geom, data=None, dtype=None, meta=None, unit="", *, chunks=None):
         if data is not None and np.ndim(data) + 2 == len(geom.data_shape):
             if np.shape(data) == geom.data_shape[:-2]:
@@ -34,7 +41,7 @@ class RegionNDMap(Map):
         super().__init__(geom, data=data, dtype=dtype, meta=meta, unit=unit, chunks=chunks)
 
     @classmethod
-    def create(
+    def create(  # type: ignore[override]  # gammapy's RegionNDMap.create(region, ...)
         cls,
         region,
         axes=None,
@@ -90,7 +97,7 @@ class RegionNDMap(Map):
         if weights is not None:
             data = data * da.broadcast_to(da.asarray(_operand(weights)), data.shape).rechunk(data.chunks)
         func = np.all if self.is_mask else np.nansum if preserve_counts else np.nanmean
-        return self.copy(geom=geom, data=da.coarsen(func, data, {idx: factor}))
+        return cast(RegionNDMap, self.copy(geom=geom, data=da.coarsen(func, data, {idx: factor})))
 
     def upsample(self, factor, order=0, preserve_counts=True, axis_name=None) -> RegionNDMap:
         """Split every bin of ``axis_name`` (default: the first axis) into ``factor`` bins.
@@ -105,7 +112,7 @@ class RegionNDMap(Map):
         data = interpolate.interp_values(self, pix).reshape(geom.data_shape)
         if preserve_counts:
             data = data / factor
-        return self.copy(geom=geom, data=data)
+        return cast(RegionNDMap, self.copy(geom=geom, data=data))
 
     def _interp_by_pix_lazy(self, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
         """Interpolated values; spatial pixels are ignored (one bin).
@@ -223,7 +230,7 @@ def to_region_nd_map(m: Map, region=None, func=np.nansum, weights=None, method="
         data = data.astype(m.dtype).reshape(geom.data_shape)
     else:
         cutout = m.cutout(position=geom.center_skydir, width=geom.width)
-        mask = cutout.geom.to_image().region_mask([geom.region]).data
+        mask = cast(WcsGeom, cutout.geom.to_image()).region_mask([geom.region]).data
         values = cutout.dask_data
         if weights is not None:
             weights_cutout = weights.cutout(position=geom.center_skydir, width=geom.width)

@@ -10,7 +10,7 @@ with the rules of :mod:`mapds.maps.pixel_interp`.  Onto a region geometry the po
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import astropy.units as u
 import dask
@@ -232,8 +232,12 @@ def interp_to_geom(
     else:
         dtype = pixel_interp.interp_dtype(m.dtype, method, values_scale)
     out_chunks = normalize_chunks(chunks, geom.data_shape, geom_dims(geom), dtype)
-    solid_source = m.geom.to_image().solid_angle(chunks=m.dask_data.chunks[-2:]) if preserve_counts else None
-    solid_target = geom.to_image().solid_angle(chunks=out_chunks[-2:]) if preserve_counts else None
+    # dask arrays of solid angles (sr), used only when preserving counts
+    solid_source: Any = None
+    solid_target: Any = None
+    if preserve_counts:
+        solid_source = m.geom.to_image().solid_angle(chunks=m.dask_data.chunks[-2:])
+        solid_target = geom.to_image().solid_angle(chunks=out_chunks[-2:])
     deg2 = float((1 * u.sr).to_value("deg2"))
     bounds = [np.cumsum((0, *c)) for c in out_chunks]
     blocks = np.empty(tuple(len(c) for c in out_chunks), dtype=object)

@@ -126,6 +126,7 @@ def from_stack(maps: Sequence[Map], axis: MapAxis | None = None, axis_name: str 
             )
         variables.append(m.to_unit(first.unit).to_xarray().variable)
     # xarray joins by dimension name; the joined axis goes first in data order.
+    assert axis is not None  # given, or stacked from the axis_name axes above
     joined = xr.Variable.concat(variables, dim=axis.name)
     joined = joined.transpose(axis.name, *(d for d in joined.dims if d != axis.name))
     return first.copy(geom=geom.to_cube([axis]), data=joined.data, meta={})

@@ -147,7 +147,7 @@ def read_header(next_block: Callable[[], bytes], index: int, url: str) -> tuple[
     n_bytes : int
         Bytes the header occupies (a multiple of 2880).
     """
-    blocks = []
+    blocks: list[bytes] = []
     while True:
         block = next_block()
         if len(block) < BLOCK:

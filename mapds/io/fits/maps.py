@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import dask.array as da
 import numpy as np
@@ -196,7 +197,7 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
     axes = m.geom.axes
     if format in FGST_BANDS and (len(axes) != 1 or axes[0].name != "energy"):
         raise ValueError("The 'fgst' formats support a single 'energy' axis and no other axes")
-    header = m.geom.to_header()
+    header = cast(WcsGeom, m.geom).to_header()
     hdus = []
     if len(axes):
         bands = axes.to_table_hdu(

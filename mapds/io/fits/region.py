@@ -8,6 +8,8 @@ its header.  Region maps are small: they are read and written eagerly.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -53,7 +55,7 @@ def read_region_map(source: HduSource, index: int, hdu_bands, where: str) -> Map
 
 def region_map_hdus(m: Map, name: str, hdu_bands=None) -> list:
     """``<NAME>`` (``CHANNEL``/``DATA``), ``<NAME>_BANDS`` and, with a region, ``<NAME>_REGION``."""
-    geom: RegionGeom = m.geom
+    geom = cast(RegionGeom, m.geom)
     name = name.upper()
     values = m.quantity
     table = Table()

@@ -15,6 +15,7 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import dask.array as da
 import numpy as np
@@ -57,7 +58,8 @@ class PixelTarget:
                 if length <= scratch.size:
                     encoded = scratch[: len(runs) * length]
                     self.codec.encode_into(flat[first * length : (first + len(runs)) * length], encoded)
-                    view = memoryview(encoded).cast("B")
+                    # numpy's stubs give ndarray the buffer protocol for Python >= 3.12 only
+                    view = memoryview(encoded).cast("B")  # type: ignore[arg-type]
                     for i, offset in enumerate(runs):
                         block = view[i * length * encoded.itemsize : (i + 1) * length * encoded.itemsize]
                         pwrite_all(fd, block, self.data_offset + offset * encoded.itemsize)
@@ -68,7 +70,7 @@ class PixelTarget:
                     self.codec.encode_into(flat[start + at : start + at + n], scratch[:n])
                     pwrite_all(
                         fd,
-                        memoryview(scratch[:n]).cast("B"),
+                        memoryview(scratch[:n]).cast("B"),  # type: ignore[arg-type]
                         self.data_offset + (runs[0] + at) * scratch.itemsize,
                     )
         finally:
@@ -176,14 +178,10 @@ def _write_local(path: str, hdus: list, checksum: bool) -> None:
     finally:
         os.close(fd)
     if images:
-        da.store(
-            [hdu.data for hdu, *_ in images],
-            [
-                PixelTarget(path, data_offset, hdu.data.shape, hdu.codec)
-                for hdu, _, _, data_offset, _ in images
-            ],
-            lock=False,
-            compute=True,
-        )
+        # dask.array.store writes into any object with __setitem__ (its stubs say arrays)
+        targets: list[Any] = [
+            PixelTarget(path, data_offset, hdu.data.shape, hdu.codec) for hdu, _, _, data_offset, _ in images
+        ]
+        da.store([hdu.data for hdu, *_ in images], targets, lock=False, compute=True)
     if checksum:
         fill_checksums(path, [(header, h_off, d_off, size) for _, header, h_off, d_off, size in images])
