@@ -127,10 +127,10 @@ class _CountingFile:
         return iter(self._f)
 
 
-_COUNTING: dict[str, type] = {}
+_COUNTING: dict[str, Any] = {}
 
 
-def _make_counting_class(base: str) -> type:
+def _make_counting_class(base: str) -> Any:
     import fsspec
 
     base_cls = fsspec.get_filesystem_class(base)
@@ -221,6 +221,11 @@ def fits_image_spans(path: str | os.PathLike) -> list[tuple[int, int]]:
     ----------
     path : str or os.PathLike
         A local FITS file.
+
+    Returns
+    -------
+    list of tuple of int
+        ``(start, end)`` byte offsets of each image HDU's data (without padding), in file order.
     """
     from astropy.io import fits
 
@@ -244,12 +249,24 @@ def image_bytes_read(counter: ByteCounter, path: str | os.PathLike, name: str | 
         A local copy of the file (its spans are taken from it).
     name : str, optional
         The path the counter recorded the reads under (a suffix of it is enough); default ``path``.
+
+    Returns
+    -------
+    int
+        Bytes recorded by ``counter`` that fall inside the image data sections of the file.
     """
     suffix = str(path) if name is None else name
     return sum(counter.bytes_in(start, end, suffix) for start, end in fits_image_spans(path))
 
 
 # -- a local S3 server -----------------------------------------------------------------------------
+
+
+def _host_port(address: Any) -> str:
+    """``host:port`` of a bound server address."""
+    host, port = address[:2]
+    return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
+
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -371,8 +388,7 @@ def moto_s3_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[S3Server]
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="moto-s3", daemon=True)
     thread.start()
-    bound_host, bound_port = server.server_address[:2]
-    endpoint = f"http://{bound_host}:{bound_port}"
+    endpoint = f"http://{_host_port(server.server_address)}"
     options = {
         "key": "testing",
         "secret": "testing",
@@ -401,7 +417,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self):
         self._sent_from = None
         path = self.translate_path(self.path)
         header = self.headers.get("Range")
@@ -497,9 +513,8 @@ def http_range_server(
     server = http.server.ThreadingHTTPServer((host, port), handler)
     thread = threading.Thread(target=server.serve_forever, name="http-range", daemon=True)
     thread.start()
-    bound_host, bound_port = server.server_address[:2]
     try:
-        yield HTTPServer(f"http://{bound_host}:{bound_port}", os.fspath(directory), counter)
+        yield HTTPServer(f"http://{_host_port(server.server_address)}", os.fspath(directory), counter)
     finally:
         server.shutdown()
         thread.join()

@@ -286,6 +286,11 @@ def dataset_pair(seed: int = 0, **kwargs: Any) -> tuple[Any, Any]:
         Seed of the values.
     **kwargs
         Passed to :func:`build_dataset`.
+
+    Returns
+    -------
+    tuple
+        ``(gammapy.datasets.MapDataset, mapds.datasets.MapDataset)``.
     """
     return build_dataset("gammapy", seed, **kwargs), build_dataset("mapds", seed, **kwargs)
 
@@ -392,6 +397,11 @@ def spectral_model(library: SimpleNamespace | str | ModuleType, kind: str, scale
         Power law, log-parabola or power law with exponential cut-off.
     scale : float
         Factor on the amplitude (2e-11 cm-2 s-1 TeV-1).
+
+    Returns
+    -------
+    SpectralModel
+        The library's spectral model.
     """
     lib = _models_module(library)
     amplitude = f"{2e-11 * scale} cm-2 s-1 TeV-1"
@@ -417,6 +427,11 @@ def spatial_model(
         Point, Gaussian (σ 0.15°), disk (r 0.25°), constant (1e-3 sr-1) or none.
     lon, lat : float
         Position in degrees.
+
+    Returns
+    -------
+    SpatialModel or None
+        The library's spatial model (None for ``kind=None``).
     """
     lib = _models_module(library)
     position = {"lon_0": f"{lon} deg", "lat_0": f"{lat} deg", "frame": "galactic"}
@@ -451,6 +466,11 @@ def sky_model(
         ``SkyModel.apply_irf`` entries to change (the others stay True).
     scale : float
         Factor on the amplitude.
+
+    Returns
+    -------
+    SkyModel
+        The library's sky model, named ``name``.
     """
     lib = _models_module(library)
     if name == "const":
@@ -487,6 +507,11 @@ def sky_models(
         ``(norm, tilt)`` of the FoV background model; None for none.
     apply_irf : dict, optional
         Passed to :func:`sky_model`.
+
+    Returns
+    -------
+    Models
+        The library's ``Models``.
     """
     lib = _models_module(library)
     out = [sky_model(library, name, apply_irf) for name in names]
