@@ -135,7 +135,8 @@ def store(request, tmp_path, monkeypatch):
         counter = request.getfixturevalue("counting_memory_fs")
         local.mkdir()
         root = f"mapds-{uuid.uuid4().hex[:12]}"
-        request.addfinalizer(lambda: fsspec.filesystem("memory").rm(f"/{root}", recursive=True))
+        memory = fsspec.filesystem("memory")
+        request.addfinalizer(lambda: memory.exists(f"/{root}") and memory.rm(f"/{root}", recursive=True))
         return Store("memory", f"memory://{root}", f"countmemory://{root}", counter, {}, local)
     if request.param == "s3":
         server = request.getfixturevalue("s3_server")
