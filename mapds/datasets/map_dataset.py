@@ -25,13 +25,15 @@ from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
 from ..stats import cash
 from . import dask_protocol, plotting, reshape, stacking
-from .evaluator import MapEvaluator
+from .core import Dataset
+from .engine.evaluator import MapEvaluator
+from .engine.lookup import EvaluationInputs
+from .engine.npred_graph import BackgroundTerm, NpredGraph, aligned
+from .engine.stat_sum import StatCache, stat_sum_graph, stat_total
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
 from .io import dataset_to_hdulist, hdulist_store, open_dataset_store, write_dataset
-from .npred_graph import BackgroundTerm, NpredGraph, aligned, evaluation_inputs
 from .residuals import masked_residuals, smoothed_residuals
-from .stat_sum import StatCache, stat_sum_graph
 from .summary import assemble_info, info_text, lazy_info, lazy_sums, static_info
 
 __all__ = ["MapDataset"]
@@ -85,7 +87,7 @@ def _aligned(m: Map | None, reference: Map, member: str, image_only: bool = Fals
     return m if m.chunks == chunks else m.rechunk(chunks)
 
 
-class MapDataset:
+class MapDataset(Dataset):
     """A map dataset for likelihood fitting: gammapy's ``MapDataset`` on lazy maps.
 
     Parameters
@@ -436,7 +438,9 @@ class MapDataset:
         key = (self._geom, *(None if m is None else (id(m), _member_keys(m)) for m in members))
         cached = getattr(self, "_inputs_cache", None)
         if cached is None or cached[0] != key:
-            cached = self._inputs_cache = (key, evaluation_inputs(self))
+            masks = tuple(m for m in (self.mask_safe, self.mask_fit) if m is not None)
+            inputs = EvaluationInputs(self._geom, self.exposure, self.psf, self.edisp, masks)
+            cached = self._inputs_cache = (key, inputs)
         return cached[1]
 
     def _npred_graph(self, model_names=None, with_models=True) -> NpredGraph:
@@ -520,7 +524,9 @@ class MapDataset:
         Parameters
         ----------
         compute : bool, keyword-only
-            False returns the lazy 0-d dask array (computing it updates the partial sums too).
+            False returns the lazy 0-d dask array.  Only a computation made here updates the
+            partial sums and the models' cached cutouts: they are kept by the dataset and its
+            evaluators, in this process, from the values the computation returns.
         """
         if self.counts is None:
             raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
@@ -528,8 +534,13 @@ class MapDataset:
         masks = tuple(aligned(m, graph.chunks) for m in (self.mask_safe, self.mask_fit) if m is not None)
         counts = aligned(self.counts, graph.chunks)
         weighted = self.stat_type == "cash_weighted"
-        lazy = stat_sum_graph(graph, counts, masks, weighted, self._stat_cache)
-        return float(lazy.compute()) if compute else lazy
+        node = stat_sum_graph(graph, counts, masks, weighted, self._stat_cache)
+        if not compute:
+            return stat_total(node)
+        result, *model_results = dask.compute(node, *(n for _, n in graph.model_nodes))
+        self._stat_cache.store(result)
+        graph.remember(model_results)
+        return float(result.total)
 
     # -- summary --------------------------------------------------------------------------------
 
@@ -947,16 +958,6 @@ class MapDataset:
         (or on the cluster); ``kwargs`` go to ``dask.persist``."""
         (out,) = dask.persist(self, **kwargs)
         return out
-
-    def __add__(self, other):
-        """``dataset + other`` (a dataset, list or `Datasets`) makes a `Datasets`."""
-        from .collection import Datasets
-
-        if isinstance(other, (Datasets, list)):
-            return Datasets([self, *other])
-        if isinstance(other, MapDataset):
-            return Datasets([self, other])
-        raise TypeError(f"Cannot add {type(other).__name__} to {type(self).__name__}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, geom shape={self.data_shape})"

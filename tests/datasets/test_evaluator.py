@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import mapds.irf
-from mapds.datasets import evaluator as evaluator_module
+from mapds.datasets.engine import evaluator as evaluator_module
+from mapds.datasets.engine import tasks as tasks_module
 from mapds.datasets.evaluator import MapEvaluator
 
 from .conftest import GAMMAPY, MAPDS, build_dataset
@@ -21,9 +22,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def _evaluated_pair(names=ALL_SOURCES):
+    """A pair after a computation whose results the mapds evaluators keep (the statistic)."""
     gp, md = _pair(names=names)
     gp.npred()
-    md.npred().data.compute()
+    md.stat_sum()
     return gp, md
 
 
@@ -93,19 +95,19 @@ class Calls:
 
 def test_spatial_integral_cached_by_spatial_parameters(monkeypatch):
     _, md = _evaluated_pair(["gauss"])
-    spatial = Calls(monkeypatch, evaluator_module.model_npred, "spatial_integral")
+    spatial = Calls(monkeypatch, tasks_module.model_npred, "spatial_integral")
     md.models["gauss"].spectral_model.index.value = 2.2
-    md.npred().data.compute()
+    md.stat_sum()
     assert spatial.count == 0
     md.models["gauss"].spatial_model.sigma.value = 0.16
-    md.npred().data.compute()
+    md.stat_sum()
     assert spatial.count == 1
 
 
 def test_norm_shortcut(monkeypatch):
     _, md = _evaluated_pair(["gauss"])
     evaluator = md.evaluators["gauss"]
-    full = Calls(monkeypatch, MapEvaluator, "_npred")
+    full = Calls(monkeypatch, evaluator_module, "evaluate_model")
     md.models["gauss"].spectral_model.amplitude.value *= 3
     scaled = md.npred_signal()
     np.asarray(scaled.data)

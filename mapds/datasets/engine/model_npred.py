@@ -1,6 +1,6 @@
 """Predicted counts of one sky model on a small grid: pure numpy functions.
 
-These are the steps of gammapy's ``MapEvaluator`` (fact sheet §3.1–3.3), in its order and with its
+These are the steps of gammapy's ``MapEvaluator``, in its order and with its
 number types, applied to arrays that fit in memory (a model's cutout, or one chunk of the counts
 grid for models without a bounded extent):
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from ..geom import MapAxis, WcsGeom
-from ..irf.edisp_fold import fold_edisp, overlap_fraction
-from ..maps.convolution import fft_convolve
+from ...geom import MapAxis, WcsGeom
+from ...irf.edisp_fold import fold_edisp, overlap_fraction
+from ...maps.convolution import fft_convolve
 
 __all__ = [
     "apply_exposure",

@@ -1,7 +1,7 @@
 """The Cash statistic summed over tiles of the counts grid: pure numpy kernels.
 
 A *tile* is a chunk's reco-energy bins × at most :data:`TILE_SIZE` × :data:`TILE_SIZE` pixels
-(tiles never cross chunk boundaries).  Per tile the statistic is gammapy's (fact sheet §2)::
+(tiles never cross chunk boundaries).  Per tile the statistic is gammapy's::
 
     C = 2 Σ w (μ − n ln μ),   μ = max(npred, 1e-25),   ln taken only where n > 0
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..stats import TRUNCATION_VALUE
+from ...stats import TRUNCATION_VALUE
 from .npred_graph import Region
 
 __all__ = ["TILE_SIZE", "BackgroundSums", "TileGrid", "background_sums", "cash_tiles_binwise", "region_tiles"]

@@ -1,7 +1,7 @@
 """``MapDataset.stat_sum``: the Cash statistic as a graph over tiles, kept between calls.
 
-The statistic is a sum over the tiles of the counts grid (:mod:`mapds.datasets.stat_tiles`).  The
-dataset keeps, in a :class:`StatCache`:
+The statistic is a sum over the tiles of the counts grid (:mod:`.stat_tiles`).  The dataset keeps,
+in a :class:`StatCache` held in the client process:
 
 - the parameter-free :class:`~mapds.datasets.stat_tiles.BackgroundSums` of every tile (they give
   the statistic of any tile without model signal for any FoV norm, without reading data);
@@ -15,22 +15,27 @@ whose inputs changed — under the old and new bounding box of a changed model, 
 (a few footprints' worth) after a FoV parameter change — so its cost follows the footprints of the
 models, not the size of the cube.  Counts, background or masks replaced by other data (other
 graph names) start from scratch.
+
+Every task is pure: the last task returns the total *and* the updated tile values
+(:class:`StatResult`), and the dataset stores them in its cache after the computation (on any
+scheduler, or a ``distributed`` cluster, where a task cannot reach the client's objects).
 """
 
 from __future__ import annotations
 
-import threading
+import operator
 from dataclasses import dataclass
 
 import dask.array as da
 import numpy as np
 from dask.base import tokenize
+from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from .npred_graph import NpredGraph, _region_key, _unique, region_terms
+from .npred_graph import NpredGraph, region_key, region_terms, unique
 from .stat_tiles import BackgroundSums, TileGrid, region_tiles
 
-__all__ = ["StatCache", "stat_sum_graph"]
+__all__ = ["StatCache", "StatResult", "stat_sum_graph", "stat_total"]
 
 
 @dataclass(frozen=True)
@@ -53,32 +58,27 @@ class _Snapshot:
     computed: np.ndarray  # which tiles of ``values`` hold a value for ``state``
 
 
+@dataclass(frozen=True, eq=False)
+class StatResult:
+    """The value of a statistic graph: the total, and the tiles to keep for the next one."""
+
+    total: np.float64
+    snapshot: _Snapshot
+
+
 class StatCache:
     """The tile sums of a dataset's last statistic and what they were computed from."""
 
     def __init__(self):
-        self._snapshot: _Snapshot | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def snapshot(self) -> _Snapshot | None:
-        """The last stored state (None: nothing cached)."""
-        return self._snapshot
+        self.snapshot: _Snapshot | None = None
 
     def clear(self) -> None:
         """Forget everything: the next statistic reads all the data again."""
-        self._snapshot = None
+        self.snapshot = None
 
-    def store(self, snapshot: _Snapshot) -> None:
-        with self._lock:
-            self._snapshot = snapshot
-
-    def __getstate__(self) -> dict:
-        # Graphs hold the cache; a distributed worker gets an empty one (its update is lost).
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
+    def store(self, result: StatResult) -> None:
+        """Keep the tiles of a computed statistic."""
+        self.snapshot = result.snapshot
 
 
 def _state(graph: NpredGraph, counts, masks, weighted: bool) -> _State:
@@ -129,11 +129,11 @@ def _still_computed(grid: TileGrid, old: _Snapshot | None, new: _State) -> np.nd
     return computed
 
 
-def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> da.Array:
-    """Lazy ``Σ`` of the Cash statistic over the mask (a 0-d float64 dask array).
+def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> Delayed:
+    """Lazy ``Σ`` of the Cash statistic over the mask, as a node computing a :class:`StatResult`.
 
-    Only the tiles whose value cannot be taken from ``cache`` get a task; computing the result
-    stores the updated tiles in ``cache``.
+    Only the tiles whose value cannot be taken from ``cache`` get a task; pass the computed result
+    to :meth:`StatCache.store` to keep the updated tiles.
 
     Parameters
     ----------
@@ -167,17 +167,17 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
         direct = signal if sums is None else signal | ~sums.regular(norm, grid.e_edges)
         todo = binwise = direct & ~computed
 
-    name = "stat-sum-" + tokenize(state, norm.tobytes(), want_sums, todo.tobytes())
+    name = "stat-sum-" + tokenize(state, graph.node_keys, norm.tobytes(), want_sums, todo.tobytes())
     layer, dependencies, boxes, keys = {}, [], [], []
-    by_chunk = graph._locals_by_chunk(graph.local)
+    by_chunk = graph.locals_by_chunk(graph.local)
     for index, box, region, whole in grid.regions(todo):
         chunk = index if whole else None
         terms = [graph.local[i] for i in by_chunk.get(index[1:], [])]
         npred_task, deps = graph.region_task(region, chunk, terms)
-        counts_key, counts_deps = _region_key(counts, region, chunk)
+        counts_key, counts_deps = region_key(counts, region, chunk)
         mask_keys, mask_deps = [], []
         for m in masks:
-            key, dep = _region_key(m, region, chunk)
+            key, dep = region_key(m, region, chunk)
             mask_keys.append(key)
             mask_deps.extend(dep)
         y_edges, x_edges = grid.local_edges(box, region)
@@ -198,8 +198,15 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
         keys.append(key)
     values = snapshot.values if computed.any() else np.full(grid.shape, np.nan)
     base = _Snapshot(state, sums, values, computed)
-    layer[(name,)] = (_finalize, cache, base, norm, signal, grid, boxes, keys)
-    hlg = HighLevelGraph.from_collections(name, layer, dependencies=_unique(dependencies))
+    layer[name] = (_finalize, base, norm, signal, grid, boxes, keys)
+    return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=unique(dependencies)))
+
+
+def stat_total(result: Delayed) -> da.Array:
+    """The total of a statistic node as a lazy 0-d float64 dask array."""
+    name = "stat-total-" + result.key.removeprefix("stat-sum-")
+    layer = {(name,): (operator.attrgetter("total"), result.key)}
+    hlg = HighLevelGraph.from_collections(name, layer, dependencies=[result])
     return da.Array(hlg, name, chunks=(), dtype=np.float64, meta=np.empty((), dtype=np.float64))
 
 
@@ -222,8 +229,8 @@ def _combined_mask(masks, weighted: bool) -> np.ndarray | None:
     return mask
 
 
-def _finalize(cache: StatCache, base: _Snapshot, norm, signal, grid: TileGrid, boxes, results) -> np.float64:
-    """Merge the recomputed tiles into the cached ones, remember them, and add everything up."""
+def _finalize(base: _Snapshot, norm, signal, grid: TileGrid, boxes, results) -> StatResult:
+    """Merge the recomputed tiles into the cached ones and add everything up."""
     state = base.state
     sums = base.sums
     if state.sums_usable and sums is None:
@@ -245,5 +252,4 @@ def _finalize(cache: StatCache, base: _Snapshot, norm, signal, grid: TileGrid, b
         raise RuntimeError("Internal error: a tile of the statistic was not computed")
     for array in (values, computed):
         array.setflags(write=False)
-    cache.store(_Snapshot(state, sums, values, computed))
-    return np.float64(total.sum())
+    return StatResult(np.float64(total.sum()), _Snapshot(state, sums, values, computed))

@@ -1,11 +1,11 @@
 """The lazy predicted-counts graph of a `MapDataset`.
 
-``npred = clip(background × FoV norm + Σ_models cutout_m, 0)`` on the counts grid (fact sheet §1.3).
+``npred = clip(background × FoV norm + Σ_models cutout_m, 0)`` on the counts grid, as gammapy.
 The graph has
 
 - one task per model with a bounded extent (:meth:`MapEvaluator.local_node`), whose result is the
-  model's `~mapds.datasets.evaluator.CutoutNpred`, and, for each model without one (global mode),
-  a task per region of the grid;
+  model's `~.tasks.ModelResult` (its cutout), and, for each model without one (global mode), a
+  lookup task and a task per region of the grid;
 - one task per *region* (a chunk of the counts grid, or a box of tiles inside one chunk when the
   incremental statistic recomputes only part of it) that scales the background by the FoV norm and
   adds the parts of the model cutouts overlapping it, slicing them at run time.
@@ -17,6 +17,7 @@ once per computation whatever is asked of them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -25,12 +26,21 @@ import numpy as np
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ..geom import WcsGeom
-from ..maps import Map
+from ...geom import WcsGeom
+from ...maps import Map
 from .evaluator import MapEvaluator
-from .model_lookup import EvaluationInputs, one_block
+from .lookup import one_block
 
-__all__ = ["BackgroundTerm", "NpredGraph", "Region", "RegionTerms", "aligned", "region_terms"]
+__all__ = [
+    "BackgroundTerm",
+    "NpredGraph",
+    "Region",
+    "RegionTerms",
+    "aligned",
+    "region_key",
+    "region_terms",
+    "unique",
+]
 
 
 @dataclass(frozen=True)
@@ -52,35 +62,23 @@ class Region:
 
 
 @dataclass(frozen=True, eq=False)
-class BackgroundTerm:
-    """The background map and the FoV background model's norm at this moment.
+class BackgroundScale:
+    """What the FoV background model does to the background at this moment (tasks get this,
+    not the background map).
 
     Parameters
     ----------
-    background : Map or None
-        Raw background counts on the counts grid.
     norm : ndarray or None
         FoV norm at the reco-energy bin centres ``(n_energy,)`` (None: no FoV model).
     model : FoVBackgroundModel or None
         A copy of the FoV model, when it has a spatial norm (evaluated per region).
-    key : str
-        Token of the FoV model's parameter values.
+    energy : Quantity or None
+        The reco-energy bin centres.
     """
 
-    background: Map | None
     norm: np.ndarray | None
     model: object | None
-    key: str
-
-    @classmethod
-    def from_model(cls, background: Map | None, model) -> BackgroundTerm:
-        """The term of ``background`` corrected by the FoV ``model`` (None: uncorrected)."""
-        if background is None or model is None:
-            return cls(background, None, None, tokenize(None))
-        energy = background.geom.axes["energy"].center
-        norm = np.asarray(u.Quantity(model.spectral_model(energy)).to_value(""), dtype=np.float64)
-        spatial = model.copy() if model.spatial_model is not None else None
-        return cls(background, norm, spatial, tokenize(model.parameters.cache_key))
+    energy: u.Quantity | None
 
     @property
     def corrected(self) -> bool:
@@ -95,16 +93,60 @@ class BackgroundTerm:
             return block * self.norm[region.e, np.newaxis, np.newaxis]
         yy, xx = np.mgrid[region.y, region.x]
         lon, lat = image.wcs.wcs_pix2world(xx, yy, 0)
-        energy = self.background.geom.axes["energy"].center[region.e]
+        energy = self.energy[region.e]
         factor = self.model.evaluate(energy[:, None, None], lon * u.deg, lat * u.deg)
         return block * u.Quantity(factor).to_value("")
 
 
 @dataclass(frozen=True, eq=False)
+class BackgroundTerm:
+    """The background map and what the FoV background model does to it at this moment.
+
+    Parameters
+    ----------
+    background : Map or None
+        Raw background counts on the counts grid.
+    scale : BackgroundScale
+        The FoV model's norm (and spatial model) now.
+    key : str
+        Token of the FoV model's parameter values.
+    """
+
+    background: Map | None
+    scale: BackgroundScale
+    key: str
+
+    @classmethod
+    def from_model(cls, background: Map | None, model) -> BackgroundTerm:
+        """The term of ``background`` corrected by the FoV ``model`` (None: uncorrected)."""
+        if background is None or model is None:
+            return cls(background, BackgroundScale(None, None, None), tokenize(None))
+        energy = background.geom.axes["energy"].center
+        norm = np.asarray(u.Quantity(model.spectral_model(energy)).to_value(""), dtype=np.float64)
+        spatial = copy.deepcopy(model) if model.spatial_model is not None else None
+        return cls(background, BackgroundScale(norm, spatial, energy), tokenize(model.parameters.cache_key))
+
+    @property
+    def norm(self) -> np.ndarray | None:
+        return self.scale.norm
+
+    @property
+    def model(self):
+        return self.scale.model
+
+    @property
+    def corrected(self) -> bool:
+        """Whether a FoV model scales the background."""
+        return self.scale.corrected
+
+
+@dataclass(frozen=True, eq=False)
 class _Local:
     name: str
-    node: object  # Delayed computing a CutoutNpred (or None)
+    evaluator: MapEvaluator
+    node: object  # Delayed computing a ModelResult
     bbox: tuple[slice, slice]
+    value: str  # key of the value the node gives (whatever the kind of node)
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +154,7 @@ class _Global:
     name: str
     evaluator: MapEvaluator
     array: da.Array  # the model's npred on the counts chunks
+    lookup: object  # Delayed computing its Lookup
 
 
 class NpredGraph:
@@ -144,11 +187,11 @@ class NpredGraph:
         self.names = list(evaluators)
         for name, evaluator in evaluators.items():
             if evaluator.evaluation_mode == "global" or inputs.is_region:
-                self.global_.append(_Global(name, evaluator, evaluator.global_array(inputs, self.chunks)))
+                self.global_.append(_Global(name, evaluator, *evaluator.global_array(inputs, self.chunks)))
                 continue
             node = evaluator.local_node(inputs)
             if node is not None:
-                self.local.append(_Local(name, *node))
+                self.local.append(_Local(name, evaluator, *node))
         self._bounds = [np.cumsum((0, *c)) for c in self.chunks]
         self._image = geom.to_image()
 
@@ -156,13 +199,29 @@ class NpredGraph:
 
     @property
     def local_state(self) -> dict:
-        """Name → (task key, bounding box) of the local models."""
-        return {t.name: (t.node.key, t.bbox) for t in self.local}
+        """Name → (value key, bounding box) of the local models."""
+        return {t.name: (t.value, t.bbox) for t in self.local}
+
+    @property
+    def node_keys(self) -> list[str]:
+        """Keys of the nodes the region tasks depend on (they differ by kind of node)."""
+        return [t.node.key for t in self.local] + [t.lookup.key for t in self.global_]
 
     @property
     def global_keys(self) -> tuple[str, ...]:
         """Names of the global models' graphs."""
         return tuple(t.array.name for t in self.global_)
+
+    @property
+    def model_nodes(self) -> list:
+        """The nodes whose results the evaluators keep: ``(evaluator, node)`` of every model task
+        and global lookup (see :meth:`MapEvaluator.remember`)."""
+        return [(t.evaluator, t.node) for t in self.local] + [(t.evaluator, t.lookup) for t in self.global_]
+
+    def remember(self, results) -> None:
+        """Hand the computed values of :attr:`model_nodes` (in order) to their evaluators."""
+        for (evaluator, node), result in zip(self.model_nodes, results, strict=True):
+            evaluator.remember(node.key, result)
 
     # -- chunk bookkeeping ----------------------------------------------------------------------
 
@@ -174,7 +233,7 @@ class NpredGraph:
         """Block indices of every chunk."""
         return np.ndindex(*(len(c) for c in self.chunks))
 
-    def _locals_by_chunk(self, terms) -> dict:
+    def locals_by_chunk(self, terms) -> dict:
         """Chunk ``(iy, ix)`` → indices of the local terms whose bounding box overlaps it."""
         out: dict = {}
         by, bx = self._bounds[1], self._bounds[2]
@@ -198,7 +257,7 @@ class NpredGraph:
         """Key and dependency of the raw background over ``region`` (None, [] without one)."""
         if self.background.background is None:
             return None, []
-        return _region_key(self.background.background, region, chunk)
+        return region_key(self.background.background, region, chunk)
 
     def region_globals(self, region: Region, chunk=None, terms=None):
         """Keys and dependencies of the global models' npred over ``region``."""
@@ -221,7 +280,7 @@ class NpredGraph:
         local = self.locals_overlapping(region, local)
         bkg_key, deps = self.region_background(region, chunk) if background else (None, [])
         global_keys, global_deps = self.region_globals(region, chunk, global_)
-        spec = _RegionSpec(region, self.background if background else None, self._image)
+        spec = _RegionSpec(region, self.background.scale if background else None, self._image)
         task = (_region_npred, spec, bkg_key, [t.node.key for t in local], global_keys)
         return task, [*deps, *(t.node for t in local), *global_deps]
 
@@ -231,7 +290,7 @@ class NpredGraph:
         """Dask array on the counts grid from one region task per chunk."""
         local = self.local if local is None else local
         global_ = self.global_ if global_ is None else global_
-        by_chunk = self._locals_by_chunk(local)
+        by_chunk = self.locals_by_chunk(local)
         bkg = self.background
         token = tokenize(
             self.chunks,
@@ -247,7 +306,7 @@ class NpredGraph:
             task, deps = self.region_task(self.chunk_region(index), index, terms, global_, background)
             layer[(name, *index)] = (*task, clip)
             dependencies.extend(deps)
-        graph = HighLevelGraph.from_collections(name, layer, dependencies=_unique(dependencies))
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=unique(dependencies))
         return da.Array(graph, name, self.chunks, dtype=np.float64, meta=np.empty((0, 0, 0)))
 
     def npred(self) -> da.Array:
@@ -273,7 +332,7 @@ class NpredGraph:
 @dataclass(frozen=True, eq=False)
 class _RegionSpec:
     region: Region
-    background: BackgroundTerm | None
+    background: BackgroundScale | None  # None: the region's npred leaves the background out
     image: WcsGeom
 
 
@@ -360,6 +419,7 @@ def region_terms(spec: _RegionSpec, background, local_results, global_blocks) ->
         background = None
     pieces = []
     for result in local_results:
+        result = result.cutout
         if result is None:
             continue
         ys, xs = _intersection(result.y, region.y), _intersection(result.x, region.x)
@@ -394,7 +454,7 @@ def aligned(m: Map | None, chunks) -> Map | None:
     return m.rechunk(chunks)
 
 
-def _region_key(m: Map, region: Region, chunk):
+def region_key(m: Map, region: Region, chunk):
     """Key of ``m``'s data over ``region``: the chunk's own key, or a (storage-pushed) slice."""
     if chunk is not None:
         data = m.dask_data
@@ -407,7 +467,8 @@ def _overlaps(bbox, other) -> bool:
     return all(a.start < b.stop and b.start < a.stop for a, b in zip(bbox, other, strict=True))
 
 
-def _unique(collections) -> list:
+def unique(collections) -> list:
+    """The collections, each once (by identity), in order."""
     seen, out = set(), []
     for c in collections:
         if id(c) not in seen:
@@ -415,8 +476,3 @@ def _unique(collections) -> list:
             out.append(c)
     return out
 
-
-def evaluation_inputs(dataset) -> EvaluationInputs:
-    """What the dataset's evaluators read (see :class:`EvaluationInputs`)."""
-    masks = tuple(m for m in (dataset.mask_safe, dataset.mask_fit) if m is not None)
-    return EvaluationInputs(dataset._geom, dataset.exposure, dataset.psf, dataset.edisp, masks)

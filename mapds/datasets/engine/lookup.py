@@ -5,7 +5,7 @@ evaluator derives a :class:`Footprint`: the lookup position, a *bounding box* of
 that any cutout at that position can cover (the PSF kernel radius is bounded by the PSF map's
 largest ``rad``), and the few IRF pixels (:class:`IRFWindow`) a lookup reads.  A task then
 computes the :class:`Lookup` from those small blocks: PSF and EDisp kernels at the position
-(exactly gammapy's, §5), ``contributes``, and gammapy's cutout.
+(exactly gammapy's), ``contributes``, and gammapy's cutout.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dask.array.core import concatenate3
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ..errors import GeometryError
-from ..geom import RegionGeom, WcsGeom
-from ..geom.wcs import round_up_to_odd
-from ..irf import EDispKernel, PSFKernel
-from ..maps import Map
+from ...errors import GeometryError
+from ...geom import RegionGeom, WcsGeom
+from ...geom.wcs import round_up_to_odd
+from ...irf import EDispKernel, PSFKernel
+from ...maps import Map
 
 __all__ = [
     "CUTOUT_MARGIN",
@@ -36,10 +36,12 @@ __all__ = [
     "Footprint",
     "IRFWindow",
     "Lookup",
+    "TaskInputs",
     "bounding_box",
     "check_inside",
     "irf_window",
     "kernel_width",
+    "lookup_dependencies",
     "one_block",
     "relative",
     "window_irf",
@@ -55,6 +57,46 @@ PSF_MAX_RADIUS = None
 MARGIN_DEG = CUTOUT_MARGIN.to_value("deg")
 
 # -- what a dataset hands its evaluators ------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TaskInputs:
+    """What a model task needs to know of the dataset: geometries, units and the IRF maps.
+
+    No lazy data maps travel with a task (only the IRF maps, for the rare lookup outside the
+    IRF's defined pixels, see :func:`window_irf`).
+    """
+
+    geom: WcsGeom | RegionGeom
+    exposure_geom: WcsGeom | RegionGeom
+    exposure_unit: u.UnitBase
+    psf: object | None
+    edisp: object | None
+
+    @property
+    def is_region(self) -> bool:
+        """Whether the counts live on a region geometry (a spectrum dataset)."""
+        return isinstance(self.geom, RegionGeom)
+
+    @property
+    def reco_axis(self):
+        """The counts' reconstructed-energy axis."""
+        return self.geom.axes["energy"]
+
+    @cached_property
+    def image(self) -> WcsGeom:
+        """The counts' sky grid."""
+        return self.geom.to_image()
+
+    @property
+    def reco_psf(self) -> bool:
+        """Whether the PSF is given in reconstructed energy (applied after the EDisp)."""
+        return self.psf is not None and self.psf.energy_name == "energy"
+
+    @property
+    def psf_geom(self) -> WcsGeom:
+        """Geometry PSF kernels are made for: the exposure's (true energy) or the counts'."""
+        return self.geom if self.reco_psf else self.exposure_geom
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +126,7 @@ class EvaluationInputs:
 
     @cached_property
     def token(self) -> str:
-        """Identity of the inputs: the dask names of every member."""
+        """Identity of the inputs: the dask names (or value hashes) of every member."""
         names = [geom_token(self.geom)]
         for irf in (self.psf, self.edisp):
             names.append(None if irf is None else (type(irf).__name__, tokenize(irf_map_of(irf).data)))
@@ -92,78 +134,95 @@ class EvaluationInputs:
             names.append(None if m is None else (tokenize(m.data), str(m.unit)))
         return tokenize(*names)
 
-    @property
-    def is_region(self) -> bool:
-        """Whether the counts live on a region geometry (a spectrum dataset)."""
-        return isinstance(self.geom, RegionGeom)
+    @cached_property
+    def task(self) -> TaskInputs:
+        """What tasks need of these inputs (no data maps)."""
+        exposure = self.exposure
+        return TaskInputs(self.geom, exposure.geom, exposure.unit, self.psf, self.edisp)
 
     @property
-    def reco_axis(self):
-        """The counts' reconstructed-energy axis."""
-        return self.geom.axes["energy"]
+    def is_region(self) -> bool:
+        return isinstance(self.geom, RegionGeom)
 
     @cached_property
     def image(self) -> WcsGeom:
-        """The counts' sky grid."""
         return self.geom.to_image()
 
-    @property
-    def reco_psf(self) -> bool:
-        """Whether the PSF is given in reconstructed energy (applied after the EDisp)."""
-        return self.psf is not None and self.psf.energy_name == "energy"
+    def exposure_box(self, bbox) -> da.Array:
+        """The exposure over the bounding box ``bbox``, as one lazy block."""
+        ys, xs = bbox
+        return one_block(self.exposure.slice_by_idx({"y": ys, "x": xs}).dask_data)
 
-    @property
-    def psf_geom(self) -> WcsGeom:
-        """Geometry PSF kernels are made for: the exposure's (true energy) or the counts'."""
-        return self.geom if self.reco_psf else self.exposure.geom
+    def mask_boxes(self, bbox) -> list[da.Array]:
+        """The masks over the bounding box ``bbox``, each as one lazy block."""
+        ys, xs = bbox
+        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).dask_data) for m in self.masks]
+
+    def irf_block(self, window: IRFWindow) -> da.Array:
+        """The lazy values of an IRF window (one block)."""
+        irf = self.psf if window.kind == "psf" else self.edisp
+        return one_block(irf_map_of(irf).slice_by_idx(window.index).dask_data)
 
 
-# -- build-time description of a lookup ------------------------------------------------------------
+# -- what a lookup reads and gives ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
 class IRFWindow:
-    """A few IRF pixels around a position: the lazy window map and where to look up."""
+    """A few IRF pixels around a position, and where to look up.
 
+    ``index`` (``y``/``x`` slices of the IRF map) and ``geom`` (the window's geometry) are None
+    when the whole IRF map is used (region IRFs).
+    """
+
+    kind: str  # "psf" or "edisp"
     position: SkyCoord | None
-    window: Map | None  # None: use the whole IRF map (region IRFs)
+    index: dict | None
+    geom: WcsGeom | None
+    unit: u.UnitBase | None
 
     @property
-    def data(self) -> da.Array | None:
-        return None if self.window is None else one_block(self.window.dask_data)
+    def reads(self) -> bool:
+        """Whether a lookup reads this window (else it uses the whole IRF map)."""
+        return self.index is not None
 
 
 @dataclass(frozen=True, eq=False)
 class Footprint:
-    """Where the model is looked up, and the data its task reads (all known without data).
+    """Where the model is looked up, and what its task reads (all known without data).
 
     ``bbox`` bounds every cutout the lookup can produce: the exposure cutout (whose width
     depends on the PSF kernel size, bounded by the PSF map's largest ``rad``) and the mask
-    cutout that decides ``contributes``.
+    cutout that decides ``contributes``.  Holds no lazy data: it travels with the tasks.
     """
 
-    inputs: EvaluationInputs
+    inputs: TaskInputs
+    token_inputs: str
     position: SkyCoord | None
     lonlat: tuple[float, float] | None
     evaluation_radius: float | None  # deg, at lookup time (sets the cutout width, as in gammapy)
     bbox: tuple[slice, slice] | None
     psf: IRFWindow | None
     edisp: IRFWindow | None
+    n_masks: int = 0
 
     @cached_property
     def token(self) -> str:
         box = None if self.bbox is None else tuple((s.start, s.stop) for s in self.bbox)
-        return tokenize(self.inputs.token, self.lonlat, self.evaluation_radius, box)
+        return tokenize(self.token_inputs, self.lonlat, self.evaluation_radius, box)
 
-    @cached_property
-    def exposure_box(self) -> da.Array:
-        ys, xs = self.bbox
-        return one_block(self.inputs.exposure.slice_by_idx({"y": ys, "x": xs}).dask_data)
+    def windows(self) -> list[IRFWindow]:
+        """The IRF windows a lookup reads, in the order of its blocks."""
+        return [w for w in (self.psf, self.edisp) if w is not None and w.reads]
 
-    @cached_property
-    def mask_boxes(self) -> list[da.Array]:
-        ys, xs = self.bbox
-        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).dask_data) for m in self.inputs.masks]
+    def split_blocks(self, blocks) -> tuple:
+        """(mask boxes, psf block, edisp block) from a lookup's computed inputs."""
+        blocks = list(blocks)
+        n_masks = self.n_masks if self.bbox is not None else 0
+        masks, rest = blocks[:n_masks], blocks[n_masks:]
+        psf_block = rest.pop(0) if self.psf is not None and self.psf.reads else None
+        edisp_block = rest.pop(0) if self.edisp is not None and self.edisp.reads else None
+        return masks, psf_block, edisp_block
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,21 +241,27 @@ class Lookup:
         return kernel_width(self.psf)
 
 
+def lookup_dependencies(inputs: EvaluationInputs, fp: Footprint) -> list[da.Array]:
+    """Lazy arrays a lookup at ``fp`` reads: mask boxes (local mode) and the IRF windows."""
+    arrays = inputs.mask_boxes(fp.bbox) if fp.bbox is not None else []
+    return arrays + [inputs.irf_block(window) for window in fp.windows()]
+
+
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def irf_window(irf, position) -> IRFWindow:
+def irf_window(kind: str, irf, position) -> IRFWindow:
     """The IRF pixels a lookup at ``position`` (default: the IRF map centre) reads."""
     irf_map = irf_map_of(irf)
     if not isinstance(irf_map.geom, WcsGeom):
-        return IRFWindow(position, None)
+        return IRFWindow(kind, position, None, None, None)
     image = irf_map.geom.to_image()
     if position is None:
         position = image.center_skydir
     ny, nx = image.data_shape
     x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(position))
-    window = irf_map.slice_by_idx({"y": window_slice(y, ny), "x": window_slice(x, nx)})
-    return IRFWindow(position, window)
+    index = {"y": window_slice(y, ny), "x": window_slice(x, nx)}
+    return IRFWindow(kind, position, index, irf_map.slice_by_idx(index).geom, irf_map.unit)
 
 
 def one_block(array: da.Array) -> da.Array:
@@ -207,7 +272,7 @@ def one_block(array: da.Array) -> da.Array:
     name = "one-block-" + tokenize(array.name)
     layer = {(name, *(0,) * array.ndim): (concatenate3, array.__dask_keys__())}
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[array])
-    return da.Array(graph, name, tuple((n,) for n in array.shape), meta=array._meta)
+    return da.Array(graph, name, tuple((n,) for n in array.shape), meta=array)
 
 
 def kernel_width(kernel: PSFKernel | None) -> float:
@@ -226,7 +291,7 @@ def geom_token(geom) -> str:
 
 def irf_map_of(irf) -> Map:
     """The map of a PSF or EDisp IRF."""
-    return irf.psf_map if hasattr(irf, "psf_map") else irf.edisp_map
+    return irf.irf_map
 
 
 def window_slice(pix: float, n: int) -> slice:
@@ -241,10 +306,9 @@ def window_slice(pix: float, n: int) -> slice:
 def window_irf(irf, window: IRFWindow, block):
     """``irf`` itself, or an IRF map of the same kind over the computed window when the window
     gives the same lookup (the position's own pixel holds a defined IRF)."""
-    if window.window is None:
+    if not window.reads:
         return irf
-    window_map = window.window.copy(data=block)
-    image = window_map.geom.to_image()
+    image = window.geom.to_image()
     x, y = (float(np.ravel(p)[0]) for p in image.coord_to_pix(window.position))
     ix, iy = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
     ny, nx = image.data_shape
@@ -252,10 +316,10 @@ def window_irf(irf, window: IRFWindow, block):
         # The IRF is not defined there: gammapy moves to the nearest defined pixel of the whole
         # map, which the whole (lazy) map finds.
         return irf
-    return type(irf)(window_map)
+    return type(irf)(Map.from_geom(window.geom, data=block, unit=window.unit))
 
 
-def bounding_box(inputs: EvaluationInputs, position: SkyCoord, radius: float) -> tuple[slice, slice] | None:
+def bounding_box(inputs: TaskInputs, position: SkyCoord, radius: float) -> tuple[slice, slice] | None:
     """Pixels of the counts grid that any cutout around ``position`` can cover.
 
     The PSF kernel radius is at most the PSF map's largest ``rad`` edge, so the exposure cutout
