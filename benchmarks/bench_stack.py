@@ -2,7 +2,7 @@
 
 ``N`` synthetic datasets (counts, background, exposure, PSF, EDisp kernel map, safe mask, GTI,
 meta table) on one ``NPIX x NPIX`` grid are written as zarr stores, then stacked with
-:func:`mapds.datasets.stacking.stack_to_zarr` (files opened by tasks, batches of tree-reduced
+:func:`mapds.datasets.stack_to_zarr` (files opened by tasks, batches of tree-reduced
 graphs, result written chunk by chunk) on a ``LocalCluster`` (processes; threads in this process
 with ``--in-process``, for the smoke tests).  The cluster's managed
 memory (bytes of task results held by the workers) is sampled while it runs; the report gives
@@ -82,7 +82,7 @@ def main(argv=None) -> None:
     from distributed import Client, LocalCluster
     from distributed.diagnostics import MemorySampler
 
-    from mapds.datasets.stacking import stack_to_zarr
+    from mapds.datasets import stack_to_zarr
 
     label = f"n{args.n}_npix{args.npix}_nbin{args.nbin}_chunk{args.chunk}"
     label += f"_batch{args.batch_size}_w{args.workers}"

@@ -1,9 +1,16 @@
 """Datasets: counts, exposure, background and IRF maps with the models that predict them."""
 
 from . import accessor  # noqa: F401  (registers the Dataset ``.mapds`` accessor)
-from .collection import Datasets
+from .core import Dataset, Datasets, stack_to_zarr
 from .geoms import create_map_dataset_geoms
 from .map_dataset import MapDataset
 from .spectrum import SpectrumDataset
 
-__all__ = ["Datasets", "MapDataset", "SpectrumDataset", "create_map_dataset_geoms"]
+__all__ = [
+    "Dataset",
+    "Datasets",
+    "MapDataset",
+    "SpectrumDataset",
+    "create_map_dataset_geoms",
+    "stack_to_zarr",
+]

@@ -1,4 +1,9 @@
-"""`Datasets`: a list of datasets with unique names, their shared models and their YAML files.
+"""`Dataset`, the base of every dataset, and `Datasets`, a list of datasets with unique names,
+their shared models and their YAML files (gammapy's ``gammapy.datasets.core``).
+
+Dataset classes register themselves by their ``tag`` when they are defined
+(:data:`DATASET_TYPES`), so this module needs none of them: datasets files name the class to
+read, and stacking many files opens them with the class they name.
 
 The datasets file is gammapy's: a ``datasets:`` list of ``{name, type, filename}`` entries
 (one FITS or zarr file per dataset, next to the YAML file), a ``metadata:`` block and an
@@ -19,15 +24,36 @@ from ..data import GTI
 from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
 from ..io.urls import atomic_file, resolve, storage_errors
 from ..modeling.models import DatasetModels, Models
+from ..modeling.names import make_name
 from ..modeling.yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
 from . import stacking
-from .map_dataset import MapDataset
-from .spectrum import SpectrumDataset
 
-__all__ = ["DATASET_TYPES", "Datasets"]
+__all__ = ["DATASET_TYPES", "Dataset", "Datasets", "open_datasets", "stack_to_zarr"]
 
-#: Dataset classes by the ``type`` written in datasets YAML files.
-DATASET_TYPES = {cls.tag: cls for cls in (MapDataset, SpectrumDataset)}
+#: Dataset classes by the ``type`` written in datasets YAML files (filled as they are defined).
+DATASET_TYPES: dict[str, type] = {}
+
+
+class Dataset:
+    """Base of every dataset (gammapy's ``Dataset``): a named thing with a fit statistic.
+
+    Subclasses set ``tag`` (the ``type`` in datasets files) and are registered under it.
+    """
+
+    tag: str = "Dataset"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "tag" in cls.__dict__:
+            DATASET_TYPES[cls.tag] = cls
+
+    def __add__(self, other) -> Datasets:
+        """``dataset + other`` (a dataset, list or `Datasets`) makes a `Datasets`."""
+        if isinstance(other, (Datasets, list)):
+            return Datasets([self, *other])
+        if isinstance(other, Dataset):
+            return Datasets([self, other])
+        raise TypeError(f"Cannot add {type(other).__name__} to {type(self).__name__}")
 
 
 def _parent(path: str) -> str:
@@ -46,9 +72,10 @@ def _check_unique(names: list[str]) -> None:
         raise InvalidArgumentError(f"Dataset names must be unique; duplicated: {duplicated}")
 
 
-def _as_dataset(dataset) -> MapDataset:
-    if not isinstance(dataset, MapDataset):
-        raise TypeError(f"Datasets hold MapDataset objects, got {type(dataset).__name__}")
+def _as_dataset(dataset) -> Dataset:
+    if not isinstance(dataset, Dataset):
+        kind = type(dataset).__name__
+        raise TypeError(f"Datasets hold datasets (MapDataset, SpectrumDataset...), got {kind}")
     return dataset
 
 
@@ -71,7 +98,7 @@ class Datasets(MutableSequence):
             datasets = []
         elif isinstance(datasets, Datasets):
             datasets = list(datasets._datasets)
-        elif isinstance(datasets, MapDataset):
+        elif isinstance(datasets, Dataset):
             datasets = [datasets]
         elif isinstance(datasets, (list, tuple)):
             datasets = [_as_dataset(d) for d in datasets]
@@ -113,7 +140,7 @@ class Datasets(MutableSequence):
             if key not in self.names:
                 raise KeyError(f"No dataset named {key!r}; datasets are {self.names}")
             return self.names.index(key)
-        if isinstance(key, MapDataset):
+        if isinstance(key, Dataset):
             for idx, dataset in enumerate(self._datasets):
                 if dataset is key:
                     return idx
@@ -123,7 +150,7 @@ class Datasets(MutableSequence):
     def __add__(self, other) -> Datasets:
         if isinstance(other, (Datasets, list)):
             return Datasets([*self, *other])
-        if isinstance(other, MapDataset):
+        if isinstance(other, Dataset):
             return Datasets([*self, other])
         raise TypeError(f"Cannot add {type(other).__name__} to Datasets")
 
@@ -191,7 +218,7 @@ class Datasets(MutableSequence):
     @property
     def is_all_same_geom(self) -> bool:
         """Whether all datasets share the same geometry."""
-        return all(d._geom == self._datasets[0]._geom for d in self._datasets[1:])
+        return all(d.geoms["geom"] == self._datasets[0].geoms["geom"] for d in self._datasets[1:])
 
     @property
     def energy_axes_are_aligned(self) -> bool:
@@ -399,3 +426,115 @@ class Datasets(MutableSequence):
             self.models.write(
                 filename_models, overwrite=overwrite, write_covariance=write_covariance, checksum=checksum
             )
+
+
+# -- many dataset files -------------------------------------------------------------------------
+
+
+def open_datasets(urls, *, chunks=None, storage_options=None) -> list:
+    """Open dataset files in parallel, each by a dask task (threads locally, the workers of a
+    ``dask.distributed`` client when one is active).
+
+    Only headers and small tables are read; the datasets that come back hold lazy graphs whose
+    tasks read the maps' bytes.
+
+    Parameters
+    ----------
+    urls : sequence of str or os.PathLike
+        FITS files or zarr stores (any fsspec URL).
+    chunks, storage_options : optional, keyword-only
+        See :meth:`MapDataset.read`.
+    """
+    read = DATASET_TYPES["MapDataset"].read
+    tasks = [
+        dask.delayed(read, pure=False)(url, chunks=chunks, storage_options=storage_options)
+        for url in urls
+    ]
+    return list(dask.compute(*tasks))
+
+
+def _opened(items, chunks, storage_options) -> list:
+    paths = [i for i, item in enumerate(items) if isinstance(item, (str, os.PathLike))]
+    opened = open_datasets([items[i] for i in paths], chunks=chunks, storage_options=storage_options)
+    items = list(items)
+    for i, dataset in zip(paths, opened, strict=True):
+        items[i] = dataset
+    return items
+
+
+def stack_to_zarr(
+    datasets,
+    filename,
+    name=None,
+    nan_to_num=True,
+    *,
+    batch_size=64,
+    overwrite=False,
+    chunks=None,
+    storage_options=None,
+) -> Dataset:
+    """Stack many datasets (gammapy's ``stack_reduce`` result) into a zarr dataset group, streamed.
+
+    Datasets are taken ``batch_size`` at a time: a batch is opened (file names and URLs by dask
+    tasks, see :func:`open_datasets`), masked and tree-reduced as in :func:`stack_reduce`, added
+    to the partial stack of the previous batches (read back lazily from storage) and written
+    chunk by chunk.  Every computation is one bounded graph in which each output chunk is a small
+    tree over input chunks, so a worker holds a few chunks at a time however many datasets there
+    are; it runs on the threaded scheduler or on the active ``dask.distributed`` client.
+
+    Parameters
+    ----------
+    datasets : sequence of MapDataset, str or os.PathLike
+        Datasets, or files / URLs of datasets, of one type; each on the first one's geometry or an
+        aligned cutout of it.
+    filename : str or os.PathLike
+        Target zarr store (any fsspec URL); partial stacks of earlier batches are written next to
+        it and removed at the end.
+    name : str, optional
+        Name of the stacked dataset (random if None).
+    nan_to_num : bool
+        Replace non-finite values by zero.
+    batch_size : int, keyword-only
+        Datasets per graph (bounds the graph size, not the memory of a worker).
+    overwrite : bool, keyword-only
+        Replace an existing ``filename``.
+    chunks, storage_options : optional, keyword-only
+        Chunks of the datasets opened from files, and fsspec options for every URL.
+
+    Returns
+    -------
+    MapDataset
+        The stacked dataset, opened lazily from ``filename``.
+    """
+    items = list(datasets)
+    if not items:
+        raise InvalidArgumentError("stack_to_zarr needs at least one dataset")
+    if int(batch_size) < 1:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    target = resolve(filename, storage_options)
+    if not overwrite and target.exists():
+        raise OverwriteError(f"{target.url!r} exists; pass overwrite=True to replace it")
+    name = make_name(name)
+    partials = [target.sibling(f".{target.name}.partial-{k}") for k in (0, 1)]
+    first, partial, fold = None, None, stacking.MetadataFold()
+    batches = [items[i : i + int(batch_size)] for i in range(0, len(items), int(batch_size))]
+    try:
+        for k, batch in enumerate(batches):
+            batch = _opened(batch, chunks, storage_options)
+            first = batch[0] if first is None else first
+            stacking.check_all(first, batch)
+            leaves = stacking.masked_leaves(first, batch, nan_to_num)
+            for leaf in leaves:
+                fold.add(leaf)
+            stacked = stacking.tree_sum(leaves if partial is None else [partial, *leaves]).copy(name=name)
+            fold.apply(stacked)
+            last = k == len(batches) - 1
+            location = target if last else partials[k % 2]
+            options = {"format": "zarr", "storage_options": storage_options}
+            stacked.write(location.url, overwrite=overwrite or not last, **options)
+            partial = type(first).read(location.url, chunks={}, **options)
+    finally:
+        for location in partials:
+            if location.exists():
+                location.fs.rm(location.path, recursive=True)
+    return partial

@@ -1,6 +1,6 @@
 """Dataset files: gammapy's gadf FITS layout and zarr groups, read lazily and written streamed.
 
-FITS (§6.1 of the fact sheet): ``PRIMARY`` (``NAME``), then only for the members present, in
+FITS (gammapy's layout): ``PRIMARY`` (``NAME``), then only for the members present, in
 this order: ``COUNTS``, ``EXPOSURE``, ``BACKGROUND``, ``EDISP`` (+ ``EDISP_EXPOSURE``), ``PSF``
 (+ ``PSF_EXPOSURE``), ``MASK_SAFE``, ``MASK_FIT`` (each map with its ``_BANDS`` table, region
 maps also with ``_REGION``), ``GTI``, ``META_TABLE``; creation cards (``CREATOR``,

@@ -168,7 +168,7 @@ def plot_residuals_spectral(
 def plot_residuals(dataset, ax_spatial=None, ax_spectral=None, kwargs_spatial=None, kwargs_spectral=None):
     """Spatial and spectral residuals side by side; the spectral region is drawn on the image."""
     plt = _plt()
-    wcs = dataset._geom.to_image().wcs
+    wcs = dataset.geoms["geom"].to_image().wcs
     if ax_spatial is None or ax_spectral is None:
         figure = plt.gcf()
         figure.set_size_inches(12, 4)

@@ -1,5 +1,5 @@
 """Geometry-changing operations on datasets: cutout, pad, downsample, energy resampling, slicing,
-reduction to an image, to a region, and to a spectrum dataset (fact sheet §1.5).
+reduction to an image, to a region, and to a spectrum dataset, with gammapy's rules.
 
 Each function returns a NEW dataset of the same class (a random name unless ``name`` is given)
 whose members are the transformed maps, as lazy graphs; nothing is computed.  The GTI and the meta
@@ -34,6 +34,7 @@ from ..geom.sky_regions import compound_region_center, parse_regions, regions_to
 from ..irf import EDispKernelMap
 from ..maps import Map
 from ..modeling.names import make_name
+from .core import DATASET_TYPES
 
 if TYPE_CHECKING:
     from .map_dataset import MapDataset
@@ -222,7 +223,7 @@ def resample_energy_axis(dataset: MapDataset, energy_axis, name=None) -> MapData
 def to_image(dataset: MapDataset, name=None) -> MapDataset:
     """Dataset with one reco-energy bin spanning the whole axis (see :func:`resample_energy_axis`);
     the exposure keeps its true-energy bins."""
-    return resample_energy_axis(dataset, dataset._geom.axes["energy"].squash(), name=name)
+    return resample_energy_axis(dataset, dataset.geoms["geom"].axes["energy"].squash(), name=name)
 
 
 # -- slicing --------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _slice_map(m: Map, slices: dict) -> Map:
 
 
 def _slice_irf(irf, slices: dict):
-    return irf.slice_by_idx(_slices_for(slices, irf._irf_map.geom))
+    return irf.slice_by_idx(_slices_for(slices, irf.irf_map.geom))
 
 
 def slice_by_idx(dataset: MapDataset, slices: dict, name=None) -> MapDataset:
@@ -282,7 +283,7 @@ def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
 def slice_by_energy(dataset: MapDataset, energy_min=None, energy_max=None, name=None) -> MapDataset:
     """Dataset restricted to the reco-energy bins between ``energy_min`` and ``energy_max``
     (default: the axis bounds), snapped to the nearest bin edges."""
-    index = _energy_slice(dataset._geom.axes["energy"], energy_min, energy_max)
+    index = _energy_slice(dataset.geoms["geom"].axes["energy"], energy_min, energy_max)
     return slice_by_idx(dataset, {"energy": index}, name=name)
 
 
@@ -332,7 +333,7 @@ def _checked(m: Map | None, ok: da.Array | None, message: str) -> Map | None:
     if m is None or ok is None:
         return m
     data = m.dask_data
-    data = da.map_blocks(_raise_unless, data, ok, message=message, dtype=m.dtype, meta=data._meta)
+    data = da.map_blocks(_raise_unless, data, ok, message=message, dtype=m.dtype, meta=data)
     return m.copy(data=data)
 
 
@@ -356,10 +357,10 @@ def to_region_map_dataset(dataset: MapDataset, region, name=None) -> MapDataset:
     PSF and EDisp: the IRF pixel nearest to the region centre.  The mask-uniformity check runs
     lazily (see the module notes).
     """
-    if not isinstance(dataset._geom, WcsGeom):
-        geom_type = type(dataset._geom).__name__
+    if not isinstance(dataset.geoms["geom"], WcsGeom):
+        geom_type = type(dataset.geoms["geom"]).__name__
         raise GeometryError(f"to_region_map_dataset needs a dataset on a WcsGeom, got a {geom_type}")
-    _check_region_inside(dataset._geom, region)
+    _check_region_inside(dataset.geoms["geom"], region)
     mask = dataset.mask
     ok = None if mask is None else _mask_uniformity(mask, region)
     message = (
@@ -410,8 +411,6 @@ def to_spectrum_dataset(
     The PSF is dropped; the background is kept for the ``cash`` statistic only.  The containment
     fractions are a small lookup in the PSF map (numpy); the exposure stays a lazy graph.
     """
-    from .spectrum import SpectrumDataset
-
     if containment_correction:
         if not isinstance(on_region, CircleSkyRegion):
             raise InvalidArgumentError(
@@ -434,4 +433,4 @@ def to_spectrum_dataset(
     members["exposure"] = exposure
     if dataset.stat_type == "cash":
         members["background"] = region_dataset.background
-    return _new_dataset(region_dataset, name, members, cls=SpectrumDataset)
+    return _new_dataset(region_dataset, name, members, cls=DATASET_TYPES["SpectrumDataset"])

@@ -1,7 +1,7 @@
 """Stacking datasets: gammapy's ``MapDataset.stack`` rules and the tree reduction behind
 ``Datasets.stack_reduce``.
 
-Rules (fact sheet §1.4), applied in this order to ``dataset.stack(other)``:
+gammapy's rules, applied in this order to ``dataset.stack(other)``:
 
 1. counts += other.counts × other.mask_safe;
 2. exposure += other.exposure × other.mask_safe_image, and the ``livetime`` in the exposure
@@ -24,15 +24,14 @@ pairwise, level by level: the result is one graph of depth log2(n) per output ch
 the threaded scheduler or unchanged on a ``dask.distributed`` cluster.  Metadata (GTI, meta table,
 livetime) are folded in the datasets' order, exactly as gammapy's sequential loop does.
 
-``stack_to_zarr`` is the streaming path for many observations: batches of datasets (opened by
-dask tasks from their URLs) are tree-reduced, added to the partial stack of the earlier batches
-and written to zarr chunk by chunk, so the graph stays bounded and a worker holds a few chunks at
-a time.
+The pieces of that reduction (:func:`check_all`, :func:`masked_leaves`, :func:`tree_sum`,
+:class:`MetadataFold`) also drive :func:`mapds.datasets.stack_to_zarr`, the streaming path for
+many observation files.  This module works on the datasets it is given and builds new ones with
+their own class: it imports no dataset class.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -40,26 +39,26 @@ import dask
 import numpy as np
 from astropy.table import Table
 
-from ..errors import GeometryMismatchError, InvalidArgumentError, OverwriteError
+from ..errors import GeometryMismatchError, InvalidArgumentError
 from ..geom import RegionGeom, WcsGeom
-from ..io.urls import resolve
 from ..maps import Map
-from ..modeling.names import make_name
 
 if TYPE_CHECKING:
     from ..data import GTI
     from .map_dataset import MapDataset
 
 __all__ = [
+    "MetadataFold",
+    "check_all",
     "check_stackable",
     "has_safe_bins",
     "hstack_meta_tables",
-    "open_datasets",
+    "masked_leaves",
     "stack",
     "stack_gti",
     "stack_reduce",
-    "stack_to_zarr",
     "to_masked",
+    "tree_sum",
 ]
 
 
@@ -69,7 +68,7 @@ __all__ = [
 def check_stackable(dataset: MapDataset, other: MapDataset) -> None:
     """Raise :class:`~mapds.errors.GeometryMismatchError` unless ``other`` can be stacked into
     ``dataset``: same non-spatial axes, and the same sky grid or an aligned cutout of it."""
-    geom, other_geom = dataset._geom, other._geom
+    geom, other_geom = dataset.geoms["geom"], other.geoms["geom"]
     if geom == other_geom:
         return
     what = f"cannot stack dataset {other.name!r} into {dataset.name!r}"
@@ -185,10 +184,10 @@ def _mask_on_grid(mask: Map, dataset: MapDataset) -> Map:
     """``mask`` (on ``dataset``'s geometry or an aligned cutout of it) on that geometry and its
     chunks, zero / False where the cutout does not reach."""
     chunks = _counts_grid_chunks(dataset)
-    if mask.geom == dataset._geom:
+    if mask.geom == dataset.geoms["geom"]:
         out = mask.copy()
     else:
-        out = Map.from_geom(dataset._geom, dtype=mask.dtype, unit=mask.unit, chunks=chunks)
+        out = Map.from_geom(dataset.geoms["geom"], dtype=mask.dtype, unit=mask.unit, chunks=chunks)
         out.stack(mask)
     return out if chunks is None or out.chunks == chunks else out.rechunk(chunks)
 
@@ -299,7 +298,7 @@ def _safe_bins_flags(datasets: Sequence[MapDataset]) -> list[bool]:
     return flags
 
 
-def _check_all(first: MapDataset, datasets: Sequence[MapDataset]) -> None:
+def check_all(first: MapDataset, datasets: Sequence[MapDataset]) -> None:
     """Same dataset type as ``first`` and stackable into it, for every dataset."""
     kinds = {type(d).__name__ for d in (first, *datasets)}
     if len(kinds) > 1:
@@ -311,7 +310,7 @@ def _check_all(first: MapDataset, datasets: Sequence[MapDataset]) -> None:
             check_stackable(first, other)
 
 
-def _masked_leaves(first: MapDataset, datasets: Sequence[MapDataset], nan_to_num: bool) -> list:
+def masked_leaves(first: MapDataset, datasets: Sequence[MapDataset], nan_to_num: bool) -> list:
     """Every dataset masked onto ``first``'s geometries (``to_masked`` on a common grid)."""
     flags = _safe_bins_flags(datasets)
     leaves = []
@@ -330,7 +329,7 @@ def _combine(left: MapDataset, right: MapDataset) -> MapDataset:
     return out
 
 
-def _tree_sum(datasets: Sequence[MapDataset]) -> MapDataset:
+def tree_sum(datasets: Sequence[MapDataset]) -> MapDataset:
     """Pairwise :func:`_combine`, level by level (a graph of depth log2(n))."""
     level = list(datasets)
     while len(level) > 1:
@@ -339,7 +338,7 @@ def _tree_sum(datasets: Sequence[MapDataset]) -> MapDataset:
     return level[0]
 
 
-class _MetadataFold:
+class MetadataFold:
     """GTI, meta table and livetime of masked datasets combined in order, as gammapy's
     sequential stacking does (they are small: combined on the client, not in the graph)."""
 
@@ -393,15 +392,15 @@ def stack_reduce(datasets: Sequence[MapDataset], name=None, nan_to_num=True) -> 
 
     See Also
     --------
-    stack_to_zarr : the same for many datasets, streamed to a zarr store in batches.
+    mapds.datasets.stack_to_zarr : the same for many datasets, streamed to a zarr store in batches.
     """
     datasets = list(datasets)
     if not datasets:
         raise InvalidArgumentError("stack_reduce needs at least one dataset")
-    _check_all(datasets[0], datasets)
-    leaves = _masked_leaves(datasets[0], datasets, nan_to_num)
-    stacked = _tree_sum(leaves).copy(name=name)
-    fold = _MetadataFold()
+    check_all(datasets[0], datasets)
+    leaves = masked_leaves(datasets[0], datasets, nan_to_num)
+    stacked = tree_sum(leaves).copy(name=name)
+    fold = MetadataFold()
     for leaf in leaves:
         fold.add(leaf)
     fold.apply(stacked)
@@ -409,115 +408,3 @@ def stack_reduce(datasets: Sequence[MapDataset], name=None, nan_to_num=True) -> 
 
 
 # -- many datasets: streamed to storage -----------------------------------------------------------
-
-
-def open_datasets(urls, *, chunks=None, storage_options=None) -> list[MapDataset]:
-    """Open dataset files in parallel, each by a dask task (threads locally, the workers of a
-    ``dask.distributed`` client when one is active).
-
-    Only headers and small tables are read; the datasets that come back hold lazy graphs whose
-    tasks read the maps' bytes.
-
-    Parameters
-    ----------
-    urls : sequence of str or os.PathLike
-        FITS files or zarr stores (any fsspec URL).
-    chunks, storage_options : optional, keyword-only
-        See :meth:`MapDataset.read`.
-    """
-    from .map_dataset import MapDataset
-
-    tasks = [
-        dask.delayed(MapDataset.read, pure=False)(url, chunks=chunks, storage_options=storage_options)
-        for url in urls
-    ]
-    return list(dask.compute(*tasks))
-
-
-def _opened(items, chunks, storage_options) -> list[MapDataset]:
-    paths = [i for i, item in enumerate(items) if isinstance(item, (str, os.PathLike))]
-    opened = open_datasets([items[i] for i in paths], chunks=chunks, storage_options=storage_options)
-    items = list(items)
-    for i, dataset in zip(paths, opened, strict=True):
-        items[i] = dataset
-    return items
-
-
-def stack_to_zarr(
-    datasets,
-    filename,
-    name=None,
-    nan_to_num=True,
-    *,
-    batch_size=64,
-    overwrite=False,
-    chunks=None,
-    storage_options=None,
-) -> MapDataset:
-    """Stack many datasets (gammapy's ``stack_reduce`` result) into a zarr dataset group, streamed.
-
-    Datasets are taken ``batch_size`` at a time: a batch is opened (file names and URLs by dask
-    tasks, see :func:`open_datasets`), masked and tree-reduced as in :func:`stack_reduce`, added
-    to the partial stack of the previous batches (read back lazily from storage) and written
-    chunk by chunk.  Every computation is one bounded graph in which each output chunk is a small
-    tree over input chunks, so a worker holds a few chunks at a time however many datasets there
-    are; it runs on the threaded scheduler or on the active ``dask.distributed`` client.
-
-    Parameters
-    ----------
-    datasets : sequence of MapDataset, str or os.PathLike
-        Datasets, or files / URLs of datasets, of one type; each on the first one's geometry or an
-        aligned cutout of it.
-    filename : str or os.PathLike
-        Target zarr store (any fsspec URL); partial stacks of earlier batches are written next to
-        it and removed at the end.
-    name : str, optional
-        Name of the stacked dataset (random if None).
-    nan_to_num : bool
-        Replace non-finite values by zero.
-    batch_size : int, keyword-only
-        Datasets per graph (bounds the graph size, not the memory of a worker).
-    overwrite : bool, keyword-only
-        Replace an existing ``filename``.
-    chunks, storage_options : optional, keyword-only
-        Chunks of the datasets opened from files, and fsspec options for every URL.
-
-    Returns
-    -------
-    MapDataset
-        The stacked dataset, opened lazily from ``filename``.
-    """
-    from .map_dataset import MapDataset
-
-    items = list(datasets)
-    if not items:
-        raise InvalidArgumentError("stack_to_zarr needs at least one dataset")
-    if int(batch_size) < 1:
-        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-    target = resolve(filename, storage_options)
-    if not overwrite and target.exists():
-        raise OverwriteError(f"{target.url!r} exists; pass overwrite=True to replace it")
-    name = make_name(name)
-    partials = [target.sibling(f".{target.name}.partial-{k}") for k in (0, 1)]
-    first, partial, fold = None, None, _MetadataFold()
-    batches = [items[i : i + int(batch_size)] for i in range(0, len(items), int(batch_size))]
-    try:
-        for k, batch in enumerate(batches):
-            batch = _opened(batch, chunks, storage_options)
-            first = batch[0] if first is None else first
-            _check_all(first, batch)
-            leaves = _masked_leaves(first, batch, nan_to_num)
-            for leaf in leaves:
-                fold.add(leaf)
-            stacked = _tree_sum(leaves if partial is None else [partial, *leaves]).copy(name=name)
-            fold.apply(stacked)
-            last = k == len(batches) - 1
-            location = target if last else partials[k % 2]
-            options = {"format": "zarr", "storage_options": storage_options}
-            stacked.write(location.url, overwrite=overwrite or not last, **options)
-            partial = MapDataset.read(location.url, chunks={}, **options)
-    finally:
-        for location in partials:
-            if location.exists():
-                location.fs.rm(location.path, recursive=True)
-    return partial

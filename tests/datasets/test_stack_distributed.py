@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mapds.datasets import Datasets, MapDataset
-from mapds.datasets.stacking import open_datasets, stack_to_zarr
+from mapds.datasets.core import open_datasets, stack_to_zarr
 
 distributed = pytest.importorskip("distributed")
 
