@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
+from typing import Any
 
 import astropy.units as u
 import numpy as np
 
 from .axes import INVALID_INDEX, MapAxes
 
-__all__ = ["Geom", "pix_tuple_to_idx"]
+__all__ = ["MAP_BUILDERS", "Geom", "build_map", "pix_tuple_to_idx"]
+
+#: Builders of the maps that gammapy's geometry methods return (``energy_mask``, ``region_mask``,
+#: ``region_weights``, ``boundary_mask``): ``"image"`` (a map whose every plane is a lazy image)
+#: and ``"axis_mask"`` (a boolean mask along one axis).  :mod:`mapds.maps` registers them when it
+#: is imported: the geometry layer, below the maps layer, describes what to build and never
+#: imports the class that builds it.
+MAP_BUILDERS: dict[str, Callable[..., Any]] = {}
+
+
+def build_map(kind: str, *args, **kwargs):
+    """A map made by the builder registered under ``kind`` (see :data:`MAP_BUILDERS`)."""
+    try:
+        builder = MAP_BUILDERS[kind]
+    except KeyError:
+        raise RuntimeError(f"No map builder {kind!r} is registered: import mapds.maps first") from None
+    return builder(*args, **kwargs)
 
 
 def pix_tuple_to_idx(pix) -> tuple[np.ndarray, ...]:
@@ -208,8 +226,6 @@ class Geom(abc.ABC):
 
         Returns a :class:`~mapds.maps.Map` whose chunks are views of one small 1D mask.
         """
-        from ..maps import Map  # deferred: the geometry layer does not depend on maps
-
         axis = self.axes[axis_name]
         edges = axis.edges
         edge_min = edges[0] if edge_min is None else u.Quantity(edge_min, axis.unit)
@@ -217,6 +233,4 @@ class Geom(abc.ABC):
         if round_to_edge:
             edge_min, edge_max = axis.round(u.Quantity([edge_min, edge_max]))
         mask = (edges[:-1] >= edge_min) & (edges[1:] <= edge_max)
-        shape = [1] * len(self.data_shape)
-        shape[self.axes.index_data(axis_name)] = -1
-        return Map.from_geom(self, data=np.broadcast_to(mask.reshape(shape), self.data_shape))
+        return build_map("axis_mask", self, axis_name, mask)

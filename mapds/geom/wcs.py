@@ -16,7 +16,6 @@ import copy
 from functools import cached_property
 
 import astropy.units as u
-import dask.array as da
 import numpy as np
 from astropy.convolution import Tophat2DKernel
 from astropy.coordinates import Angle, SkyCoord
@@ -30,7 +29,7 @@ from regions import RectangleSkyRegion
 from ..errors import GeometryError, GeometryMismatchError, InvalidArgumentError, MissingHDUError
 from .axes import MapAxes
 from .axis import INVALID_INDEX
-from .base import Geom, pix_tuple_to_idx
+from .base import Geom, build_map, pix_tuple_to_idx
 from .coord import MapCoord, skycoord_to_lonlat
 from .pixel_grid import (
     boundary_mask_dask,
@@ -630,21 +629,6 @@ class WcsGeom(Geom):
 
     # -- masks ----------------------------------------------------------------------------------
 
-    def _image_map(self, build_image, chunks, dtype):
-        """A Map of this geometry whose every plane is the lazy image ``build_image(spatial_chunks)``.
-
-        ``chunks`` has the meaning of the Map constructor's (``None``: mapds' default chunking,
-        a dict per dimension name, ``"auto"``, explicit chunks of the full data shape).
-        """
-        # Deferred imports: maps sits below geometry in the layering; the mask is a Map, as in gammapy.
-        from ..maps import Map
-        from ..maps.chunks import normalize_chunks
-
-        dims = (*[axis.name for axis in self.axes.reverse], "y", "x")
-        chunks = normalize_chunks(chunks, self.data_shape, dims, dtype)
-        image = build_image(chunks[-2:])
-        return Map.from_geom(self, data=da.broadcast_to(image, self.data_shape, chunks=chunks))
-
     def region_mask(self, regions, inside=True, *, chunks=None):
         """Boolean map, True for pixels whose centre lies in any of ``regions``.
 
@@ -666,7 +650,7 @@ class WcsGeom(Geom):
             mask = region_mask_dask(self.wcs, self.data_shape[-2:], regions, spatial_chunks)
             return mask if inside else ~mask
 
-        return self._image_map(build, chunks, bool)
+        return build_map("image", self, build, chunks, bool)
 
     def region_weights(self, regions, oversampling_factor=10, *, chunks=None):
         """Fraction of each pixel inside ``regions`` (mask on an ``oversampling_factor`` finer grid).
@@ -682,7 +666,7 @@ class WcsGeom(Geom):
                 fine_wcs, self.data_shape[-2:], regions, oversampling_factor, spatial_chunks
             )
 
-        return self._image_map(build, chunks, float)
+        return build_map("image", self, build, chunks, float)
 
     def binary_structure(self, width, kernel="disk") -> np.ndarray:
         """Structuring element of ``width`` (angle, converted with the pixel scales) for binary
@@ -712,7 +696,7 @@ class WcsGeom(Geom):
         box = np.broadcast_to(round_up_to_odd((2 * width / self.pixel_scales).to_value("")), (2,))
         margin = (int(box[0] - 1) // 2, int(box[1] - 1) // 2)
         shape = self.data_shape[-2:]
-        return self._image_map(
+        return build_map("image", self,
             lambda spatial_chunks: boundary_mask_dask(margin, shape, spatial_chunks), chunks, bool
         )
 

@@ -24,7 +24,7 @@ import zarr
 from astropy.io import fits
 
 from ..errors import CorruptFileError
-from .fits.file import FitsBackend, FitsFile
+from .fits.backend import FitsBackend
 from .fits.headers import BLOCK, HduInfo, data_size, hdu_name, read_header
 from .fits.pixels import PixelCodec
 from .urls import Location, atomic_directory, resolve, storage_errors
@@ -168,8 +168,9 @@ class CachedBackend(FitsBackend):
         return ZarrLazyArray(cast(zarr.Array, self.group[f"hdu{info.index}"]), as_bool=as_bool)
 
 
-def open_cached(location: Location, token: str, cache_dir=None, checksum: bool = False) -> FitsFile:
-    """Open a gzip-compressed FITS file through its cache entry (created on first use).
+def open_cached(location: Location, token: str, cache_dir=None, checksum: bool = False):
+    """The HDUs of a gzip-compressed FITS file and the backend reading its cache entry (created
+    on first use), for :meth:`mapds.io.FitsFile.open`.
 
     Parameters
     ----------
@@ -208,4 +209,4 @@ def open_cached(location: Location, token: str, cache_dir=None, checksum: bool =
         HduInfo(i, e["name"], fits.Header.fromstring(e["header"]), 0, 0, int(e["data_size"]))
         for i, e in enumerate(cast("list[dict[str, Any]]", group.attrs["hdus"]))
     ]
-    return FitsFile(location, hdus, token, CachedBackend(group))
+    return hdus, CachedBackend(group)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import tempfile
 import uuid
@@ -86,7 +87,7 @@ class Location:
 
     def sibling(self, name: str) -> Location:
         """Location of ``name`` in the same directory."""
-        parent = self.fs._parent(self.path)
+        parent = posixpath.dirname(self.path.rstrip("/"))
         path = f"{parent.rstrip('/')}/{name}" if parent else name
         return Location(self.fs, path, self.fs.unstrip_protocol(path), self.options)
 

@@ -267,7 +267,7 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
     # Default chunks follow the zarr chunks (as in xarray.open_zarr): tasks never split or
     # re-read a stored chunk.
     chunks = {} if chunks is None else chunks
-    return Map._from_source(
+    return Map.from_lazy_array(
         geom, WindowedArray(ZarrLazyArray(array), token), chunks, unit=unit_from_attrs(attrs), meta=meta
     )
 

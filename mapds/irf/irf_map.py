@@ -63,6 +63,11 @@ class IRFMap:
         except AxisError as exc:
             raise AxisError(f"{type(self).__name__}: {exc}") from None
 
+    @property
+    def irf_map(self) -> Map:
+        """The IRF values map (``psf_map`` or ``edisp_map`` by its own name)."""
+        return self._irf_map
+
     def _replace_irf_map(self, value: Map) -> None:
         self._check_axes(value)
         self._irf_map = value

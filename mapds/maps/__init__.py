@@ -5,7 +5,10 @@ The geometry classes are re-exported here as in ``gammapy.maps``, so that
 """
 
 from ..geom import Geom, LabelMapAxis, MapAxes, MapAxis, MapCoord, RegionGeom, WcsGeom
-from . import accessor  # noqa: F401  (registers the DataArray ``.mapds`` accessor)
+from . import (
+    accessor,  # noqa: F401  (registers the DataArray ``.mapds`` accessor)
+    geom_maps,  # noqa: F401  (registers the maps gammapy's geometry methods return)
+)
 from .core import Map
 from .region import RegionNDMap
 

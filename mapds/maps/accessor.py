@@ -27,7 +27,7 @@ from ..geom import WcsGeom
 from ..geom.base import Geom
 from .chunks import normalize_chunks
 from .core import Map
-from .dataset_layout import RENAME_ATTR, SPATIAL_DIMS, _parse, map_dataarray, renamed
+from .dataset_layout import RENAME_ATTR, SPATIAL_DIMS, map_dataarray, parse_renames, renamed
 
 __all__ = ["MapDataArrayAccessor", "as_map_dataarray", "sel_sky", "to_map"]
 
@@ -150,7 +150,7 @@ def sel_sky(arr: xr.DataArray, position: SkyCoord, width=None, *, mode: str = "t
     """
     if mode not in ("trim", "strict"):
         raise ValueError(f"sel_sky mode must be 'trim' or 'strict', got {mode!r}")
-    pairs = _parse(arr.attrs.get(RENAME_ATTR))
+    pairs = parse_renames(arr.attrs.get(RENAME_ATTR))
     canonical = map_dataarray(arr)
     geom = _geom(canonical)
     if not isinstance(geom, WcsGeom):

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "multiple_chunks", "normalize_chunks", "sliced_chunks"]
 
-#: Target size of one chunk: inside DESIGN.md's 32–128 MB range, large enough that dask's
+#: Target size of one chunk: inside the 32–128 MB of the design, large enough that dask's
 #: per-task overhead (≈50 µs threaded) is negligible, small enough for two cores × a few tasks.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 

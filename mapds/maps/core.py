@@ -24,7 +24,7 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
 from ..geom.base import Geom
-from . import convolution, cutout, interpolate, padding, regrid, resample, stacking
+from . import convolution, cutout, interpolate, padding, region_reduction, regrid, resample, stacking
 from .arithmetic import ufunc_units
 from .chunks import normalize_chunks
 from .dataarray import (
@@ -50,7 +50,7 @@ def _as_unit(unit) -> u.UnitBase:
 def _own(data):
     """A dask array object of its own (same graph): ``__setitem__`` on it changes no other map."""
     if isinstance(data, da.Array):
-        return da.Array(data.dask, data.name, data.chunks, meta=data._meta)
+        return da.Array(data.dask, data.name, data.chunks, meta=data)
     return data
 
 
@@ -86,6 +86,11 @@ class Map(NDArrayOperatorsMixin):
     """
 
     __hash__ = None  # type: ignore[assignment]  # maps compare element-wise, like arrays
+
+    def __init_subclass__(cls, geom_type: type | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if geom_type is not None:
+            _CLASS_BY_GEOM[geom_type] = cls
 
     def __init__(self, geom: Geom, data=None, dtype=None, meta=None, unit="", *, chunks=None):
         unit = _as_unit(unit)
@@ -124,8 +129,7 @@ class Map(NDArrayOperatorsMixin):
     @classmethod
     def _wrap(cls, geom: Geom, data, unit: u.UnitBase, meta: dict) -> Map:
         """A map over ``data`` as it is (numpy or dask), without the constructor's conversions."""
-        if isinstance(geom, RegionGeom) and not issubclass(cls, _region_map_class()):
-            cls = _region_map_class()
+        cls = _class_for(geom, cls)
         if data.shape != geom.data_shape:
             raise GeometryMismatchError(
                 f"Data shape {data.shape} does not match geometry data shape {geom.data_shape}"
@@ -142,8 +146,7 @@ class Map(NDArrayOperatorsMixin):
         cls, geom: Geom, meta=None, data=None, unit="", dtype="float32", map_type="auto", *, chunks=None
     ) -> Map:
         """Map of the given geometry (zeros unless ``data`` is given); gammapy's signature."""
-        if isinstance(geom, RegionGeom) or map_type == "region":
-            cls = _region_map_class()
+        cls = _class_for(RegionGeom if map_type == "region" else geom, cls)
         if data is not None and dtype == "float32" and not isinstance(data, u.Quantity):
             dtype = None  # keep the dtype of the data given, as gammapy does
         return cls(geom, data=data, dtype=dtype, meta=meta, unit=unit, chunks=chunks)
@@ -176,8 +179,21 @@ class Map(NDArrayOperatorsMixin):
         return out
 
     @classmethod
-    def _from_source(cls, geom: Geom, source: WindowedArray, chunks, unit="", meta=None) -> Map:
-        """Map over a storage array; selections will be pushed down to storage reads."""
+    def from_lazy_array(cls, geom: Geom, source: WindowedArray, chunks=None, unit="", meta=None) -> Map:
+        """Map over a storage array (what a storage back end opens); selections of the map
+        (``slice_by_idx``, ``cutout``...) are pushed down to narrower storage reads.
+
+        Parameters
+        ----------
+        geom : Geom
+            Geometry of the stored values.
+        source : `~mapds.maps.lazy.WindowedArray`
+            The stored array and its identity token.
+        chunks : optional
+            As in the constructor; ``{}`` follows the storage's own chunks.
+        unit, meta : optional
+            Unit and metadata.
+        """
         dims = geom_dims(geom)
         chunks = normalize_chunks(
             chunks, geom.data_shape, dims, source.dtype, native=getattr(source.base, "native_chunks", None)
@@ -420,11 +436,14 @@ class Map(NDArrayOperatorsMixin):
         return out
 
     def rechunk(self, chunks) -> Map:
-        """A copy with other dask chunks (``chunks`` as in the constructor)."""
-        data = self.dask_data
-        return self._new(
-            data=data.rechunk(normalize_chunks(chunks, data.shape, self._dataarray.dims, self.dtype))
-        )
+        """A copy with other dask chunks (``chunks`` as in the constructor).
+
+        In-memory values are cut straight into the new chunks (no rechunking graph).
+        """
+        chunks = normalize_chunks(chunks, self.data.shape, self._dataarray.dims, self.dtype)
+        if not self._lazy():
+            return self._new(data=da.from_array(self.data, chunks=chunks))
+        return self._new(data=self.data.rechunk(chunks))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         data = self.data.compute() if self._lazy() else self.data
@@ -720,7 +739,7 @@ class Map(NDArrayOperatorsMixin):
             self._geom.coord_to_pix(coords), method=method, fill_value=fill_value, values_scale=values_scale
         )
 
-    def interp_by_pix(self, pix, method="linear", fill_value=None, values_scale="lin") -> np.ndarray:
+    def interp_by_pix(self, pix, method="linear", fill_value=None, values_scale="lin", *, compute=True):
         """Interpolate at pixel coordinates ``(x, y, ...)`` on the regular pixel grid.
 
         Parameters
@@ -733,19 +752,19 @@ class Map(NDArrayOperatorsMixin):
             Value for positions outside the map and for non-finite results; None extrapolates.
         values_scale : {"lin", "log", "sqrt"}
             Scale in which values are interpolated.
+        compute : bool, keyword-only
+            False returns the values as a lazy dask array.
 
         Returns
         -------
         ndarray
             Values (only the pixels around the points are read).
         """
-        values = self._interp_by_pix_lazy(
-            pix, method=method, fill_value=fill_value, values_scale=values_scale
-        )
-        return np.asarray(values.compute())
+        values = self._interp_values(pix, method=method, fill_value=fill_value, values_scale=values_scale)
+        return np.asarray(values.compute()) if compute else values
 
-    def _interp_by_pix_lazy(self, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
-        """:meth:`interp_by_pix` as a dask array (the fill rule is the geometry type's)."""
+    def _interp_values(self, pix, method="linear", fill_value=None, values_scale="lin") -> da.Array:
+        """Lazy values of :meth:`interp_by_pix` (the fill rule is the geometry type's)."""
         return interpolate.interp_by_pix(
             self, pix, method=method, fill_value=fill_value, values_scale=values_scale
         )
@@ -816,11 +835,10 @@ class Map(NDArrayOperatorsMixin):
     def to_region_nd_map(self, region=None, func=np.nansum, weights=None, method="nearest"):
         """Reduce the spatial dimensions inside ``region`` to a :class:`RegionNDMap`.
 
-        See :func:`mapds.maps.region.to_region_nd_map`.
+        See :func:`mapds.maps.region_reduction.to_region_nd_map`.
         """
-        from .region import to_region_nd_map
-
-        return to_region_nd_map(self, region=region, func=func, weights=weights, method=method)
+        kwargs = {"func": func, "weights": weights, "method": method}
+        return region_reduction.to_region_nd_map(self, region=region, **kwargs)
 
     def get_spectrum(self, region=None, func=np.nansum, weights=None):
         """Spectrum in ``region``: :meth:`to_region_nd_map` with ``func`` (default ``nansum``)."""
@@ -933,10 +951,17 @@ def _broadcast_like(m: Map, template: Map):
     return m.to_xarray().variable.set_dims(sizes).data
 
 
-def _region_map_class():
-    from .region import RegionNDMap  # the subclass lives in a module importing this one
+#: Map class of each geometry type that has its own (`RegionNDMap` for `RegionGeom`), registered
+#: by the subclass's definition (``class RegionNDMap(Map, geom_type=RegionGeom)``).
+_CLASS_BY_GEOM: dict[type, type] = {}
 
-    return RegionNDMap
+
+def _class_for(geom, cls: type) -> type:
+    """The map class for ``geom`` (a geometry or a geometry type): ``cls`` unless the geometry
+    type has its own subclass of it."""
+    geom_type = geom if isinstance(geom, type) else type(geom)
+    special = _CLASS_BY_GEOM.get(geom_type)
+    return special if special is not None and not issubclass(cls, special) else cls
 
 
 def _computed_map(results, template: Map, finalize, args) -> Map:

@@ -1,6 +1,6 @@
 """Rectangular spatial selections: cutouts around a sky position and crops.
 
-Both are pure selections: they go through :meth:`Map._select`, so a map opened from storage
+Both are pure selections: they go through :meth:`Map.slice_by_idx`, so a map opened from storage
 reads only the bytes of the selected window when computed.
 """
 
@@ -64,10 +64,9 @@ def cutout(m: Map, position, width, mode="trim", odd_npix=False, min_npix=1) -> 
     parent_y, parent_x = slices["parent-slices"]
     inner_y, inner_x = slices["cutout-slices"]
     ny, nx = geom_cutout.data_shape[-2:]
-    if (inner_y.start, inner_y.stop, inner_x.start, inner_x.stop) == (0, ny, 0, nx):
-        index = (slice(None),) * len(geom.axes) + (parent_y, parent_x)
-        return m._select(index, geom_cutout)
     overlap = m.slice_by_idx({"y": parent_y, "x": parent_x})
+    if (inner_y.start, inner_y.stop, inner_x.start, inner_x.stop) == (0, ny, 0, nx):
+        return overlap
     widths = [(0, 0)] * len(geom.axes) + [
         (inner_y.start, ny - inner_y.stop),
         (inner_x.start, nx - inner_x.stop),
@@ -91,5 +90,4 @@ def crop(m: Map, crop_width) -> Map:
         raise InvalidArgumentError(
             f"Cannot crop ({crop_x}, {crop_y}) pixels from each side of a {nx} x {ny} image"
         )
-    index = (slice(None),) * len(geom.axes) + (slice(crop_y, ny - crop_y), slice(crop_x, nx - crop_x))
-    return m._select(index, geom.crop((crop_x, crop_y)))
+    return m.slice_by_idx({"y": slice(crop_y, ny - crop_y), "x": slice(crop_x, nx - crop_x)})

@@ -1,4 +1,4 @@
-"""The xarray form of a map: dimension names, coordinates and attributes (DESIGN.md "Data model").
+"""The xarray form of a map: dimension names, coordinates and attributes.
 
 - Dimensions are the non-spatial axes in data (reverse geometry) order, then ``("y", "x")``.
 - A numeric axis carries its bin centres as the dimension coordinate and its edges as

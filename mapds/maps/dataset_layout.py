@@ -44,7 +44,7 @@ SPATIAL_REF = "spatial_ref"
 GRID_MAPPING = "grid_mapping"
 
 
-def _parse(text: object) -> dict[str, str]:
+def parse_renames(text: object) -> dict[str, str]:
     """``{"new": "old"}`` from the ``mapds_rename`` attribute."""
     pairs = {}
     for item in str(text or "").split():
@@ -109,7 +109,7 @@ def renamed(arr: xr.DataArray, names: Mapping[str, str]) -> xr.DataArray:
     names = {old: new for old, new in names.items() if old != new and (old in arr.dims or old in arr.coords)}
     if not names:
         return arr
-    pairs = _parse(arr.attrs.get(RENAME_ATTR))  # current -> original
+    pairs = parse_renames(arr.attrs.get(RENAME_ATTR))  # current -> original
     original = {new: pairs.pop(old, old) for old, new in names.items()}
     pairs.update(original)
     out = arr.rename(names)
@@ -148,7 +148,7 @@ def map_dataarray(arr: xr.DataArray) -> xr.DataArray:
     ``mapds_rename`` attribute is removed.  A DataArray without that attribute is returned as
     it is, but for the ``spatial_ref_*`` coordinates of other grids.
     """
-    pairs = _parse(arr.attrs.get(RENAME_ATTR))
+    pairs = parse_renames(arr.attrs.get(RENAME_ATTR))
     present = {new: old for new, old in pairs.items() if new in arr.dims or new in arr.coords}
     own_ref = next((new for new, old in present.items() if old == SPATIAL_REF), SPATIAL_REF)
     restored = set(present.values())

@@ -287,7 +287,8 @@ def _interp_to_geom_points(m: Map, geom, preserve_counts, fill_value, mode, valu
         valid = np.all([i != -1 for i in idx], axis=0)
         data = interpolate.lookup_values(source, idx, valid=valid, fill=bool(fill_value), dtype=bool)
     else:
-        data = source._interp_by_pix_lazy(pix, method=mode, fill_value=fill_value, values_scale=values_scale)
+        kwargs = {"method": mode, "fill_value": fill_value, "values_scale": values_scale}
+        data = source.interp_by_pix(pix, **kwargs, compute=False)
         if m.is_mask:
             data = data.astype(bool)
     if preserve_counts:

@@ -124,7 +124,8 @@ class Parameter:
         self._scale_transform = scale_transform
         self.interp = interp
         self._scale = _float(scale, u.dimensionless_unscaled, f"Parameter {name!r} scale")
-        self._link_label_io = None
+        #: Label linking parameters shared between models in YAML files (``link:``), or None.
+        self.link_label: str | None = None
         self._type = None
         self.frozen = frozen
         if isinstance(value, (u.Quantity, str)):
@@ -442,8 +443,8 @@ class Parameter:
             "scale_method": self.scale_method,
             "scale_transform": self.scale_transform,
         }
-        if self._link_label_io is not None:
-            data["link"] = self._link_label_io
+        if self.link_label is not None:
+            data["link"] = self.link_label
         return data
 
     def update_from_dict(self, data: dict) -> None:
@@ -658,7 +659,7 @@ class Parameters(Sequence):
                 shared[par] = None
             seen.add(par)
         for par in shared:
-            par._link_label_io = f"{par.name}@{make_name()}"
+            par.link_label = f"{par.name}@{make_name()}"
 
     # -- conversion ------------------------------------------------------------------------------
 
@@ -675,7 +676,7 @@ class Parameters(Sequence):
             link = entry.pop("link", None)
             entry.pop("is_norm", None)
             par = Parameter(**entry)
-            par._link_label_io = link
+            par.link_label = link
             parameters.append(par)
         return cls(parameters)
 
@@ -697,7 +698,7 @@ class Parameters(Sequence):
                     par.min,
                     par.max,
                     par.frozen,
-                    par._link_label_io or "",
+                    par.link_label or "",
                 ]
             )
         table["value"].format = ".4e"

@@ -201,8 +201,9 @@ def assert_irf_same(md_irf: Any, gp_irf: Any, rtol: float = 1e-6, what: str = "i
     if gp_irf is None:
         return
     assert type(md_irf).__name__ == type(gp_irf).__name__, what
-    atol = 1e-6 * float(np.abs(gp_irf._irf_map.data).max())
-    assert_map_same(md_irf._irf_map, gp_irf._irf_map, rtol=rtol, atol=atol, what=f"{what} map")
+    gp_map = gp_irf.psf_map if hasattr(gp_irf, "psf_map") else gp_irf.edisp_map  # gammapy's public names
+    atol = 1e-6 * float(np.abs(gp_map.data).max())
+    assert_map_same(md_irf.irf_map, gp_map, rtol=rtol, atol=atol, what=f"{what} map")
     assert_map_same(md_irf.exposure_map, gp_irf.exposure_map, rtol=rtol, what=f"{what} exposure")
 
 

@@ -75,7 +75,7 @@ def assert_map_equal():
 
 @pytest.fixture
 def storage_map():
-    """Factory of a map whose data come from a :class:`CountingArray` through ``_from_source``.
+    """Factory of a map whose data come from a :class:`CountingArray` through ``Map.from_lazy_array``.
 
     Returns ``(map, counting_array)``.
     """
@@ -83,7 +83,7 @@ def storage_map():
     def factory(geom, data, chunks=None, unit=""):
         counting = CountingArray(np.asarray(data))
         source = WindowedArray(counting, token=f"counting-{id(counting)}")
-        return Map._from_source(geom, source, chunks=chunks, unit=u.Unit(unit)), counting
+        return Map.from_lazy_array(geom, source, chunks=chunks, unit=u.Unit(unit)), counting
 
     return factory
 

@@ -217,7 +217,7 @@ def test_from_dict_drops_is_norm_and_keeps_links():
         [{"name": "norm", "value": 1.0, "is_norm": True}, {"name": "x", "value": 2.0, "link": "x@abc"}]
     )
     assert pars.names == ["norm", "x"]
-    assert pars["x"]._link_label_io == "x@abc"
+    assert pars["x"].link_label == "x@abc"
 
 
 # -- covariance ----------------------------------------------------------------------------------

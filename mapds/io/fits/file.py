@@ -17,15 +17,17 @@ from astropy.table import Table
 from ...errors import CorruptFileError, MissingHDUError, StorageError
 from ...maps import Map
 from ...maps.lazy import LazyArray
+from ..gzip_cache import open_cached
 from ..ranged import RangeReader, range_reader
 from ..urls import Location, resolve
+from .backend import FitsBackend
 from .checksum import verify_checksums
 from .headers import BLOCK, HduInfo, scan_hdus
 from .image import FitsImageArray
 from .maps import map_from_source
 from .pixels import PixelCodec
 
-__all__ = ["GZIP_MAGIC", "FitsFile"]
+__all__ = ["GZIP_MAGIC", "FitsBackend", "FitsFile", "RangedBackend"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Lets astropy parse an extension HDU on its own.
@@ -80,9 +82,8 @@ class FitsFile:
         reader = range_reader(location)
         head = reader.read(0, min(size, BLOCK))
         if head.startswith(GZIP_MAGIC):
-            from ..gzip_cache import open_cached
-
-            return open_cached(location, token, cache_dir=cache_dir, checksum=checksum)
+            hdus, backend = open_cached(location, token, cache_dir=cache_dir, checksum=checksum)
+            return cls(location, hdus, token, backend)
         hdus = scan_hdus(reader.read, size, location.url, head=head)
         if checksum:
             verify_checksums(reader.read, hdus, location.url)
@@ -190,18 +191,6 @@ class FitsFile:
             kind = "image " + "x".join(map(str, info.shape[::-1])) if info.is_image else info.xtension.lower()
             lines.append(f"  {info.index:3d}  {info.name or '(unnamed)':<24s} {kind}")
         return "\n".join(lines)
-
-
-class FitsBackend:
-    """Where the data of a :class:`FitsFile` come from."""
-
-    def data_bytes(self, info: HduInfo) -> bytes:
-        """The data section of an HDU (no padding)."""
-        raise NotImplementedError
-
-    def image(self, info: HduInfo, as_bool: bool, where: str) -> LazyArray:
-        """The image of an HDU, read lazily."""
-        raise NotImplementedError
 
 
 class RangedBackend(FitsBackend):

@@ -120,7 +120,7 @@ def map_from_source(
     # Like xarray's readers, default to chunks that follow the storage layout: square tiles
     # of a FITS image would read one short range per row instead of one per plane.
     chunks = {} if chunks is None else chunks
-    return Map._from_source(geom, WindowedArray(array, token), chunks, unit=unit, meta=meta)
+    return Map.from_lazy_array(geom, WindowedArray(array, token), chunks, unit=unit, meta=meta)
 
 
 def _first_with_data(source: HduSource) -> int:

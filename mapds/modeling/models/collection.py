@@ -113,7 +113,7 @@ def _link_parameters(models) -> None:
     shared = {}
     for model in _leaf_models(models):
         for par in model.parameters:
-            label = par._link_label_io
+            label = par.link_label
             if label is None:
                 continue
             if label in shared:
@@ -476,6 +476,10 @@ class Models(DatasetModels, MutableSequence):
         _check_unique_names(models)
         self._background_models = _background_models(models)
         self._models = models
+
+
+#: ``sky_model + other`` makes a `Models` (the models do not import this module).
+SkyModel.collection_class = FoVBackgroundModel.collection_class = Models
 
 
 class _RestoreModelsStatus:

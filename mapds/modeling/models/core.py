@@ -196,7 +196,7 @@ class ModelBase:
     @classmethod
     def from_dict(cls, data: dict, **kwargs):
         """Model from its dictionary (``{type: {...}}`` or the inner dictionary)."""
-        data = _inner(data, cls._type)
+        data = model_dict(data, cls._type)
         if data.get("type") not in cls.tag:
             raise ModelError(
                 f"Invalid model type {data.get('type')!r} for {cls.__name__} (expected {cls.tag})"
@@ -264,7 +264,7 @@ def _quantity(value, what: str) -> u.Quantity:
         raise ParameterError(f"{what}: invalid value {value!r}: {exc}") from exc
 
 
-def _inner(data: dict, model_type: str | None) -> dict:
+def model_dict(data: dict, model_type: str | None) -> dict:
     """The model's own dictionary, unwrapping ``{"spectral": {...}}`` style nesting."""
     if not isinstance(data, dict):
         raise ModelError(f"Model data must be a dictionary, got {data!r}")

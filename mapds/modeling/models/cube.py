@@ -37,7 +37,26 @@ def _spatial_model_from_dict(data: dict) -> SpatialModel:
 
 
 class _ComponentsModel(CovarianceMixin, ModelBase):
-    """A model made of a spectral and an optional spatial component, whose parameters it stacks."""
+    """A model made of a spectral and an optional spatial component, whose parameters it stacks.
+
+    ``model + other`` (a model, a list or a `Models`) makes a `Models`: the class that
+    :mod:`.collection`, which sits above the models it holds, sets as :attr:`collection_class`.
+    """
+
+    collection_class: ClassVar[type | None] = None
+
+    def __add__(self, other):
+        collection = type(self).collection_class
+        if collection is None:
+            raise TypeError("mapds.modeling.models.collection is not imported")
+        if isinstance(other, (collection, list)):
+            return collection([self, *other])
+        if isinstance(other, _ComponentsModel):
+            return collection([self, other])
+        raise TypeError(f"Cannot add {type(other).__name__} to a {type(self).__name__}")
+
+    def __radd__(self, other):
+        return self.__add__(other)
 
     _spectral_model: SpectralModel
     _spatial_model: SpatialModel | None
@@ -265,18 +284,6 @@ class SkyModel(_ComponentsModel):
         kwargs.setdefault("datasets_names", self.datasets_names)
         kwargs.setdefault("covariance_data", self.covariance.data.copy())
         return type(self)(**kwargs)
-
-    def __add__(self, other):
-        from .collection import Models
-
-        if isinstance(other, (Models, list)):
-            return Models([self, *other])
-        if isinstance(other, (SkyModel, FoVBackgroundModel)):
-            return Models([self, other])
-        raise TypeError(f"Cannot add {type(other).__name__} to a SkyModel")
-
-    def __radd__(self, other):
-        return self.__add__(other)
 
     # -- serialisation --------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from ...maps.chunks import normalize_chunks
 from ...maps.dataarray import geom_dims
 from .. import spatial_profiles as profiles
 from ..parameter import Parameter
-from .core import ModelBase, _inner
+from .core import ModelBase, model_dict
 from .registry import SPATIAL_MODEL_REGISTRY
 
 __all__ = [
@@ -169,7 +169,7 @@ class SpatialModel(ModelBase):
             )
         return self(coords.lon, coords.lat, energy=coords["energy_true"])
 
-    def _inner_cutout(self, geom: WcsGeom, pixel_scale: float) -> WcsGeom | None:
+    def model_dict_cutout(self, geom: WcsGeom, pixel_scale: float) -> WcsGeom | None:
         """Geometry of width ``2 · max(r_eval, pixel)`` around the model, None if none/outside."""
         radius = self.evaluation_radius
         if radius is None:
@@ -211,7 +211,7 @@ class SpatialModel(ModelBase):
         """
         geom = _wcs_geom(geom)
         pixel_scale = float(np.max(geom.pixel_scales.deg))
-        inner = self._inner_cutout(geom, pixel_scale)
+        inner = self.model_dict_cutout(geom, pixel_scale)
         if inner is None and self.evaluation_radius is not None:
             oversampling_factor = 1  # the model lies outside the geometry
         if oversampling_factor is None:
@@ -279,7 +279,7 @@ class SpatialModel(ModelBase):
     @classmethod
     def from_dict(cls, data: dict, **kwargs) -> SpatialModel:
         """Model from its dictionary (``{"spatial": {...}}`` or the inner dictionary)."""
-        spatial = _inner(data, "spatial")
+        spatial = model_dict(data, "spatial")
         if "frame" in spatial:
             kwargs["frame"] = spatial["frame"]
         return super().from_dict(spatial, **kwargs)
@@ -868,7 +868,7 @@ class TemplateSpatialModel(SpatialModel):
     @classmethod
     def from_dict(cls, data: dict, **kwargs) -> TemplateSpatialModel:
         """Model from its dictionary; the template is opened lazily from ``filename``."""
-        spatial = _inner(data, "spatial")
+        spatial = model_dict(data, "spatial")
         filename = spatial.get("filename")
         if filename is None:
             raise ModelError("TemplateSpatialModel: the dictionary has no 'filename'")

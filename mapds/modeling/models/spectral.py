@@ -21,7 +21,7 @@ from .. import spectral_integrals as integrals
 from .. import spectral_shapes as shapes
 from ..covariance import CovarianceMixin
 from ..parameter import Parameter, Parameters
-from .core import ModelBase, _inner
+from .core import ModelBase, model_dict
 from .registry import SPECTRAL_MODEL_REGISTRY
 
 __all__ = [
@@ -371,7 +371,7 @@ class TemplateSpectralModel(SpectralModel):
     @classmethod
     def from_dict(cls, data: dict, **kwargs) -> TemplateSpectralModel:
         """Model from its dictionary."""
-        data = _inner(data, "spectral")
+        data = model_dict(data, "spectral")
         try:
             energy = u.Quantity(data["energy"]["data"], data["energy"]["unit"])
             values = u.Quantity(data["values"]["data"], data["values"]["unit"])
@@ -459,7 +459,7 @@ class CompoundSpectralModel(CovarianceMixin, SpectralModel):
     @classmethod
     def from_dict(cls, data: dict, **kwargs) -> CompoundSpectralModel:
         """Model from its dictionary (operand types looked up in the spectral registry)."""
-        data = _inner(data, "spectral")
+        data = model_dict(data, "spectral")
         models = []
         for key in ("model1", "model2"):
             if not isinstance(data.get(key), dict):
@@ -475,7 +475,7 @@ class CompoundSpectralModel(CovarianceMixin, SpectralModel):
 
 def spectral_model_from_dict(data: dict) -> SpectralModel:
     """Any registered spectral model from its dictionary (``{"type": ..., ...}``)."""
-    data = _inner(data, "spectral")
+    data = model_dict(data, "spectral")
     return SPECTRAL_MODEL_REGISTRY.get_cls(data.get("type")).from_dict({"spectral": data})
 
 
