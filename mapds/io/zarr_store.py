@@ -62,10 +62,10 @@ def is_zarr(location: Location, must_exist: bool = True) -> bool:
         return True
     if not must_exist:
         return False
+    # Only the store's root metadata is asked for: fsspec's HTTP filesystem answers isdir() by
+    # downloading the URL to look for links in it (a whole FITS file).
     with storage_errors(location.url):
-        return location.fs.isdir(location.path) and location.fs.exists(
-            f"{location.path.rstrip('/')}/zarr.json"
-        )
+        return bool(location.fs.exists(f"{location.path.rstrip('/')}/zarr.json"))
 
 
 def zarr_store(location: Location, read_only: bool = True):

@@ -54,17 +54,7 @@ DATASET_MAPS = ("counts", "exposure", "background", "mask_safe", "mask_fit")
 DATASET_MAPS += ("psf", "psf_exposure", "edisp", "edisp_exposure")
 
 #: Known failures, checked strictly (an unexpected pass fails too): (test, back end, format) -> reason.
-KNOWN_FAILURES = {
-    **{
-        (test, "http", fmt): (
-            "Opening a FITS file over HTTP downloads the whole file once: mapds.io.zarr_store.is_zarr "
-            "asks fs.isdir(path), which fsspec's HTTPFileSystem answers by GETting the whole URL to look "
-            "for links in it (checking only fs.exists(path + '/zarr.json') would not)"
-        )
-        for test in ("test_map_opens_lazily", "test_dataset_opens_lazily")
-        for fmt in ("fits", "gzip")
-    },
-}
+KNOWN_FAILURES: dict[tuple[str, str, str], str] = {}
 
 
 @dataclass
