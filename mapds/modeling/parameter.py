@@ -4,7 +4,8 @@ A `Parameter` is a named value with a unit, bounds, a frozen flag and an error. 
 a well-scaled ``factor`` instead of the value: ``value = inverse_transform(factor × scale)``,
 where the transform is ``scale_transform`` ("lin", "log" or "sqrt") and ``scale`` is chosen by
 ``scale_method`` ("scale10": a power of ten, "factor1": the value itself) when
-:meth:`Parameter.autoscale` is called.  This is gammapy's ``Parameter``, without priors.
+:meth:`Parameter.autoscale` is called.  This is gammapy's ``Parameter``.  A parameter may carry
+a prior (:mod:`~mapds.modeling.priors`), whose ``−2 log`` density fits add to the statistic.
 
 Parameters are declared on model classes (``index = Parameter("index", 2.0)``); every model
 instance holds its own copies, reached through the descriptor protocol.
@@ -16,16 +17,24 @@ import copy
 import logging
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from typing import Any
 
 import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from ..errors import ParameterError, UnitMismatchError
+from ..errors import ParameterError, UnitMismatchError, UnknownModelTypeError
 from ..geom.scale import INTERP_SCALES, scale, scale_inverse
 from .names import make_name
 
-__all__ = ["Parameter", "Parameters"]
+#: Prior classes by the ``type`` written in YAML (filled by :mod:`.priors`, which sits above
+#: this module, as its classes are defined).
+PRIOR_REGISTRY: dict[str, type] = {}
+
+#: What a parameter's prior is (a `~mapds.modeling.priors.Prior`).
+Prior = Any
+
+__all__ = ["PRIOR_REGISTRY", "Parameter", "Parameters"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,18 @@ def _inverse_transform(value, transform: str):
     return float(scale_inverse(value, transform)) if transform != "lin" else value
 
 
+def _prior_from_dict(data: dict, name: str):
+    """The prior a YAML ``prior:`` entry describes (its class chosen by ``type``)."""
+    data = data.get("prior", data)
+    tag = data.get("type") if isinstance(data, dict) else None
+    if tag not in PRIOR_REGISTRY:
+        known = ", ".join(PRIOR_REGISTRY)
+        raise UnknownModelTypeError(
+            f"Unknown prior type {tag!r} for parameter {name!r}; known types: {known}"
+        )
+    return PRIOR_REGISTRY[tag].from_dict(data)
+
+
 class Parameter:
     """A model parameter (gammapy's ``Parameter``).
 
@@ -86,8 +107,8 @@ class Parameter:
         How :meth:`autoscale` chooses ``scale``.
     interp : {"lin", "log", "sqrt"}
         Spacing of scan values.
-    prior : None
-        Priors are not supported; only ``None`` is accepted.
+    prior : `~mapds.modeling.priors.Prior` or dict, optional
+        Prior on the parameter (a dict is read as in YAML files, ``{"type": ..., ...}``).
     scale_transform : {"lin", "log", "sqrt"}
         Transform between value and factor.
     """
@@ -115,8 +136,7 @@ class Parameter:
         if not isinstance(name, str):
             raise ParameterError(f"Parameter name must be a string, got {name!r}")
         self._name = name
-        if prior is not None:
-            raise ParameterError(f"Parameter {name!r}: priors are not supported by mapds")
+        self._prior: Prior | None = None
         self._check_choice("scale_method", scale_method, SCALE_METHODS)
         self._check_choice("scale_transform", scale_transform, INTERP_SCALES)
         self._check_choice("interp", interp, INTERP_SCALES)
@@ -126,7 +146,7 @@ class Parameter:
         self._scale = _float(scale, u.dimensionless_unscaled, f"Parameter {name!r} scale")
         #: Label linking parameters shared between models in YAML files (``link:``), or None.
         self.link_label: str | None = None
-        self._type = None
+        self._type: str | None = None
         self.frozen = frozen
         if isinstance(value, (u.Quantity, str)):
             try:
@@ -147,6 +167,7 @@ class Parameter:
         self.scan_values = scan_values
         self.scan_n_values = int(scan_n_values)
         self.scan_n_sigma = int(scan_n_sigma)
+        self.prior = prior
 
     def _check_choice(self, what: str, value, choices) -> None:
         if value not in choices:
@@ -246,8 +267,9 @@ class Parameter:
 
     @property
     def min(self) -> float:
-        """Lower bound (NaN: none)."""
-        return self._min
+        """Lower bound (NaN: none); that of the prior if it sets bounds (uniform priors)."""
+        bounds = None if self._prior is None else self._prior.bounds
+        return self._min if bounds is None else bounds[0]
 
     @min.setter
     def min(self, value) -> None:
@@ -255,12 +277,39 @@ class Parameter:
 
     @property
     def max(self) -> float:
-        """Upper bound (NaN: none)."""
-        return self._max
+        """Upper bound (NaN: none); that of the prior if it sets bounds (uniform priors)."""
+        bounds = None if self._prior is None else self._prior.bounds
+        return self._max if bounds is None else bounds[1]
 
     @max.setter
     def max(self, value) -> None:
         self._max = np.nan if value is None or value is np.ma.masked else self._as_float(value, "max")
+
+    @property
+    def prior(self) -> Prior | None:
+        """Prior on the parameter (None: none).
+
+        Set it to a `~mapds.modeling.priors.Prior`, a dict as found in YAML files
+        (``{"type": "GaussianPrior", "parameters": [...], "weight": 1}``) or None.
+        """
+        return self._prior
+
+    @prior.setter
+    def prior(self, value) -> None:
+        if value is None:
+            self._prior = None
+            return
+        if isinstance(value, dict):
+            value = _prior_from_dict(value, self._name)
+        elif not isinstance(value, tuple(PRIOR_REGISTRY.values())):
+            raise TypeError(
+                f"Parameter {self._name!r}: a prior must be a Prior, a dict or None, got {value!r}"
+            )
+        self._prior = value
+
+    def prior_stat_sum(self) -> float:
+        """The prior's ``weight × (−2 log p)`` at the current value (0.0 without a prior)."""
+        return 0.0 if self._prior is None else self._prior(self)
 
     def set_lim(self, min=None, max=None) -> None:
         """Set the bounds given (``None`` leaves a bound unchanged)."""
@@ -445,18 +494,36 @@ class Parameter:
         }
         if self.link_label is not None:
             data["link"] = self.link_label
+        if self._prior is not None:
+            data["prior"] = self._prior.to_dict()["prior"]
         return data
 
     def update_from_dict(self, data: dict) -> None:
-        """Set value, unit, min, max and frozen from a dict (e.g. a parameter table row)."""
+        """Set value, unit, min, max, frozen and (if given) prior from a dict (e.g. a table row).
+
+        A ``prior`` string, as in parameter tables, only names the prior type: ``""`` removes
+        the prior, the current prior's type keeps it.
+        """
         for key in ("value", "unit", "min", "max", "frozen"):
             setattr(self, key, data[key])
+        if "prior" not in data:
+            return
+        prior = data["prior"]
+        if isinstance(prior, str):
+            if prior == "":
+                self.prior = None
+            elif self._prior is None or prior not in self._prior.tag:
+                raise ParameterError(
+                    f"Parameter {self._name!r}: a prior type name ({prior!r}) is not a prior"
+                )
+        else:
+            self.prior = prior
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self.name!r}, value={self.value!r}, factor={self.factor!r}, "
             f"scale={self.scale!r}, unit={self.unit!r}, min={self.min!r}, max={self.max!r}, "
-            f"frozen={self.frozen!r}, id={hex(id(self))})"
+            f"frozen={self.frozen!r}, prior={self.prior!r}, id={hex(id(self))})"
         )
 
 
@@ -647,6 +714,19 @@ class Parameters(Sequence):
         for par in self._parameters:
             par.check_limits()
 
+    @property
+    def prior(self) -> list[Prior | None]:
+        """The prior of every parameter (None where there is none)."""
+        return [par.prior for par in self._parameters]
+
+    def prior_stat_sum(self) -> float:
+        """Sum of the priors' ``weight × (−2 log p)`` (0.0 without priors).
+
+        Each parameter counts once, even if it appears several times in the list (a parameter
+        linked between models); gammapy counts it once per appearance.
+        """
+        return float(sum(par.prior_stat_sum() for par in self.unique_parameters if par.prior is not None))
+
     def restore_status(self, restore_values: bool = True) -> _RestoreStatus:
         """Context manager restoring values (optionally) and frozen flags on exit."""
         return _RestoreStatus(self, restore_values)
@@ -681,11 +761,11 @@ class Parameters(Sequence):
         return cls(parameters)
 
     def to_table(self) -> Table:
-        """Table with columns type, name, value, unit, error, min, max, frozen, link."""
+        """Table with columns type, name, value, unit, error, min, max, frozen, link, prior (type)."""
         self.update_link_label()
         table = Table(
-            names=["type", "name", "value", "unit", "error", "min", "max", "frozen", "link"],
-            dtype=["str", "str", "float", "str", "float", "float", "float", "bool", "str"],
+            names=["type", "name", "value", "unit", "error", "min", "max", "frozen", "link", "prior"],
+            dtype=["str", "str", "float", "str", "float", "float", "float", "bool", "str", "str"],
         )
         for par in self._parameters:
             table.add_row(
@@ -699,6 +779,7 @@ class Parameters(Sequence):
                     par.max,
                     par.frozen,
                     par.link_label or "",
+                    "" if par.prior is None else par.prior.tag[0],
                 ]
             )
         table["value"].format = ".4e"

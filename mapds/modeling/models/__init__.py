@@ -1,5 +1,6 @@
 """Model classes: spectral, spatial, sky models and model collections (gammapy's names)."""
 
+from ..priors import GaussianPrior, GeneralizedGaussianPrior, LogUniformPrior, Prior, UniformPrior
 from .collection import DatasetModels, Models
 from .core import ModelBase
 from .cube import FoVBackgroundModel, SkyModel
@@ -38,15 +39,19 @@ __all__ = [
     "DiskSpatialModel",
     "ExpCutoffPowerLawSpectralModel",
     "FoVBackgroundModel",
+    "GaussianPrior",
     "GaussianSpatialModel",
+    "GeneralizedGaussianPrior",
     "GeneralizedGaussianSpatialModel",
     "LogParabolaSpectralModel",
+    "LogUniformPrior",
     "ModelBase",
     "Models",
     "PointSpatialModel",
     "PowerLaw2SpectralModel",
     "PowerLawNormSpectralModel",
     "PowerLawSpectralModel",
+    "Prior",
     "Shell2SpatialModel",
     "ShellSpatialModel",
     "SkyModel",
@@ -54,4 +59,5 @@ __all__ = [
     "SpectralModel",
     "TemplateSpatialModel",
     "TemplateSpectralModel",
+    "UniformPrior",
 ]
