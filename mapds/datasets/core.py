@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import MutableSequence
+from collections.abc import Callable, MutableSequence, Sequence
+from dataclasses import dataclass
 
 import dask
 import numpy as np
@@ -23,15 +24,32 @@ from astropy.table import Table, vstack
 from ..data import GTI
 from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
 from ..io.urls import atomic_file, resolve, storage_errors
+from ..modeling import Covariance, Parameters
+from ..modeling.fit import DATASETS_CLASS
 from ..modeling.models import DatasetModels, Models
 from ..modeling.names import make_name
 from ..modeling.yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
 from . import stacking
+from .engine.in_process import compute_in_process
 
-__all__ = ["DATASET_TYPES", "Dataset", "Datasets", "open_datasets", "stack_to_zarr"]
+__all__ = ["DATASET_TYPES", "Dataset", "Datasets", "LazyStatSum", "open_datasets", "stack_to_zarr"]
 
 #: Dataset classes by the ``type`` written in datasets YAML files (filled as they are defined).
 DATASET_TYPES: dict[str, type] = {}
+
+
+@dataclass(frozen=True)
+class LazyStatSum:
+    """A dataset's statistic ready to compute: dask ``nodes``, and ``finish`` turning their values
+    into the statistic (and keeping what the dataset caches from them).
+
+    ``in_process`` says the nodes are a few tasks on in-memory data, best computed in the calling
+    thread (see :func:`~mapds.datasets.engine.in_process.compute_in_process`).
+    """
+
+    nodes: tuple
+    finish: Callable[[Sequence], float]
+    in_process: bool = False
 
 
 class Dataset:
@@ -41,6 +59,14 @@ class Dataset:
     """
 
     tag: str = "Dataset"
+
+    def stat_sum(self, *, compute=True):
+        """The total fit statistic (a 0-d dask array if ``compute`` is False)."""
+        raise NotImplementedError(f"{type(self).__name__} has no fit statistic")
+
+    def lazy_stat_sum(self) -> LazyStatSum:
+        """The statistic as nodes to compute together with other datasets' (`Datasets.stat_sum`)."""
+        return LazyStatSum((self.stat_sum(compute=False),), lambda values: float(values[0]))
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -196,6 +222,15 @@ class Datasets(MutableSequence):
             dataset.models = models
 
     @property
+    def covariance(self) -> Covariance:
+        """The covariance of :attr:`models`' parameters (a fit sets it)."""
+        return self.models.covariance
+
+    @covariance.setter
+    def covariance(self, covariance: Covariance) -> None:
+        self._covariance = covariance
+
+    @property
     def parameters(self):
         """Parameters of :attr:`models`, each once."""
         return self.models.parameters.unique_parameters
@@ -255,18 +290,43 @@ class Datasets(MutableSequence):
     # -- statistics -------------------------------------------------------------------------------
 
     def stat_sum(self, *, compute=True):
-        """Sum of the datasets' fit statistics, computed in one dask computation.
+        """The joint statistic: the datasets' statistics, computed together, plus the priors of
+        the models' parameters.
+
+        Each dataset keeps what it caches between evaluations (see `MapDataset.stat_sum`), so a
+        fit's evaluation costs what changed.  Small datasets compute in the calling thread; when
+        any dataset is large the computation goes to the current dask scheduler.
 
         Parameters
         ----------
         compute : bool, keyword-only
-            If False, return the lazy 0-d dask array.
+            If False, return the lazy 0-d dask array of the datasets' statistics (priors and
+            caches left out).
         """
-        lazy = [d.stat_sum(compute=False) for d in self._datasets]
-        total = sum(lazy[1:], lazy[0]) if lazy else 0.0
-        if not compute or not lazy:
-            return total
-        return float(dask.compute(total)[0])
+        if not compute:
+            lazy = [d.stat_sum(compute=False) for d in self._datasets]
+            return sum(lazy[1:], lazy[0]) if lazy else 0.0
+        pending = [d.lazy_stat_sum() for d in self._datasets]
+        nodes = [node for p in pending for node in p.nodes]
+        if all(p.in_process for p in pending):
+            values = compute_in_process(*nodes)
+        else:
+            values = dask.compute(*nodes)
+        total, start = 0.0, 0
+        for p in pending:
+            total += p.finish(values[start : start + len(p.nodes)])
+            start += len(p.nodes)
+        return total + self._prior_stat_sum()
+
+    def _prior_stat_sum(self) -> float:
+        """The priors' term: each parameter counted once, even when models share it (gammapy
+        counts a shared parameter's prior once per model holding it)."""
+        seen = {}
+        for dataset in self._datasets:
+            for model in dataset.models or []:
+                for par in model.parameters:
+                    seen.setdefault(id(par), par)
+        return Parameters(list(seen.values())).prior_stat_sum()
 
     def stack_reduce(self, name=None, nan_to_num=True):
         """One dataset stacking all of them: ``datasets[0].to_masked()`` then ``stack`` of the
@@ -447,8 +507,7 @@ def open_datasets(urls, *, chunks=None, storage_options=None) -> list:
     """
     read = DATASET_TYPES["MapDataset"].read
     tasks = [
-        dask.delayed(read, pure=False)(url, chunks=chunks, storage_options=storage_options)
-        for url in urls
+        dask.delayed(read, pure=False)(url, chunks=chunks, storage_options=storage_options) for url in urls
     ]
     return list(dask.compute(*tasks))
 
@@ -538,3 +597,7 @@ def stack_to_zarr(
             if location.exists():
                 location.fs.rm(location.path, recursive=True)
     return partial
+
+
+# A fit given datasets as a list makes them a `Datasets` (modeling sits below datasets).
+DATASETS_CLASS.append(Datasets)

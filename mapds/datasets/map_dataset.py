@@ -25,10 +25,11 @@ from ..modeling.models import DatasetModels, FoVBackgroundModel
 from ..modeling.names import make_name
 from ..stats import cash
 from . import dask_protocol, plotting, reshape, stacking
-from .core import Dataset
+from .core import Dataset, LazyStatSum
 from .engine.evaluator import MapEvaluator
-from .engine.lookup import EvaluationInputs
-from .engine.npred_graph import BackgroundTerm, NpredGraph, aligned
+from .engine.in_process import compute_in_process
+from .engine.lookup import EvaluationInputs, irf_map_of
+from .engine.npred_graph import BackgroundTerm, NpredGraph, RegionReads, aligned
 from .engine.stat_sum import StatCache, stat_sum_graph, stat_total
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
@@ -127,6 +128,13 @@ class MapDataset(Dataset):
     """
 
     tag = "MapDataset"
+    #: Datasets whose maps take at most this many bytes evaluate their statistic from an
+    #: in-memory copy of the maps (:attr:`is_resident`); larger ones read the regions each
+    #: evaluation needs.
+    resident_max_bytes: int = 2 * 1024**3
+    #: Resident datasets of at most this many counts voxels evaluate in the calling thread
+    #: (:attr:`is_small`).
+    in_process_max_voxels: int = 1_000_000
     # Set by `read`: the file to re-open members from, and the graph names of those members.
     _origin: _FileOrigin | None = None
     _file_keys: dict = {}  # noqa: RUF012 (replaced, never mutated)
@@ -432,19 +440,60 @@ class MapDataset(Dataset):
 
     # -- predicted counts and statistic ---------------------------------------------------------
 
-    def _evaluation_inputs(self):
-        """What the evaluators read, rebuilt only when a member changed."""
-        members = (self.exposure, self.psf, self.edisp, self.mask_safe, self.mask_fit)
+    def _evaluation_inputs(self, maps: MapDataset):
+        """What the evaluators read (from ``maps``' members), rebuilt only when a member changed."""
+        members = (maps.exposure, maps.psf, maps.edisp, maps.mask_safe, maps.mask_fit)
         key = (self._geom, *(None if m is None else (id(m), _member_keys(m)) for m in members))
         cached = getattr(self, "_inputs_cache", None)
         if cached is None or cached[0] != key:
-            masks = tuple(m for m in (self.mask_safe, self.mask_fit) if m is not None)
-            inputs = EvaluationInputs(self._geom, self.exposure, self.psf, self.edisp, masks)
+            masks = tuple(m for m in (maps.mask_safe, maps.mask_fit) if m is not None)
+            inputs = EvaluationInputs(self._geom, maps.exposure, maps.psf, maps.edisp, masks)
             cached = self._inputs_cache = (key, inputs)
         return cached[1]
 
-    def _npred_graph(self, model_names=None, with_models=True) -> NpredGraph:
-        """The predicted-counts terms of the current parameter values (nothing is computed)."""
+    @property
+    def is_resident(self) -> bool:
+        """Whether the statistic reads an in-memory copy of the maps: datasets whose maps take at
+        most :attr:`resident_max_bytes` (a fit then reads each map once, not at every
+        evaluation)."""
+        return self._member_bytes() <= self.resident_max_bytes
+
+    @property
+    def is_small(self) -> bool:
+        """Whether an evaluation is a few tasks best run in the calling thread: a resident
+        dataset of at most :attr:`in_process_max_voxels` counts voxels."""
+        return int(np.prod(self._geom.data_shape)) <= self.in_process_max_voxels and self.is_resident
+
+    def _member_bytes(self) -> int:
+        total = 0
+        for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS):
+            member = getattr(self, name)
+            if isinstance(member, Map):
+                total += member.dask_data.nbytes
+            elif member is not None:
+                maps = (irf_map_of(member), member.exposure_map)
+                total += sum(m.dask_data.nbytes for m in maps if m is not None)
+        return total
+
+    def _statistic_maps(self) -> MapDataset:
+        """The dataset whose maps a computed statistic reads: this one, or for a resident dataset
+        a persisted copy of its maps, kept while the members are the same objects over the same
+        graphs.  The copy is computed (at the first computed statistic, never when a graph is
+        only built) with the local threaded scheduler, so it is in this process even under a
+        ``distributed`` client: evaluations of a resident dataset never leave it."""
+        if not self.is_resident:
+            return self
+        members = [getattr(self, name) for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS)]
+        key = tuple(None if m is None else (id(m), _member_keys(m)) for m in members)
+        resident = getattr(self, "_resident", None)
+        if resident is None or resident[0] != key:
+            copy = self.copy(name=self.name)
+            resident = self._resident = (key, copy.persist(scheduler="threads"))
+        return resident[1]
+
+    def _npred_graph(self, model_names=None, with_models=True, maps: MapDataset | None = None) -> NpredGraph:
+        """The predicted-counts terms of the current parameter values (nothing is computed),
+        reading the members of ``maps`` (default: this dataset's own)."""
         evaluators = self.evaluators if with_models else {}
         if model_names is not None:
             names = [model_names] if isinstance(model_names, str) else list(model_names)
@@ -454,12 +503,15 @@ class MapDataset(Dataset):
                 f"MapDataset {self.name!r}: predicted counts need the axes ['energy'] only, the counts "
                 f"geometry has {list(self._geom.axes.names)}"
             )
-        members = (self.counts, self.background, self.mask_safe, self.mask_fit)
+        maps = self if maps is None else maps
+        members = (maps.counts, maps.background, maps.mask_safe, maps.mask_fit)
         reference = next(m for m in members if m is not None)
         chunks = reference.dask_data.chunks
-        background = BackgroundTerm.from_model(aligned(self.background, chunks), self.background_model)
-        inputs = self._evaluation_inputs() if evaluators else None
-        return NpredGraph(self._geom, chunks, background, evaluators, inputs)
+        background = BackgroundTerm.from_model(aligned(maps.background, chunks), self.background_model)
+        inputs = self._evaluation_inputs(maps) if evaluators else None
+        if getattr(self, "_region_reads", None) is None:
+            self._region_reads = RegionReads()
+        return NpredGraph(self._geom, chunks, background, evaluators, inputs, self._region_reads)
 
     def npred(self) -> Map:
         """Predicted counts: ``npred_background() + npred_signal()``, negative values set to 0.
@@ -519,28 +571,47 @@ class MapDataset(Dataset):
 
         Incremental: the dataset keeps per-tile partial sums from its last statistic, and only
         the tiles whose inputs changed since (under a changed model's old and new footprint;
-        everywhere after a change of the FoV model or of the data) are recomputed.
+        everywhere after a change of the FoV model or of the data) are recomputed.  A dataset
+        that fits :attr:`resident_max_bytes` evaluates from an in-memory copy of its maps; a
+        small one (:attr:`is_small`) runs its few tasks in the calling thread.
 
         Parameters
         ----------
         compute : bool, keyword-only
-            False returns the lazy 0-d dask array.  Only a computation made here updates the
-            partial sums and the models' cached cutouts: they are kept by the dataset and its
-            evaluators, in this process, from the values the computation returns.
+            False returns the lazy 0-d dask array.  Only a computation made here (or by
+            `Datasets.stat_sum`) updates the partial sums and the models' cached cutouts: they
+            are kept by the dataset and its evaluators, in this process, from the values the
+            computation returns (on a ``distributed`` client the tasks run on the workers and
+            send back the tile sums and cutouts, which are small).
         """
+        if not compute:
+            return stat_total(self._stat_sum_nodes(self)[0])
+        lazy = self.lazy_stat_sum()
+        values = compute_in_process(*lazy.nodes) if lazy.in_process else dask.compute(*lazy.nodes)
+        return lazy.finish(values)
+
+    def lazy_stat_sum(self) -> LazyStatSum:
+        """The statistic's nodes (the tile sums, then the model cutouts) and how to finish, to be
+        computed now (a resident dataset's maps are loaded here, once)."""
+        node, graph = self._stat_sum_nodes(self._statistic_maps())
+
+        def finish(values) -> float:
+            result, *model_results = values
+            self._stat_cache.store(result)
+            graph.remember(model_results)
+            return float(result.total)
+
+        return LazyStatSum((node, *(n for _, n in graph.model_nodes)), finish, self.is_small)
+
+    def _stat_sum_nodes(self, maps: MapDataset):
+        """The statistic's node over ``maps``' members, and the npred graph it comes from."""
         if self.counts is None:
             raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
-        graph = self._npred_graph()
-        masks = tuple(aligned(m, graph.chunks) for m in (self.mask_safe, self.mask_fit) if m is not None)
-        counts = aligned(self.counts, graph.chunks)
+        graph = self._npred_graph(maps=maps)
+        masks = tuple(aligned(m, graph.chunks) for m in (maps.mask_safe, maps.mask_fit) if m is not None)
+        counts = aligned(maps.counts, graph.chunks)
         weighted = self.stat_type == "cash_weighted"
-        node = stat_sum_graph(graph, counts, masks, weighted, self._stat_cache)
-        if not compute:
-            return stat_total(node)
-        result, *model_results = dask.compute(node, *(n for _, n in graph.model_nodes))
-        self._stat_cache.store(result)
-        graph.remember(model_results)
-        return float(result.total)
+        return stat_sum_graph(graph, counts, masks, weighted, self._stat_cache), graph
 
     # -- summary --------------------------------------------------------------------------------
 
@@ -922,6 +993,7 @@ class MapDataset(Dataset):
         new.gti = None if self.gti is None else self.gti.copy()
         new.meta_table = None if self.meta_table is None else self.meta_table.copy()
         new.models = None
+        new._region_reads = new._resident = new._inputs_cache = None
         return new
 
     # -- the dask collection protocol (the dataset's maps) ---------------------------------------

@@ -32,6 +32,17 @@ listed as ``name=default unit`` in their order; ``(f)`` marks parameters frozen 
 """  # noqa: E501 (the table is meant to be copied as is)
 
 from .covariance import Covariance
+from .fit import CovarianceResult, Fit, FitResult, OptimizeResult
 from .parameter import Parameter, Parameters
+from .priors import PriorParameter
 
-__all__ = ["Covariance", "Parameter", "Parameters"]
+__all__ = [
+    "Covariance",
+    "CovarianceResult",
+    "Fit",
+    "FitResult",
+    "OptimizeResult",
+    "Parameter",
+    "Parameters",
+    "PriorParameter",
+]

@@ -148,20 +148,30 @@ class EvaluationInputs:
     def image(self) -> WcsGeom:
         return self.geom.to_image()
 
+    @cached_property
+    def _boxes(self) -> dict:
+        # Lazy cutouts by (member, window): a fit asks for the same few at every evaluation.
+        return {}
+
+    def _box(self, what: str, m: Map, ys: slice, xs: slice) -> da.Array:
+        """``m``'s values over rows ``ys`` and columns ``xs`` (its last two axes), one block."""
+        key = (what, ys.start, ys.stop, xs.start, xs.stop)
+        if key not in self._boxes:
+            self._boxes[key] = one_block(m.dask_data[..., ys, xs])
+        return self._boxes[key]
+
     def exposure_box(self, bbox) -> da.Array:
         """The exposure over the bounding box ``bbox``, as one lazy block."""
-        ys, xs = bbox
-        return one_block(self.exposure.slice_by_idx({"y": ys, "x": xs}).dask_data)
+        return self._box("exposure", self.exposure, *bbox)
 
     def mask_boxes(self, bbox) -> list[da.Array]:
         """The masks over the bounding box ``bbox``, each as one lazy block."""
-        ys, xs = bbox
-        return [one_block(m.slice_by_idx({"y": ys, "x": xs}).dask_data) for m in self.masks]
+        return [self._box(f"mask-{i}", m, *bbox) for i, m in enumerate(self.masks)]
 
     def irf_block(self, window: IRFWindow) -> da.Array:
         """The lazy values of an IRF window (one block)."""
         irf = self.psf if window.kind == "psf" else self.edisp
-        return one_block(irf_map_of(irf).slice_by_idx(window.index).dask_data)
+        return self._box(window.kind, irf_map_of(irf), window.index["y"], window.index["x"])
 
 
 # -- what a lookup reads and gives ------------------------------------------------------------------

@@ -18,6 +18,7 @@ once per computation whatever is asked of them.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -35,9 +36,9 @@ __all__ = [
     "BackgroundTerm",
     "NpredGraph",
     "Region",
+    "RegionReads",
     "RegionTerms",
     "aligned",
-    "region_key",
     "region_terms",
     "unique",
 ]
@@ -175,10 +176,13 @@ class NpredGraph:
         Name → `MapEvaluator` of the models to include.
     inputs : EvaluationInputs or None
         What the evaluators read (None when there are no models).
+    reads : RegionReads, optional
+        The dataset's region reads (a new, empty one by default).
     """
 
-    def __init__(self, geom, chunks, background: BackgroundTerm, evaluators: dict, inputs=None):
+    def __init__(self, geom, chunks, background: BackgroundTerm, evaluators: dict, inputs=None, reads=None):
         self.geom = geom
+        self.reads = RegionReads() if reads is None else reads
         self.chunks = tuple(tuple(c) for c in chunks)
         self.background = background
         self.local: list[_Local] = []
@@ -257,7 +261,7 @@ class NpredGraph:
         """Key and dependency of the raw background over ``region`` (None, [] without one)."""
         if self.background.background is None:
             return None, []
-        return region_key(self.background.background, region, chunk)
+        return self.reads.key(self.background.background, region, chunk)
 
     def region_globals(self, region: Region, chunk=None, terms=None):
         """Keys and dependencies of the global models' npred over ``region``."""
@@ -454,13 +458,34 @@ def aligned(m: Map | None, chunks) -> Map | None:
     return m.rechunk(chunks)
 
 
-def region_key(m: Map, region: Region, chunk):
-    """Key of ``m``'s data over ``region``: the chunk's own key, or a (storage-pushed) slice."""
-    if chunk is not None:
+class RegionReads:
+    """The lazy reads of map regions, each made once per (map graph, region) and kept by the
+    dataset: a fit asks for the same few regions at every evaluation, and making a region's read
+    (a map slice, pushed down to storage) costs more than the rest of an evaluation's graph.
+
+    Entries are lazy dask arrays named after what they read, so an entry is right for as long as
+    a map with that graph name exists; the oldest are dropped beyond ``max_entries``.
+    """
+
+    def __init__(self, max_entries: int = 1024):
+        self.max_entries = max_entries
+        self._pieces: OrderedDict = OrderedDict()
+
+    def key(self, m: Map, region: Region, chunk) -> tuple[tuple, list]:
+        """Key of ``m``'s data over ``region`` (the chunk's own key when ``chunk`` is given), and
+        the dask collection holding it."""
         data = m.dask_data
-        return (data.name, *chunk), [data]
-    piece = one_block(m.slice_by_idx(region.index).dask_data)
-    return (piece.name, 0, 0, 0), [piece]
+        if chunk is not None:
+            return (data.name, *chunk), [data]
+        entry = (data.name, *((s.start, s.stop) for s in (region.e, region.y, region.x)))
+        piece = self._pieces.get(entry)
+        if piece is None:
+            piece = self._pieces[entry] = one_block(m.slice_by_idx(region.index).dask_data)
+            while len(self._pieces) > self.max_entries:
+                self._pieces.popitem(last=False)
+        else:
+            self._pieces.move_to_end(entry)
+        return (piece.name, 0, 0, 0), [piece]
 
 
 def _overlaps(bbox, other) -> bool:
@@ -475,4 +500,3 @@ def unique(collections) -> list:
             seen.add(id(c))
             out.append(c)
     return out
-

@@ -32,7 +32,7 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from .npred_graph import NpredGraph, region_key, region_terms, unique
+from .npred_graph import NpredGraph, region_terms, unique
 from .stat_tiles import BackgroundSums, TileGrid, region_tiles
 
 __all__ = ["StatCache", "StatResult", "stat_sum_graph", "stat_total"]
@@ -174,10 +174,10 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
         chunk = index if whole else None
         terms = [graph.local[i] for i in by_chunk.get(index[1:], [])]
         npred_task, deps = graph.region_task(region, chunk, terms)
-        counts_key, counts_deps = region_key(counts, region, chunk)
+        counts_key, counts_deps = graph.reads.key(counts, region, chunk)
         mask_keys, mask_deps = [], []
         for m in masks:
-            key, dep = region_key(m, region, chunk)
+            key, dep = graph.reads.key(m, region, chunk)
             mask_keys.append(key)
             mask_deps.extend(dep)
         y_edges, x_edges = grid.local_edges(box, region)

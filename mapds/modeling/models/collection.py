@@ -341,6 +341,8 @@ class DatasetModels(CovarianceMixin, Sequence):
         overwrite_templates: bool = False,
         write_covariance: bool = True,
         checksum: bool = False,
+        *,
+        extra: dict | None = None,
     ) -> None:
         """Write a models YAML file (and ``<stem>_covariance.dat`` next to it).
 
@@ -358,6 +360,8 @@ class DatasetModels(CovarianceMixin, Sequence):
             Write the covariance file.
         checksum : bool
             Append a ``checksum:`` line.
+        extra : dict, optional, keyword-only
+            Written as YAML before the models (a fit result's step summaries, as gammapy does).
         """
         path = os.fspath(path)
         if _exists(path) and not overwrite:
@@ -369,6 +373,8 @@ class DatasetModels(CovarianceMixin, Sequence):
             self._covar_file = covariance_name
         self._write_templates(overwrite=overwrite_templates)
         text = self.to_yaml(full_output)
+        if extra:
+            text = dump_yaml(extra) + text
         _write_text(path, add_checksum(text) if checksum else text, overwrite=overwrite)
 
     def _write_templates(self, overwrite: bool) -> None:
