@@ -66,3 +66,14 @@ def test_dataset_from_url(crab_on_s3, crab_dir, tmp_path):
     assert_allclose(result["stat_sum"], reference.stat_sum(), rtol=1e-6)
     masked_counts = reference.counts.data[reference.mask_safe.data].sum()
     assert_allclose(result["stacked_counts"], 2 * masked_counts)
+
+
+def test_fit_crab(crab_dir, tmp_path):
+    result = load_example("fit_crab").main([str(crab_dir), "--output", str(tmp_path)])
+    assert result["success"]
+    assert result["total_stat"] == pytest.approx(-12764.4813, abs=1e-3)
+    alpha, alpha_error = result["parameters"]["alpha"]
+    assert alpha == pytest.approx(2.199, abs=1e-3) and alpha_error == pytest.approx(0.0261, rel=1e-2)
+    assert result["figure"].stat().st_size > 10_000
+    models = GammapyModels.read(tmp_path / "fit-result.yaml")  # gammapy reads the result file
+    assert models["Crab Nebula"].spectral_model.alpha.value == pytest.approx(alpha, rel=1e-12)
