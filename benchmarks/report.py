@@ -12,9 +12,9 @@ them).  ``python benchmarks/report.py`` rewrites the tables; ``--check`` only co
 with status 1 (printing a diff) when a README differs from what the results give, so a hand edit
 of a figure fails the tests (``tests/test_benchmark_tables.py``).
 
-Tables: ``summary`` and ``targets`` (top-level README), ``runs``, ``io``, ``dataset``,
-``dataset-target``, ``models``, ``stat-memory``, ``stack`` (benchmarks README).  Standard library
-only.
+Tables: ``summary``, ``targets`` and ``fit-summary`` (top-level README), ``runs``, ``io``,
+``dataset``, ``dataset-target``, ``models``, ``stat-memory``, ``stack``, ``fit`` (benchmarks
+README).  Standard library only.
 """
 
 from __future__ import annotations
@@ -441,6 +441,187 @@ def render_stack(results: list[dict]) -> str:
     return table(header, rows)
 
 
+FIT_CRAB_CASE = "fermi_3fhl_crab"
+
+
+def _fit_status(report: dict) -> str:
+    """Why gammapy has no fit in a survey report (skipped, out of memory), or ``""``."""
+    return report["extra"].get("gammapy_status") or ""
+
+
+def _sources(info: dict) -> str:
+    n = info["n_models"]
+    return f"{n} source{'' if n == 1 else 's'}"
+
+
+def _fit_cells(entry: dict | None, status: str = "") -> list[str]:
+    """Converged, evaluations (MIGRAD's nfev), fit s, s per evaluation, median and first
+    evaluation s, peak MiB of one library's fit (or why there is none)."""
+    if entry is None or entry["seconds"] is None:
+        return [status or (entry or {}).get("error", ""), "", "", "", "", "", ""]
+    return [
+        "yes" if entry["success"] else "**no**",
+        f"{entry['evaluations']} ({entry['nfev']})",
+        seconds(entry["seconds"]),
+        f"{entry['seconds_per_evaluation']:.3g}",
+        f"{entry['median_evaluation_seconds']:.3g}",
+        seconds(entry["first_evaluation_seconds"]),
+        mib(entry.get("peak_rss_mib")),
+    ]
+
+
+def _fit_agreement(step: str, agreement: dict | None) -> str:
+    if not agreement:
+        return ""
+    worst = agreement.get("max_value_diff_in_errors")
+    return (
+        f"{step}: total_stat mapds − gammapy = {agreement['total_stat_diff']:.2g} "
+        f"({agreement['total_stat_rel_diff']:.1e} relative)"
+        + ("" if worst is None else f", best-fit values within {worst:.2g} × gammapy's error")
+    )
+
+
+def render_fit(results: list[dict]) -> str:
+    if not results:
+        return missing("bench_fit", "python benchmarks/bench_fit.py")
+    survey = [r for r in results if r["case"] != FIT_CRAB_CASE]
+    crab = [r for r in results if r["case"] == FIT_CRAB_CASE]
+    header = [
+        "library",
+        "converged",
+        "evaluations (nfev)",
+        "fit s",
+        "s / evaluation",
+        "median evaluation s",
+        "first evaluation s",
+        "peak MiB",
+        "gammapy / mapds",
+    ]
+    parts = []
+    if survey:
+        rows, notes = [], []
+        for r in survey:
+            step = r["extra"]["fit_step"]
+            by_id, value = steps_by_id(r), ratios(r).get(("gammapy", step))
+            info = r["case_info"]
+            case = f"{short_case(r)}, {_sources(info)}, {info['free_parameters']} free"
+            for library in ("mapds", "gammapy"):
+                entry = by_id.get(f"{library}:{step}")
+                status = _fit_status(r) if library == "gammapy" else ""
+                if entry is None and not status:
+                    continue
+                cells = _fit_cells(entry, status)
+                rows.append(
+                    [
+                        case if library == "mapds" else "",
+                        library,
+                        *cells,
+                        ratio(value) if library == "gammapy" else "",
+                    ]
+                )
+            simulate = by_id.get("mapds:simulate + write fits")
+            written = (
+                ""
+                if not simulate or simulate["seconds"] is None
+                else (
+                    f"; simulate + write FITS {seconds(simulate['seconds'])} s "
+                    f"({size(r['extra'].get('file_bytes'))})"
+                )
+            )
+            agreement = _fit_agreement("agreement", r["extra"].get("agreement"))
+            notes.append(
+                f"- {short_case(r)}: {run_line(r)[1:-2]}{written}" + (f"; {agreement}" if agreement else "")
+            )
+        parts.append(
+            "**Survey: 3 sources, amplitudes, indices and background norm free**\n\n"
+            + table(["survey case", *header], rows)
+            + "\n\n"
+            + "\n".join(notes)
+        )
+    for r in crab:
+        rows, notes = [], []
+        for step in step_names(r):
+            by_id, value = steps_by_id(r), ratios(r).get(("gammapy", step))
+            for library in ("mapds", "gammapy"):
+                entry = by_id.get(f"{library}:{step}")
+                if entry is None:
+                    continue
+                total = "" if entry["seconds"] is None else f"{entry['total_stat']:.3f}"
+                rows.append(
+                    [
+                        step if library == "mapds" else "",
+                        library,
+                        *_fit_cells(entry),
+                        total,
+                        ratio(value) if library == "gammapy" else "",
+                    ]
+                )
+            agreement = _fit_agreement(step, r["extra"].get("agreement", {}).get(step))
+            if agreement:
+                notes.append(f"- {agreement}")
+        info = r["case_info"]
+        title = (
+            f"**Fermi-LAT 3FHL Crab ({info['npix'][0]} × {info['npix'][1]} px × {info['nbin_reco']} "
+            f"reco bins): LogParabola amplitude, alpha, beta and background norm free**"
+        )
+        crab_header = [*header[:-1], "total_stat", header[-1]]
+        parts.append(
+            f"{title}\n\n{run_line(r)}\n\n{table(['fit', *crab_header], rows)}"
+            + ("\n\n" + "\n".join(notes) if notes else "")
+        )
+    what_rows = {}
+    for r in [*survey[-1:], *crab[-1:]]:
+        for step in step_names(r):
+            kind = re.sub(r"\d+ free parameters", "N free parameters", step)
+            cells = [steps_by_id(r).get(f"{lib}:{step}", {}).get("what", "") for lib in ("mapds", "gammapy")]
+            what_rows.setdefault(kind, [kind, *cells])
+    whats = table(["step", "mapds", "gammapy"], list(what_rows.values()))
+    return "\n\n".join(parts) + "\n\nWhat each step is:\n\n" + whats
+
+
+def render_fit_summary(results: list[dict]) -> str:
+    """One row per fit: each library's seconds, evaluations, seconds per evaluation, peak."""
+    if not results:
+        return missing("bench_fit", "python benchmarks/bench_fit.py")
+
+    def cell(entry: dict | None, status: str = "") -> str:
+        if entry is None or entry["seconds"] is None:
+            return status or (entry or {}).get("error", "")
+        text = (
+            f"{seconds(entry['seconds'])} s, {entry['evaluations']} evaluations "
+            f"({entry['seconds_per_evaluation']:.3g} s each), {entry['peak_rss_mib'] / 1024:.2f} GiB"
+        )
+        return text if entry["success"] else text + ", **not converged**"
+
+    rows = []
+    for r in sorted(results, key=lambda r: r["case"] == FIT_CRAB_CASE):  # the Crab last
+        by_id = steps_by_id(r)
+        if r["case"] == FIT_CRAB_CASE:
+            fits = [(f"Fermi-LAT Crab, {step}", step, "") for step in step_names(r)]
+        else:
+            info = r["case_info"]
+            label = f"{short_case(r)}: {_sources(info)}, {info['free_parameters']} free parameters"
+            fits = [(label, r["extra"]["fit_step"], _fit_status(r))]
+        for label, step, status in fits:
+            value = ratios(r).get(("gammapy", step))
+            rows.append(
+                [
+                    label,
+                    cell(by_id.get(f"mapds:{step}")),
+                    cell(by_id.get(f"gammapy:{step}"), status),
+                    ratio(value),
+                ]
+            )
+    sources = ", ".join(f"`{r['script']}-{r['case']}.json`" for r in results)
+    dates = sorted(r["date"][:10] for r in results)
+    return (
+        table(["fit (Fit().run)", "mapds", "gammapy", "gammapy / mapds"], rows)
+        + f"\n\n_Generated by `benchmarks/report.py` from {sources} in `benchmarks/results/` (runs of "
+        f"{dates[0]} to {dates[-1]}). Fit seconds, evaluations of the statistic, and the peak RSS of "
+        "the fit's process; each library fits the same file; details in `benchmarks/README.md`._"
+    )
+
+
 # -- the top-level README ---------------------------------------------------------------------------
 
 
@@ -628,6 +809,8 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "models": lambda rs: render_models([r for r in rs if r["script"] == "bench_models"]),
     "stat-memory": lambda rs: render_stat_memory([r for r in rs if r["script"] == "bench_stat_memory"]),
     "stack": lambda rs: render_stack([r for r in rs if r["script"] == "bench_stack"]),
+    "fit": lambda rs: render_fit([r for r in rs if r["script"] == "bench_fit"]),
+    "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
 }
 
 

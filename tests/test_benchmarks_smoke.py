@@ -50,6 +50,11 @@ RUNS = {
         f"{SMALLEST}_1src",
         {"mapds:persist inputs", "mapds:stat_sum cold, inputs in memory"},
     ),
+    "bench_fit": (
+        ["--sizes", SMALLEST, "--sources", "1", "--no-gammapy", "--crab", "none"],
+        f"{SMALLEST}_1src",
+        {"mapds:simulate + write fits", "mapds:fit, 3 free parameters"},
+    ),
     "bench_stack": (
         ["--n", "2", "--npix", "64", "--nbin", "2", "--chunk", "32", "--batch-size", "2", "--workers", "1"],
         "n2_npix64_nbin2_chunk32_batch2_w1",
@@ -78,7 +83,7 @@ def test_script_writes_valid_results(script, tmp_path, capsys):
     args, case, expected_steps = RUNS[script]
     results = tmp_path / "results"
     argv = [*args, "--in-process", "--results-dir", str(results)]
-    if script in ("bench_io", "bench_dataset", "bench_stack"):  # the scripts that write files
+    if script in ("bench_io", "bench_dataset", "bench_stack", "bench_fit"):  # the scripts that write files
         argv += ["--dir", str(tmp_path / "work")]
     _script(script).main(argv)
     assert "written:" in capsys.readouterr().err
@@ -111,3 +116,21 @@ def test_script_writes_valid_results(script, tmp_path, capsys):
                            *map(str, copies)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert f"{script}-{case}.json" in "".join(p.read_text() for p in copies)
+
+
+def test_bench_fit_crab_writes_valid_results(crab_dir, tmp_path, capsys):
+    """The Crab part of ``bench_fit`` (the converging fit, mapds only) on the Fermi-LAT test data."""
+    results = tmp_path / "results"
+    argv = ["--sizes", "--crab", "moved", "--crab-dir", str(crab_dir), "--no-gammapy", "--in-process",
+            "--results-dir", str(results)]
+    _script("bench_fit").main(argv)
+    assert "written:" in capsys.readouterr().err
+    path = results / "bench_fit-fermi_3fhl_crab.json"
+    assert [p.name for p in results.iterdir()] == [path.name]
+    data = json.loads(path.read_text())
+    _record().validate(data)  # no absolute path: --crab-dir is recorded relative to the repository
+    (step,) = data["steps"]
+    assert step["id"] == "mapds:fit, LogParabola reference at 0.05 TeV"
+    assert step["success"] and step["evaluations"] > step["nfev"]  # MIGRAD's calls and the final one
+    assert set(step["parameters"]) == {"Crab Nebula.amplitude", "Crab Nebula.alpha", "Crab Nebula.beta",
+                                       "Fermi-LAT-bkg.norm"}
