@@ -544,6 +544,45 @@ class Parameters(Sequence):
         """Concatenation of several parameter lists."""
         return cls(chain.from_iterable(parameters_list))
 
+    def instantiate(self, values: dict, owner: str, parameter_type: str | None) -> Parameters:
+        """The parameters of one instance of a class declaring these (a model or a prior).
+
+        Each declaration is copied and given its value from ``values`` (a number, string or
+        Quantity in a unit equivalent to the declared one), or replaced by a `Parameter` given
+        there, used as is (how models share parameters); each gets ``parameter_type``.
+
+        Raises
+        ------
+        ParameterError
+            ``values`` names an undeclared parameter, or holds a value that is no quantity.
+        UnitMismatchError
+            A value's unit is not equivalent to the declared one.
+        """
+        unknown = [key for key in values if key not in self.names]
+        if unknown:
+            raise ParameterError(f"{owner}: unknown parameter(s) {unknown}; parameters are {self.names}")
+        out = []
+        for default in self._parameters:
+            value = values.get(default.name)
+            if isinstance(value, Parameter):
+                par = value
+            else:
+                par = default.copy()
+                if value is not None:
+                    try:
+                        quantity = u.Quantity(value)
+                    except (TypeError, ValueError) as exc:
+                        raise ParameterError(
+                            f"{owner} parameter {default.name!r}: invalid value {value!r}: {exc}"
+                        ) from exc
+                    try:
+                        par.quantity = quantity
+                    except UnitMismatchError as exc:
+                        raise UnitMismatchError(f"{owner}: {exc}") from exc
+            par._type = parameter_type
+            out.append(par)
+        return type(self)(out)
+
     # -- sequence --------------------------------------------------------------------------------
 
     def __len__(self) -> int:

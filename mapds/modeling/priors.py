@@ -210,22 +210,8 @@ class Prior:
             PRIOR_REGISTRY[tag] = cls
 
     def __init__(self, weight=1, **kwargs):
-        names = self.default_parameters.names
-        unknown = [key for key in kwargs if key not in names]
-        if unknown:
-            raise ParameterError(
-                f"{type(self).__name__}: unknown parameter(s) {unknown}; parameters are {names}"
-            )
-        for default in self.default_parameters:
-            value = kwargs.get(default.name)
-            if isinstance(value, Parameter):
-                par = value
-            else:
-                par = default.copy()
-                if value is not None:
-                    par.quantity = value
-            par._type = self._type
-            setattr(self, default.name, par)
+        for par in self.default_parameters.instantiate(kwargs, type(self).__name__, self._type):
+            setattr(self, par.name, par)
         self.weight = 1 if weight is None else weight
 
     @classmethod

@@ -6,7 +6,6 @@ import copy
 import logging
 from typing import ClassVar
 
-import astropy.units as u
 import numpy as np
 
 from ...errors import ModelError, ParameterError, UnitMismatchError
@@ -83,26 +82,8 @@ class ModelBase:
         cls.default_parameters = Parameters(v for v in cls.__dict__.values() if isinstance(v, Parameter))
 
     def __init__(self, covariance_data=None, **kwargs):
-        names = self.default_parameters.names
-        unknown = [key for key in kwargs if key not in names]
-        if unknown:
-            raise ParameterError(
-                f"{type(self).__name__}: unknown parameter(s) {unknown}; parameters are {names}"
-            )
-        for default in self.default_parameters:
-            value = kwargs.get(default.name)
-            if isinstance(value, Parameter):
-                par = value
-            else:
-                par = default.copy()
-                if value is not None:
-                    quantity = _quantity(value, f"{type(self).__name__} parameter {default.name!r}")
-                    try:
-                        par.quantity = quantity
-                    except UnitMismatchError as exc:
-                        raise UnitMismatchError(f"{type(self).__name__}: {exc}") from exc
-            par._type = self._type
-            setattr(self, default.name, par)
+        for par in self.default_parameters.instantiate(kwargs, type(self).__name__, self._type):
+            setattr(self, par.name, par)
         self._covariance = None
         if covariance_data is not None:
             self.covariance = covariance_data
@@ -255,13 +236,6 @@ class ModelBase:
         if len(self.parameters) > 0:
             text += f"\n{self.parameters.to_table()}"
         return text
-
-
-def _quantity(value, what: str) -> u.Quantity:
-    try:
-        return u.Quantity(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{what}: invalid value {value!r}: {exc}") from exc
 
 
 def model_dict(data: dict, model_type: str | None) -> dict:
