@@ -53,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import Report, add_common_arguments, default_workdir
-from step_runner import StepRunner, drop_cache, serve_step, size_on_disk, timed, timed_io
+from step_runner import StepRunner, drop_cache, parse_or_serve, size_on_disk, timed, timed_io
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 FORMATS = ("fits", "zarr")
@@ -459,11 +459,8 @@ def main(argv=None) -> None:
     parser.add_argument("--target-binsz", type=float, default=0.01)
     parser.add_argument("--keep", action="store_true", help="keep the written files")
     add_common_arguments(parser)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--step-args", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.step:
-        serve_step(STEPS, args.step, args.step_args)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
         return
     if args.target:
         cases = [target_case(size, args.target_binsz, args.n_models) for size in args.target_sizes]

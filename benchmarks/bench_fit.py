@@ -72,7 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stat_memory import BYTES_PER_VOXEL, available_bytes
 from record import REPO, Report, add_common_arguments, default_workdir
-from step_runner import StepFailed, StepRunner, drop_cache, serve_step, size_on_disk, timed
+from step_runner import StepFailed, StepRunner, drop_cache, parse_or_serve, size_on_disk, timed
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 LIBRARIES = ("mapds", "gammapy")
@@ -565,11 +565,8 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the simulated FITS files")
     add_common_arguments(parser)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--step-args", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.step:
-        serve_step(STEPS, args.step, args.step_args)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
         return
     argv = _portable(sys.argv[1:] if argv is None else argv)
     fresh = not args.in_process

@@ -46,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import Report, add_common_arguments, default_workdir
-from step_runner import StepRunner, drop_cache, files_of, serve_step, size_on_disk, timed_io
+from step_runner import StepRunner, drop_cache, files_of, parse_or_serve, size_on_disk, timed_io
 from survey_case import CASES_FILE, case_info, load_case
 
 READ_BLOCK = 16 * 2**20
@@ -416,11 +416,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-gammapy", action="store_true", help="skip gammapy's steps")
     parser.add_argument("--keep", action="store_true", help="keep the written files")
     add_common_arguments(parser)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--step-args", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.step:
-        serve_step(STEPS, args.step, args.step_args)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
         return
     case = load_case(args.case, n_models=5, cases_file=args.cases_file)
     with_gammapy = not args.no_gammapy and _gammapy_available()

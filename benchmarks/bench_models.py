@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import Report, add_common_arguments
-from step_runner import StepRunner, serve_step, timed
+from step_runner import StepRunner, parse_or_serve, timed
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 LIBRARIES = ("mapds", "gammapy")
@@ -264,11 +264,8 @@ def main(argv=None) -> None:
     parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
     parser.add_argument("--no-gammapy", action="store_true", help="measure mapds only")
     add_common_arguments(parser)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--step-args", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.step:
-        serve_step(STEPS, args.step, args.step_args)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
         return
     libraries = ("mapds",) if args.no_gammapy else LIBRARIES
     runner = StepRunner(__file__, STEPS, fresh=not args.in_process)

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import Report, add_common_arguments
-from step_runner import StepRunner, serve_step, timed
+from step_runner import StepRunner, parse_or_serve, timed
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 #: Resident bytes per reco voxel with the inputs in memory (estimate, see the docstring).
@@ -106,11 +106,8 @@ def main(argv=None) -> None:
     parser.add_argument("--sources", type=int, help="keep only the first N sources (smoke tests)")
     parser.add_argument("--force", action="store_true", help="run even if the memory estimate is too large")
     add_common_arguments(parser)
-    parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--step-args", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.step:
-        serve_step(STEPS, args.step, args.step_args)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
         return
     case = with_sources(load_case(args.case, 5, args.cases_file), args.sources)
     info = case_info(case)

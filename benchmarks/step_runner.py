@@ -19,6 +19,7 @@ what the kernel fetched from storage (``read_bytes``, memory-mapped pages includ
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -81,6 +82,18 @@ class StepRunner:
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["process_seconds"] = time.perf_counter() - start
         return result
+
+
+def parse_or_serve(parser, argv, steps: dict[str, Callable[[dict], dict]]):
+    """A benchmark's parsed command line, or None when it names one step: the script run again
+    as that step's fresh process (see `StepRunner`), which then runs the step here."""
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--step-args", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.step:
+        serve_step(steps, args.step, args.step_args)
+        return None
+    return args
 
 
 def serve_step(steps: dict[str, Callable[[dict], dict]], name: str, args_json: str) -> None:
