@@ -138,6 +138,11 @@ class MapDataset(Dataset):
     # Set by `read`: the file to re-open members from, and the graph names of those members.
     _origin: _FileOrigin | None = None
     _file_keys: dict = {}  # noqa: RUF012 (replaced, never mutated)
+    # What the statistic reads, kept between evaluations (reset by `copy`): the evaluators'
+    # inputs, the resident in-memory copy of the maps and the lazy reads of map regions.
+    _inputs_cache: tuple | None = None
+    _resident: tuple | None = None
+    _region_reads: RegionReads | None = None
 
     def __init__(
         self,
@@ -444,7 +449,7 @@ class MapDataset(Dataset):
         """What the evaluators read (from ``maps``' members), rebuilt only when a member changed."""
         members = (maps.exposure, maps.psf, maps.edisp, maps.mask_safe, maps.mask_fit)
         key = (self._geom, *(None if m is None else (id(m), _member_keys(m)) for m in members))
-        cached = getattr(self, "_inputs_cache", None)
+        cached = self._inputs_cache
         if cached is None or cached[0] != key:
             masks = tuple(m for m in (maps.mask_safe, maps.mask_fit) if m is not None)
             inputs = EvaluationInputs(self._geom, maps.exposure, maps.psf, maps.edisp, masks)
@@ -485,7 +490,7 @@ class MapDataset(Dataset):
             return self
         members = [getattr(self, name) for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS)]
         key = tuple(None if m is None else (id(m), _member_keys(m)) for m in members)
-        resident = getattr(self, "_resident", None)
+        resident = self._resident
         if resident is None or resident[0] != key:
             copy = self.copy(name=self.name)
             resident = self._resident = (key, copy.persist(scheduler="threads"))
@@ -509,7 +514,7 @@ class MapDataset(Dataset):
         chunks = reference.dask_data.chunks
         background = BackgroundTerm.from_model(aligned(maps.background, chunks), self.background_model)
         inputs = self._evaluation_inputs(maps) if evaluators else None
-        if getattr(self, "_region_reads", None) is None:
+        if self._region_reads is None:
             self._region_reads = RegionReads()
         return NpredGraph(self._geom, chunks, background, evaluators, inputs, self._region_reads)
 

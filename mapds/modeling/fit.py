@@ -91,7 +91,6 @@ class Fit:
         self.optimize_opts = {"backend": backend} if optimize_opts is None else dict(optimize_opts)
         self.covariance_opts = {"backend": backend} if covariance_opts is None else dict(covariance_opts)
         self.confidence_opts = {"backend": backend} if confidence_opts is None else dict(confidence_opts)
-        self._minuit = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(backend={self.backend!r})"
@@ -130,6 +129,7 @@ class Fit:
         parameters.autoscale()
         kwargs = dict(self.optimize_opts)
         backend = kwargs.pop("backend", self.backend)
+        method = "migrad" if backend == "minuit" else kwargs.get("method", backend)
         start_stat = datasets.stat_sum()
         if not np.isfinite(start_stat):
             # no optimiser finds its way from a NaN: say so at once
@@ -137,7 +137,7 @@ class Fit:
                 models=datasets.models.copy(),
                 total_stat=start_stat,
                 backend=backend,
-                method="migrad" if backend == "minuit" else kwargs.get("method", "Nelder-Mead"),
+                method=method,
                 trace=Table(),
                 nfev=1,
                 success=False,
@@ -148,9 +148,6 @@ class Fit:
         factors, info, optimizer = optimize(
             parameters=parameters, function=datasets.stat_sum, store_trace=self.store_trace, **kwargs
         )
-        if backend == "minuit":
-            self._minuit = optimizer
-            kwargs["method"] = "migrad"
         trace = info.pop("trace")
         if self.store_trace and len(trace):
             index = [parameters.index(par) for par in parameters.unique_parameters.free_parameters]
@@ -167,7 +164,7 @@ class Fit:
             models=datasets.models.copy(),
             total_stat=total_stat,
             backend=backend,
-            method=kwargs.get("method", backend),
+            method=method,
             trace=trace,
             minuit=optimizer,
             success=success,
