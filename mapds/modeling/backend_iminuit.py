@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import chi2, norm
 
-from .likelihood import Likelihood
+from .likelihood import Likelihood, factor_bounds
 from .parameter import Parameters
 
 __all__ = ["confidence_iminuit", "contour_iminuit", "covariance_iminuit", "optimize_iminuit"]
@@ -39,8 +39,7 @@ def setup_minuit(parameters: Parameters, likelihood: Likelihood, **kwargs):
     for name, par in zip(names, free, strict=True):
         error = par.error
         minuit.errors[name] = 1.0 if error == 0 or not np.isfinite(error) else error / par.scale
-        low, high = par.factor_min, par.factor_max
-        minuit.limits[name] = (None if np.isnan(low) else low, None if np.isnan(high) else high)
+        minuit.limits[name] = factor_bounds(par)
     return minuit
 
 

@@ -8,20 +8,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
-from .likelihood import Likelihood
+from .likelihood import Likelihood, factor_bounds
 from .parameter import Parameters
 
 __all__ = ["confidence_scipy", "covariance_scipy", "hessian", "optimize_scipy"]
-
-
-def _bounds(parameters: Parameters) -> list[tuple[float | None, float | None]]:
-    return [
-        (
-            None if np.isnan(par.factor_min) else par.factor_min,
-            None if np.isnan(par.factor_max) else par.factor_max,
-        )
-        for par in parameters.free_parameters
-    ]
 
 
 def optimize_scipy(parameters: Parameters, function, store_trace: bool = False, **kwargs):
@@ -34,10 +24,10 @@ def optimize_scipy(parameters: Parameters, function, store_trace: bool = False, 
     """
     method = kwargs.pop("method", "Nelder-Mead")
     likelihood = Likelihood(function, parameters, store_trace)
-    start = [par.factor for par in parameters.free_parameters]
-    result = scipy.optimize.minimize(
-        likelihood.fcn, start, bounds=_bounds(parameters), method=method, **kwargs
-    )
+    free = parameters.free_parameters
+    start = [par.factor for par in free]
+    bounds = [factor_bounds(par) for par in free]
+    result = scipy.optimize.minimize(likelihood.fcn, start, bounds=bounds, method=method, **kwargs)
     info = {
         "success": bool(result.success),
         "nfev": likelihood.nfev,

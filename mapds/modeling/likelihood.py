@@ -14,7 +14,13 @@ from astropy.table import Table
 
 from .parameter import Parameters
 
-__all__ = ["Likelihood"]
+__all__ = ["Likelihood", "factor_bounds"]
+
+
+def factor_bounds(parameter) -> tuple[float | None, float | None]:
+    """The bounds of ``parameter``'s factor as optimisers take them (None: unbounded)."""
+    low, high = parameter.factor_min, parameter.factor_max
+    return (None if np.isnan(low) else low, None if np.isnan(high) else high)
 
 
 class Likelihood:
