@@ -154,10 +154,11 @@ class EvaluationInputs:
         return {}
 
     def _box(self, what: str, m: Map, ys: slice, xs: slice) -> da.Array:
-        """``m``'s values over rows ``ys`` and columns ``xs`` (its last two axes), one block."""
+        """``m``'s values over rows ``ys`` and columns ``xs``, one block (a map slice, so that
+        the read is pushed down to storage)."""
         key = (what, ys.start, ys.stop, xs.start, xs.stop)
         if key not in self._boxes:
-            self._boxes[key] = one_block(m.dask_data[..., ys, xs])
+            self._boxes[key] = one_block(m.slice_by_idx({"y": ys, "x": xs}).dask_data)
         return self._boxes[key]
 
     def exposure_box(self, bbox) -> da.Array:
