@@ -132,9 +132,10 @@ class MapDataset(Dataset):
     #: in-memory copy of the maps (:attr:`is_resident`); larger ones read the regions each
     #: evaluation needs.
     resident_max_bytes: int = 2 * 1024**3
-    #: Resident datasets of at most this many counts voxels evaluate in the calling thread
-    #: (:attr:`is_small`).
-    in_process_max_voxels: int = 1_000_000
+    #: A statistic of a resident dataset whose tasks read at most this many counts voxels (a
+    #: small dataset, or a fit's evaluation recomputing a few footprints) runs in the calling
+    #: thread: scheduling would cost more than the tasks.
+    in_process_max_voxels: int = 2_000_000
     # Set by `read`: the file to re-open members from, and the graph names of those members.
     _origin: _FileOrigin | None = None
     _file_keys: dict = {}  # noqa: RUF012 (replaced, never mutated)
@@ -463,12 +464,6 @@ class MapDataset(Dataset):
         evaluation)."""
         return self._member_bytes() <= self.resident_max_bytes
 
-    @property
-    def is_small(self) -> bool:
-        """Whether an evaluation is a few tasks best run in the calling thread: a resident
-        dataset of at most :attr:`in_process_max_voxels` counts voxels."""
-        return int(np.prod(self._geom.data_shape)) <= self.in_process_max_voxels and self.is_resident
-
     def _member_bytes(self) -> int:
         total = 0
         for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS):
@@ -577,8 +572,8 @@ class MapDataset(Dataset):
         Incremental: the dataset keeps per-tile partial sums from its last statistic, and only
         the tiles whose inputs changed since (under a changed model's old and new footprint;
         everywhere after a change of the FoV model or of the data) are recomputed.  A dataset
-        that fits :attr:`resident_max_bytes` evaluates from an in-memory copy of its maps; a
-        small one (:attr:`is_small`) runs its few tasks in the calling thread.
+        that fits :attr:`resident_max_bytes` evaluates from an in-memory copy of its maps, in the
+        calling thread when the tasks read at most :attr:`in_process_max_voxels` voxels.
 
         Parameters
         ----------
@@ -590,7 +585,7 @@ class MapDataset(Dataset):
             send back the tile sums and cutouts, which are small).
         """
         if not compute:
-            return stat_total(self._stat_sum_nodes(self)[0])
+            return stat_total(self._stat_sum_nodes(self)[0][0])
         lazy = self.lazy_stat_sum()
         values = compute_in_process(*lazy.nodes) if lazy.in_process else dask.compute(*lazy.nodes)
         return lazy.finish(values)
@@ -598,7 +593,8 @@ class MapDataset(Dataset):
     def lazy_stat_sum(self) -> LazyStatSum:
         """The statistic's nodes (the tile sums, then the model cutouts) and how to finish, to be
         computed now (a resident dataset's maps are loaded here, once)."""
-        node, graph = self._stat_sum_nodes(self._statistic_maps())
+        maps = self._statistic_maps()
+        (node, voxels), graph = self._stat_sum_nodes(maps)
 
         def finish(values) -> float:
             result, *model_results = values
@@ -606,10 +602,12 @@ class MapDataset(Dataset):
             graph.remember(model_results)
             return float(result.total)
 
-        return LazyStatSum((node, *(n for _, n in graph.model_nodes)), finish, self.is_small)
+        in_process = maps is not self and voxels <= self.in_process_max_voxels
+        return LazyStatSum((node, *(n for _, n in graph.model_nodes)), finish, in_process)
 
     def _stat_sum_nodes(self, maps: MapDataset):
-        """The statistic's node over ``maps``' members, and the npred graph it comes from."""
+        """The statistic's node over ``maps``' members with the voxels its tasks read, and the
+        npred graph it comes from."""
         if self.counts is None:
             raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
         graph = self._npred_graph(maps=maps)

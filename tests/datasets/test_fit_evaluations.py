@@ -103,7 +103,7 @@ def test_survey_walk_on_a_cluster(client):
 @pytest.mark.parametrize("resident", [True, False], ids=["resident", "chunked"])
 def test_crab_walk_on_threads(crab_dir, resident):
     dataset = crab(crab_dir, resident)
-    assert dataset.is_small == resident
+    assert dataset.lazy_stat_sum().in_process == resident
     random_walk(dataset, 8, seed=3, compute=lambda: Datasets([dataset]).stat_sum())
 
 

@@ -63,9 +63,19 @@ def apply_psf(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return fft_convolve(values, kernel.astype(np.float32, copy=False))
 
 
-def apply_exposure(flux: u.Quantity, exposure: u.Quantity) -> np.ndarray:
-    """Predicted counts ``flux × exposure`` as dimensionless numbers (``cm-2`` × ``m2`` handled)."""
-    return (flux * exposure).to_value("")
+def apply_exposure(flux: u.Quantity, spatial: np.ndarray | None, exposure: u.Quantity | None) -> np.ndarray:
+    """Predicted counts ``Φ × spatial × exposure`` as dimensionless numbers (``cm-2`` × ``m2``
+    handled; ``spatial`` or ``exposure`` None: left out).
+
+    The unit conversion is folded into the per-energy ``Φ`` before it meets the cube, saving a
+    pass over the cube at every evaluation of a fit (the product differs from gammapy's order
+    of operations by round-off only).
+    """
+    unit = flux.unit if exposure is None else flux.unit * exposure.unit
+    npred = flux.value * unit.to(u.dimensionless_unscaled)
+    if spatial is not None:
+        npred = npred * spatial
+    return npred if exposure is None else npred * exposure.value
 
 
 def fold(npred: np.ndarray, pdf_matrix: np.ndarray) -> np.ndarray:

@@ -129,8 +129,9 @@ def _still_computed(grid: TileGrid, old: _Snapshot | None, new: _State) -> np.nd
     return computed
 
 
-def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> Delayed:
-    """Lazy ``Σ`` of the Cash statistic over the mask, as a node computing a :class:`StatResult`.
+def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: StatCache) -> tuple[Delayed, int]:
+    """Lazy ``Σ`` of the Cash statistic over the mask, as a node computing a :class:`StatResult`,
+    and the number of counts voxels its tasks read.
 
     Only the tiles whose value cannot be taken from ``cache`` get a task; pass the computed result
     to :meth:`StatCache.store` to keep the updated tiles.
@@ -168,7 +169,7 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
         todo = binwise = direct & ~computed
 
     name = "stat-sum-" + tokenize(state, graph.node_keys, norm.tobytes(), want_sums, todo.tobytes())
-    layer, dependencies, boxes, keys = {}, [], [], []
+    layer, dependencies, boxes, keys, voxels = {}, [], [], [], 0
     by_chunk = graph.locals_by_chunk(graph.local)
     for index, box, region, whole in grid.regions(todo):
         chunk = index if whole else None
@@ -196,10 +197,12 @@ def stat_sum_graph(graph: NpredGraph, counts, masks, weighted: bool, cache: Stat
         dependencies.extend([*deps, *counts_deps, *mask_deps])
         boxes.append((box, region.e))
         keys.append(key)
+        voxels += int(np.prod(region.shape))
     values = snapshot.values if computed.any() else np.full(grid.shape, np.nan)
     base = _Snapshot(state, sums, values, computed)
     layer[name] = (_finalize, base, norm, signal, grid, boxes, keys)
-    return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=unique(dependencies)))
+    node = Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=unique(dependencies)))
+    return node, voxels
 
 
 def stat_total(result: Delayed) -> da.Array:

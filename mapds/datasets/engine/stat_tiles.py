@@ -34,7 +34,7 @@ __all__ = ["TILE_SIZE", "BackgroundSums", "TileGrid", "background_sums", "cash_t
 
 #: Side of a tile in pixels: small enough that a model's footprint covers few tiles, large enough
 #: that per-tile bookkeeping stays negligible.
-TILE_SIZE = 64
+TILE_SIZE = 32
 
 #: Backgrounds above this are never truncated for any FoV norm above 1e-15.
 LOWEST_SAFE_BACKGROUND = 1e-10
@@ -49,26 +49,11 @@ def tile_sums(values: np.ndarray, y_edges, x_edges) -> np.ndarray:
     return np.add.reduceat(np.stack(bands, axis=-2), x_edges[:-1], axis=-1)
 
 
-def _tile_of_pixels(pixels: np.ndarray, width: int, y_edges, x_edges) -> np.ndarray:
-    """Tile number (row-major) of flat pixel indices of a region ``width`` pixels wide.
-
-    Region tiles are regular: all but the last along each axis have the size of the first.
-    """
-    rows, cols = np.divmod(pixels, width)
-    n_x = len(x_edges) - 1
-    return rows // int(y_edges[1] - y_edges[0]) * n_x + cols // int(x_edges[1] - x_edges[0])
-
-
-def _positive_pixels(counts: np.ndarray, mask, e: int) -> np.ndarray:
-    """Flat pixel indices of energy plane ``e`` where ``n > 0`` inside the mask."""
-    positive = counts[e] > 0
-    if mask is not None:
-        positive &= mask[e].astype(bool, copy=False)
-    return np.flatnonzero(positive)
-
-
-def _plane_values(array: np.ndarray, e: int, pixels: np.ndarray) -> np.ndarray:
-    return array[e].reshape(-1)[pixels]
+def _tile_of_pixels(y_edges, x_edges) -> np.ndarray:
+    """Tile number (row-major) of each pixel of a region, flat ``(ny * nx,)``."""
+    rows = np.repeat(np.arange(len(y_edges) - 1), np.diff(y_edges))
+    cols = np.repeat(np.arange(len(x_edges) - 1), np.diff(x_edges))
+    return (rows[:, None] * (len(x_edges) - 1) + cols).reshape(-1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,18 +150,22 @@ def background_sums(counts, background, mask, y_edges, x_edges) -> BackgroundSum
 
 def cash_tiles_binwise(counts, mu, mask, y_edges, x_edges) -> np.ndarray:
     """Per tile ``2 Σ w (μ − n ln μ)`` with ``μ = max(mu, 1e-25)`` bin by bin (``mu`` is
-    overwritten)."""
+    overwritten).
+
+    The log term is gathered over the bins with ``n > 0`` only (counts are sparse: most bins of a
+    survey are empty), all energy planes at once.
+    """
     np.maximum(mu, TRUNCATION_VALUE, out=mu)
     shape = (len(y_edges) - 1, len(x_edges) - 1)
-    weights = mask if mask is not None and mask.dtype != bool else None
-    log_term = np.zeros(shape[0] * shape[1])
-    for e in range(counts.shape[0]):
-        pixels = _positive_pixels(counts, mask, e)
-        values = _plane_values(counts, e, pixels).astype(np.float64) * np.log(_plane_values(mu, e, pixels))
-        if weights is not None:
-            values *= _plane_values(weights, e, pixels)
-        tiles = _tile_of_pixels(pixels, counts.shape[2], y_edges, x_edges)
-        log_term += np.bincount(tiles, weights=values, minlength=log_term.size)
+    positive = counts > 0
+    if mask is not None:
+        positive &= mask.astype(bool, copy=False)
+    bins = np.flatnonzero(positive)
+    values = counts[positive].astype(np.float64) * np.log(mu.reshape(-1)[bins])
+    if mask is not None and mask.dtype != bool:
+        values *= mask[positive]
+    tiles = _tile_of_pixels(y_edges, x_edges)[bins % (counts.shape[1] * counts.shape[2])]
+    log_term = np.bincount(tiles, weights=values, minlength=shape[0] * shape[1])
     linear = tile_sums((mu if mask is None else mu * mask).sum(axis=0), y_edges, x_edges)
     return 2 * (linear - log_term.reshape(shape))
 

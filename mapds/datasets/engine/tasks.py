@@ -283,14 +283,13 @@ def _cutout_npred(spec: ModelSpec, lookup: Lookup, geom: WcsGeom, exposure) -> t
     inputs, model = spec.inputs, spec.model
     apply_irf = model.apply_irf
     flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
-    spatial = None
+    spatial = values = None
     if model.spatial_model is not None:
         values = spec.spatial
         if values is None:
             psf = None if inputs.reco_psf or not apply_irf["psf"] else lookup.psf
             values = spatial = _spatial_integral(model.spatial_model, geom, psf)
-        flux = flux * values
-    npred = model_npred.apply_exposure(flux, exposure) if apply_irf["exposure"] else flux.to_value("")
+    npred = model_npred.apply_exposure(flux, values, exposure if apply_irf["exposure"] else None)
     npred = _fold(npred, lookup, inputs, geom, apply_irf)
     if inputs.reco_psf and apply_irf["psf"] and lookup.psf is not None:
         npred = model_npred.apply_psf(npred, lookup.psf.data)
@@ -314,12 +313,13 @@ def global_block(exposure_block, lookup: Lookup, spec: ModelSpec, block_info=Non
     geom = inputs.exposure_geom
     apply_irf = model.apply_irf
     flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
+    spatial = None
     if inputs.is_region and model.spatial_model is not None:
-        flux = flux * _region_spatial(spec, lookup)
+        spatial = _region_spatial(spec, lookup)
     elif model.spatial_model is not None:
         psf = lookup.psf if apply_irf["psf"] and not inputs.reco_psf else None
-        flux = flux * _spatial_on_chunk(model.spatial_model, geom, (y0, y1), (x0, x1), psf)
-    npred = model_npred.apply_exposure(flux, exposure) if apply_irf["exposure"] else flux.to_value("")
+        spatial = _spatial_on_chunk(model.spatial_model, geom, (y0, y1), (x0, x1), psf)
+    npred = model_npred.apply_exposure(flux, spatial, exposure if apply_irf["exposure"] else None)
     npred = _fold(npred, lookup, inputs, geom, apply_irf)
     if not lookup.contributes:
         npred = np.zeros_like(npred)
