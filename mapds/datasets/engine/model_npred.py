@@ -1,12 +1,15 @@
 """Predicted counts of one sky model on a small grid: pure numpy functions.
 
-These are the steps of gammapy's ``MapEvaluator``, in its order and with its
-number types, applied to arrays that fit in memory (a model's cutout, or one chunk of the counts
-grid for models without a bounded extent):
+These are the steps of gammapy's ``MapEvaluator`` with its number types, applied to arrays that
+fit in memory (a model's cutout, or one chunk of the counts grid for models without a bounded
+extent):
 
-    flux_i(p) = Φ_i · [K_i ⊛ s](p)          (spectral integral × PSF-convolved spatial integral)
-    npred_i(p) = flux_i(p) · X_i(p)          (× exposure, as a dimensionless number)
-    npred_k(p) = Σ_i npred_i(p) · R_ik       (energy dispersion, true → reco)
+    W_i(p) = [K_i ⊛ s](p) · X_i(p)           (PSF-convolved spatial integral × exposure)
+    npred_k(p) = Σ_i (Φ_i R_ik) · W_i(p)     (spectral integral Φ, energy dispersion R)
+
+gammapy multiplies ``Φ_i`` into the cube before folding; combining ``Φ`` and ``R`` first gives the
+same numbers up to round-off with one pass over the cube, and ``W`` is kept while only spectral
+parameters change.
 
 With a PSF in reconstructed energy the PSF is applied last, on ``npred_k``.  The classes that hold
 state (:class:`~mapds.datasets.evaluator.MapEvaluator`) and build graphs
@@ -19,14 +22,14 @@ import astropy.units as u
 import numpy as np
 
 from ...geom import MapAxis, WcsGeom
-from ...irf.edisp_fold import fold_edisp, overlap_fraction
+from ...irf.edisp_fold import overlap_fraction
 from ...maps.convolution import fft_convolve
 
 __all__ = [
-    "apply_exposure",
     "apply_psf",
     "diagonal_edisp",
-    "fold",
+    "flux_weights",
+    "predicted_counts",
     "spatial_integral",
     "spectral_flux",
     "stackable",
@@ -63,24 +66,34 @@ def apply_psf(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return fft_convolve(values, kernel.astype(np.float32, copy=False))
 
 
-def apply_exposure(flux: u.Quantity, spatial: np.ndarray | None, exposure: u.Quantity | None) -> np.ndarray:
-    """Predicted counts ``Φ × spatial × exposure`` as dimensionless numbers (``cm-2`` × ``m2``
-    handled; ``spatial`` or ``exposure`` None: left out).
+def flux_weights(spatial, exposure: u.Quantity | None) -> u.Quantity:
+    """``W_i(p)``, what multiplies the spectral flux ``Φ_i`` in each pixel: the spatial integral
+    times the exposure (either None: left out), float64.
 
-    The unit conversion is folded into the per-energy ``Φ`` before it meets the cube, saving a
-    pass over the cube at every evaluation of a fit (the product differs from gammapy's order
-    of operations by round-off only).
+    It depends on the spatial parameters and the exposure only, so a fit keeps it while only
+    spectral parameters change.
     """
-    unit = flux.unit if exposure is None else flux.unit * exposure.unit
-    npred = flux.value * unit.to(u.dimensionless_unscaled)
+    weights = u.Quantity(1.0) if exposure is None else exposure
     if spatial is not None:
-        npred = npred * spatial
-    return npred if exposure is None else npred * exposure.value
+        # float32 × float32 products are exact in float64, as gammapy's float64 ``Φ × s × X``
+        weights = weights * np.asarray(spatial, dtype=np.float64)
+    return weights
 
 
-def fold(npred: np.ndarray, pdf_matrix: np.ndarray) -> np.ndarray:
-    """``npred`` (true energy first) folded with the EDisp matrix ``(n_true, n_reco)``."""
-    return fold_edisp(npred, pdf_matrix, axis=0)
+def predicted_counts(
+    flux: u.Quantity, weights: u.Quantity, pdf_matrix: np.ndarray,
+    image_shape
+) -> np.ndarray:
+    """``npred_k(p) = Σ_i Φ_i R_ik W_i(p)`` ``(n_reco, ny, nx)`` as dimensionless float64.
+
+    ``Φ`` (with the unit conversion) and the EDisp matrix ``R`` are combined first, a
+    ``(n_true, n_reco)`` product, so the cube is touched by a single contraction; gammapy
+    computes ``(Φ × W)`` on the cube and then folds it (the same numbers up to round-off).
+    """
+    scale = (flux.unit * weights.unit).to(u.dimensionless_unscaled)
+    combined = (np.reshape(flux.value, (-1, 1)) * scale) * pdf_matrix
+    values = np.broadcast_to(weights.value, (len(combined), *image_shape))
+    return np.tensordot(combined, values, axes=([0], [0]))
 
 
 def diagonal_edisp(energy_axis_true: MapAxis, energy_axis: MapAxis) -> np.ndarray:

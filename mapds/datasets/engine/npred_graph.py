@@ -396,16 +396,20 @@ class RegionTerms:
     def npred(self) -> np.ndarray:
         """``signal + background × norm`` as a new float64 array (gammapy's order: the model
         parts summed first, the background added)."""
-        signal = self.signal()
         if self.background is None:
+            signal = self.signal()
             return np.zeros(self.shape) if signal is None else signal
         if self.norm is None:
             background = self.background.astype(np.float64)
         else:
             background = self.background * self.norm[:, np.newaxis, np.newaxis]
-        if signal is None:
+        if not self.blocks and _disjoint([(ys, xs) for ys, xs, _ in self.pieces]):
+            # each bin gets at most one part: adding the parts into the background is gammapy's
+            # sum exactly, without a signal array
+            for ys, xs, values in self.pieces:
+                background[:, ys, xs] += values
             return background
-        return np.add(signal, background, out=background)
+        return np.add(self.signal(), background, out=background)
 
 
 def region_terms(spec: _RegionSpec, background, local_results, global_blocks) -> RegionTerms:
@@ -440,6 +444,11 @@ def _region_npred(spec: _RegionSpec, background, local_results, global_blocks, c
     if clip:
         mu[mu < 0] = 0
     return mu
+
+
+def _disjoint(boxes) -> bool:
+    """Whether no two ``(rows, columns)`` boxes overlap."""
+    return not any(_overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def _intersection(a: slice, b: slice) -> slice | None:

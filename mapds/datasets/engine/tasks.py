@@ -279,22 +279,23 @@ def renormed(base: CutoutNpred, ratio: float, lookup: Lookup) -> ModelResult:
 
 def _cutout_npred(spec: ModelSpec, lookup: Lookup, geom: WcsGeom, exposure) -> tuple[np.ndarray, object]:
     """Predicted counts ``(n_reco, ny, nx)`` on ``geom`` (true energy) from the exposure values,
-    and the PSF-convolved spatial integral computed for them (None if the spec carried it)."""
+    and the flux weights (PSF-convolved spatial integral × exposure) computed for them (None if
+    the spec carried them)."""
     inputs, model = spec.inputs, spec.model
     apply_irf = model.apply_irf
     flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
-    spatial = values = None
-    if model.spatial_model is not None:
-        values = spec.spatial
-        if values is None:
+    weights = computed = spec.spatial
+    if weights is None:
+        spatial = None
+        if model.spatial_model is not None:
             psf = None if inputs.reco_psf or not apply_irf["psf"] else lookup.psf
-            values = spatial = _spatial_integral(model.spatial_model, geom, psf)
-    npred = model_npred.apply_exposure(flux, values, exposure if apply_irf["exposure"] else None)
-    npred = _fold(npred, lookup, inputs, geom, apply_irf)
+            spatial = _spatial_integral(model.spatial_model, geom, psf)
+        weights = computed = model_npred.flux_weights(spatial, exposure if apply_irf["exposure"] else None)
+    matrix = _edisp_matrix(lookup, inputs, geom, apply_irf)
+    npred = model_npred.predicted_counts(flux, weights, matrix, geom.data_shape[-2:])
     if inputs.reco_psf and apply_irf["psf"] and lookup.psf is not None:
-        npred = model_npred.apply_psf(npred, lookup.psf.data)
-    npred = np.broadcast_to(npred, (npred.shape[0], *geom.data_shape[-2:])).astype(np.float64)
-    return npred, spatial
+        npred = model_npred.apply_psf(npred, lookup.psf.data).astype(np.float64)
+    return npred, (computed if spec.spatial is None else None)
 
 
 def _spatial_integral(spatial_model, geom: WcsGeom, psf: PSFKernel | None) -> np.ndarray:
@@ -319,8 +320,9 @@ def global_block(exposure_block, lookup: Lookup, spec: ModelSpec, block_info=Non
     elif model.spatial_model is not None:
         psf = lookup.psf if apply_irf["psf"] and not inputs.reco_psf else None
         spatial = _spatial_on_chunk(model.spatial_model, geom, (y0, y1), (x0, x1), psf)
-    npred = model_npred.apply_exposure(flux, spatial, exposure if apply_irf["exposure"] else None)
-    npred = _fold(npred, lookup, inputs, geom, apply_irf)
+    weights = model_npred.flux_weights(spatial, exposure if apply_irf["exposure"] else None)
+    matrix = _edisp_matrix(lookup, inputs, geom, apply_irf)
+    npred = model_npred.predicted_counts(flux, weights, matrix, exposure_block.shape[-2:])
     if not lookup.contributes:
         npred = np.zeros_like(npred)
     return np.broadcast_to(npred, (npred.shape[0], y1 - y0, x1 - x0)).astype(np.float64)
@@ -341,15 +343,13 @@ def _region_spatial(spec: ModelSpec, lookup: Lookup):
     return (values * weights).sum(axis=(-2, -1), keepdims=True)
 
 
-def _fold(npred, lookup: Lookup, inputs: TaskInputs, geom, apply_irf) -> np.ndarray:
-    """True → reco energy: the looked-up EDisp, or the diagonal response without one (or when
-    the model does not apply it)."""
+def _edisp_matrix(lookup: Lookup, inputs: TaskInputs, geom, apply_irf) -> np.ndarray:
+    """True → reco energy ``(n_true, n_reco)``: the looked-up EDisp, or the diagonal response
+    without one (or when the model does not apply it)."""
     if apply_irf["edisp"] and lookup.edisp is not None:
-        matrix = lookup.edisp.pdf_matrix
-    else:
-        reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
-        matrix = model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
-    return model_npred.fold(npred, matrix)
+        return lookup.edisp.pdf_matrix
+    reco = lookup.edisp.axes["energy"] if lookup.edisp is not None else inputs.reco_axis
+    return model_npred.diagonal_edisp(geom.axes["energy_true"], reco)
 
 
 def _pixel_window(image: WcsGeom, ys: slice, xs: slice) -> WcsGeom:
