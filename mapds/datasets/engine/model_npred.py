@@ -81,8 +81,7 @@ def flux_weights(spatial, exposure: u.Quantity | None) -> u.Quantity:
 
 
 def predicted_counts(
-    flux: u.Quantity, weights: u.Quantity, pdf_matrix: np.ndarray,
-    image_shape
+    flux: u.Quantity, weights: u.Quantity, pdf_matrix: np.ndarray, image_shape
 ) -> np.ndarray:
     """``npred_k(p) = Σ_i Φ_i R_ik W_i(p)`` ``(n_reco, ny, nx)`` as dimensionless float64.
 
