@@ -138,6 +138,8 @@ class MapEvaluator:
         self._lookup: tuple[str, Lookup] | None = None
         #: Keys of the nodes handed out since the last results came back (key -> what it is).
         self._pending: dict[str, tuple[_Keys, bool]] = {}
+        #: The last cached-result node handed out, with what it was made from (see `local_node`).
+        self._cached_node: tuple[tuple, tuple] | None = None
         self.reset_cache_properties()
         if exposure is not None:
             geom = exposure.geom
@@ -459,6 +461,15 @@ class MapEvaluator:
         has keys of its own, so that a key always names one task (dask.distributed relies on it).
         """
         self._bind(inputs)
+        # A fit changes one model at a time: the others give the node of their cached result
+        # again, which this finds without re-deriving keys (the same objects and values mean
+        # the same footprint, keys and cached result)
+        made_from = (self.model.parameters.cache_key, tuple(self.model.apply_irf.items()))
+        state = (self._inputs, self._footprint, self._lookup, self._npred_cache)
+        last = self._cached_node
+        if last is not None and last[0][0] == made_from:
+            if all(a is b for a, b in zip(last[0][1], state, strict=True)):
+                return last[1]
         fp = self._current_footprint()
         if fp.bbox is None:
             return None
@@ -467,7 +478,10 @@ class MapEvaluator:
         cached = self._npred_cache
         if cached is not None and cached[0] == keys.key and lookup is not None:
             key = keys.key.replace("npred-model-", "npred-cached-")
-            return _node(key, {key: ModelResult(cached[1], lookup)}), fp.bbox, keys.key
+            node = _node(key, {key: ModelResult(cached[1], lookup)}), fp.bbox, keys.key
+            state = (self._inputs, self._footprint, self._lookup, self._npred_cache)
+            self._cached_node = ((made_from, state), node)
+            return node
         base = self._base
         if base is not None and base[0] == keys.base_key and lookup is not None:
             ratio = keys.values[keys.norm_index] / base[1][keys.norm_index]

@@ -52,6 +52,26 @@ def _parameters_in_energy_unit(parameters: Parameters, energy) -> dict:
     return out
 
 
+def _power_law_on_values(function, power: int, energy_min, energy_max, index, amplitude, reference):
+    """A power-law integral ``function`` of ``spectral_integrals`` evaluated on plain numbers, in
+    the unit of ``reference``, with the unit attached to the result (``amplitude × reference^power``).
+
+    The same arithmetic as on Quantities, so the same numbers, without astropy's unit
+    bookkeeping at each of its dozen operations: that cost more than the arithmetic on the few
+    bins of a model evaluation, which a fit makes hundreds of times.
+    """
+    unit = u.Quantity(reference).unit
+    amplitude = u.Quantity(amplitude)
+    values = function(
+        u.Quantity(energy_min).to_value(unit),
+        u.Quantity(energy_max).to_value(unit),
+        u.Quantity(index).to_value(u.dimensionless_unscaled),
+        amplitude.value,
+        u.Quantity(reference).value,
+    )
+    return u.Quantity(values, amplitude.unit * unit**power, copy=False)
+
+
 class SpectralModel(ModelBase):
     """Base class of spectral models.
 
@@ -174,12 +194,16 @@ class PowerLawSpectralModel(SpectralModel):
     @staticmethod
     def evaluate_integral(energy_min, energy_max, index, amplitude, reference):
         """See :func:`~mapds.modeling.spectral_integrals.power_law_integral`."""
-        return integrals.power_law_integral(energy_min, energy_max, index, amplitude, reference)
+        return _power_law_on_values(
+            integrals.power_law_integral, 1, energy_min, energy_max, index, amplitude, reference
+        )
 
     @staticmethod
     def evaluate_energy_flux(energy_min, energy_max, index, amplitude, reference):
         """See :func:`~mapds.modeling.spectral_integrals.power_law_energy_flux`."""
-        return integrals.power_law_energy_flux(energy_min, energy_max, index, amplitude, reference)
+        return _power_law_on_values(
+            integrals.power_law_energy_flux, 2, energy_min, energy_max, index, amplitude, reference
+        )
 
 
 class PowerLawNormSpectralModel(SpectralModel):
@@ -208,12 +232,16 @@ class PowerLawNormSpectralModel(SpectralModel):
     @staticmethod
     def evaluate_integral(energy_min, energy_max, tilt, norm, reference):
         """See :func:`~mapds.modeling.spectral_integrals.power_law_integral`."""
-        return integrals.power_law_integral(energy_min, energy_max, tilt, norm, reference)
+        return _power_law_on_values(
+            integrals.power_law_integral, 1, energy_min, energy_max, tilt, norm, reference
+        )
 
     @staticmethod
     def evaluate_energy_flux(energy_min, energy_max, tilt, norm, reference):
         """See :func:`~mapds.modeling.spectral_integrals.power_law_energy_flux`."""
-        return integrals.power_law_energy_flux(energy_min, energy_max, tilt, norm, reference)
+        return _power_law_on_values(
+            integrals.power_law_energy_flux, 2, energy_min, energy_max, tilt, norm, reference
+        )
 
 
 class PowerLaw2SpectralModel(SpectralModel):
