@@ -23,6 +23,7 @@ __all__ = [
     "OverwriteError",
     "ParameterError",
     "StorageError",
+    "UndefinedVariableError",
     "UnitMismatchError",
     "UnknownModelTypeError",
 ]
@@ -51,6 +52,10 @@ class IRFError(MapdsError, ValueError):
 
 class InvalidArgumentError(MapdsError, ValueError):
     """An argument has a value outside those accepted (a mode, method, kernel name, factor...)."""
+
+
+class UndefinedVariableError(InvalidArgumentError):
+    """A file name uses an environment variable (``$GAMMAPY_DATA``...) that is not set."""
 
 
 class UnitMismatchError(MapdsError, ValueError):

@@ -13,7 +13,6 @@ optional ``checksum:`` line; models go to their own YAML file (:mod:`mapds.model
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from astropy.table import Table, vstack
 
 from ..data import GTI
 from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
+from ..io.paths import join, make_path, parent
 from ..io.urls import atomic_file, resolve, storage_errors
 from ..modeling import Covariance, Parameters
 from ..modeling.fit import DATASETS_CLASS
@@ -80,16 +80,6 @@ class Dataset:
         if isinstance(other, Dataset):
             return Datasets([self, other])
         raise TypeError(f"Cannot add {type(other).__name__} to {type(self).__name__}")
-
-
-def _parent(path: str) -> str:
-    return posixpath.dirname(path) if "://" in path else os.path.dirname(path)
-
-
-def _join(directory: str, name: str) -> str:
-    if not directory or "://" in name or os.path.isabs(name):
-        return name
-    return posixpath.join(directory, name) if "://" in directory else os.path.join(directory, name)
 
 
 def _check_unique(names: list[str]) -> None:
@@ -420,14 +410,14 @@ class Datasets(MutableSequence):
         checksum : bool
             Verify the YAML ``checksum:`` line (a mismatch warns).
         """
-        filename = os.fspath(filename)
+        filename = make_path(filename)
         location = resolve(filename)
         with storage_errors(filename), location.fs.open(location.path, "r", encoding="utf-8") as f:
             data = load_yaml(f.read(), source=filename, checksum=checksum)
         entries = data.get("datasets")
         if not isinstance(entries, list):
             raise InvalidArgumentError(f"{filename}: a datasets file needs a 'datasets' list")
-        directory = _parent(filename)
+        directory = parent(filename)
         datasets = []
         for entry in entries:
             if entry.get("type") not in DATASET_TYPES:
@@ -435,7 +425,7 @@ class Datasets(MutableSequence):
                     f"{filename}: unknown dataset type {entry.get('type')!r}; known: {sorted(DATASET_TYPES)}"
                 )
             entry = dict(entry)
-            candidate = _join(directory, entry["filename"])
+            candidate = join(directory, entry["filename"])
             if resolve(candidate).exists():
                 entry["filename"] = candidate
             datasets.append(DATASET_TYPES[entry["type"]].from_dict(entry, lazy=lazy, cache=cache))
@@ -467,15 +457,15 @@ class Datasets(MutableSequence):
         """
         if filename is None:
             raise InvalidArgumentError("The filename is not defined")
-        filename = os.fspath(filename)
+        filename = make_path(filename)
         location = resolve(filename)
         if not overwrite and location.exists():
             raise OverwriteError(f"{filename!r} exists; pass overwrite=True to replace it")
-        directory = _parent(filename)
+        directory = parent(filename)
         entries = []
         for dataset in self._datasets:
             entry = dataset.to_dict()
-            dataset.write(_join(directory, entry["filename"]), overwrite=overwrite, checksum=checksum)
+            dataset.write(join(directory, entry["filename"]), overwrite=overwrite, checksum=checksum)
             entries.append(entry)
         text = dump_yaml({"datasets": entries}) + metadata_yaml()
         if checksum:

@@ -23,6 +23,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import MissingFileError, OverwriteError, StorageError
+from .paths import make_path
 
 __all__ = ["Location", "atomic_directory", "atomic_file", "resolve", "storage_errors"]
 
@@ -98,8 +99,9 @@ def resolve(url, storage_options: dict | None = None) -> Location:
     Parameters
     ----------
     url : str, os.PathLike or Location
-        Local path or any fsspec URL (``s3://bucket/key``, ``memory://x.fits``...); a
-        :class:`Location` is returned as is.
+        Local path (environment variables and ``~`` expanded, see :func:`.paths.make_path`) or
+        any fsspec URL (``s3://bucket/key``, ``memory://x.fits``...); a :class:`Location` is
+        returned as is.
     storage_options : dict, optional
         Passed to the fsspec filesystem (credentials, endpoint...).
     """
@@ -109,7 +111,7 @@ def resolve(url, storage_options: dict | None = None) -> Location:
         url = os.fspath(url)
     if not isinstance(url, str):
         raise TypeError(f"Expected a path or URL, got {type(url).__name__}")
-    url = os.path.expanduser(url) if "://" not in url else url
+    url = make_path(url)
     with storage_errors(url):
         fs, path = url_to_fs(url, **(storage_options or {}))
     return Location(fs, path, url, dict(storage_options or {}))

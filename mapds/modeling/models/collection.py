@@ -9,8 +9,6 @@ are resolved against the directory of the models file.
 from __future__ import annotations
 
 import logging
-import os.path
-import posixpath
 from collections.abc import MutableSequence, Sequence
 
 import numpy as np
@@ -23,6 +21,7 @@ from ...errors import (
     StorageError,
     UnitMismatchError,
 )
+from ...io.paths import join, make_path, split
 from ...io.urls import atomic_file, resolve, storage_errors
 from ..covariance import CovarianceMixin, read_covariance_table, write_covariance_table
 from ..parameter import Parameters
@@ -40,16 +39,6 @@ _COMPONENT_ERRORS = (ModelError, UnitMismatchError, StorageError)
 
 
 # -- paths (local or fsspec URLs) ------------------------------------------------------------------
-
-
-def _split(path: str) -> tuple[str, str]:
-    return posixpath.split(path) if "://" in path else os.path.split(path)
-
-
-def _join(directory: str, name: str) -> str:
-    if not directory or "://" in name or os.path.isabs(name):
-        return name
-    return posixpath.join(directory, name) if "://" in directory else os.path.join(directory, name)
 
 
 def _exists(path: str) -> bool:
@@ -82,7 +71,7 @@ def _resolve_filenames(data: dict, directory: str) -> dict:
         if isinstance(value, dict):
             value = _resolve_filenames(value, directory)
         elif key == "filename" and isinstance(value, str) and directory:
-            candidate = _join(directory, value)
+            candidate = join(directory, value)
             if _exists(candidate):
                 value = candidate
         out[key] = value
@@ -93,7 +82,7 @@ def _relative_filenames(model, directory: str) -> None:
     """Template file names inside ``directory`` shortened back to their base name."""
     filename = getattr(model, "filename", None)
     if filename is not None:
-        parent, name = _split(filename)
+        parent, name = split(filename)
         if parent == directory:
             model.filename = name
     for sub_model in getattr(model, "_models", []):
@@ -363,13 +352,13 @@ class DatasetModels(CovarianceMixin, Sequence):
         extra : dict, optional, keyword-only
             Written as YAML before the models (a fit result's step summaries, as gammapy does).
         """
-        path = os.fspath(path)
+        path = make_path(path)
         if _exists(path) and not overwrite:
             raise OverwriteError(f"{path!r} exists; pass overwrite=True to replace it")
-        directory, name = _split(path)
+        directory, name = split(path)
         if write_covariance and len(self.parameters) > 0:
             covariance_name = f"{_stem(name)}_covariance.dat"
-            self.write_covariance(_join(directory, covariance_name), overwrite=overwrite)
+            self.write_covariance(join(directory, covariance_name), overwrite=overwrite)
             self._covar_file = covariance_name
         self._write_templates(overwrite=overwrite_templates)
         text = self.to_yaml(full_output)
@@ -390,7 +379,7 @@ class DatasetModels(CovarianceMixin, Sequence):
 
     def read_covariance(self, path, filename: str = "_covariance.dat") -> None:
         """Set the covariance (and the parameter errors) from ``path/filename``."""
-        location = _join(str(path), filename)
+        location = join(str(path), filename)
         text = _read_text(location)
         self.covariance = read_covariance_table(text, source=f"Covariance file {location}")
         self._covar_file = filename
@@ -398,8 +387,8 @@ class DatasetModels(CovarianceMixin, Sequence):
     @classmethod
     def read(cls, filename, checksum: bool = False):
         """Models from a YAML file (local or fsspec URL)."""
-        filename = os.fspath(filename)
-        directory, _ = _split(filename)
+        filename = make_path(filename)
+        directory, _ = split(filename)
         return cls.from_yaml(_read_text(filename), path=directory, checksum=checksum, source=filename)
 
     @classmethod
@@ -436,8 +425,8 @@ class DatasetModels(CovarianceMixin, Sequence):
 
     def _read_covariance_entry(self, filename: str, path: str) -> None:
         """Read the ``covariance:`` file as gammapy does (an unusable matrix only warns)."""
-        if not _exists(_join(path, filename)):
-            path, filename = _split(filename)
+        if not _exists(join(path, filename)):
+            path, filename = split(make_path(filename))
         try:
             self.read_covariance(path, filename)
         except (CorruptFileError, ModelError) as exc:

@@ -10,8 +10,6 @@ oversampled on an inner cutout around small sources.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import ClassVar
 
 import astropy.units as u
@@ -23,6 +21,7 @@ from dask.base import tokenize
 
 from ...errors import GeometryMismatchError, ModelError
 from ...geom import WcsGeom
+from ...io.paths import make_path
 from ...io.urls import resolve
 from ...maps import Map
 from ...maps.chunks import normalize_chunks
@@ -62,10 +61,6 @@ def _per_sr(values) -> u.Quantity:
     return u.Quantity(values, "sr-1", copy=None)
 
 
-def _expand_filename(filename) -> str:
-    """File name with environment variables expanded (``$GAMMAPY_DATA/...``); URLs kept as is."""
-    filename = os.path.expandvars(str(filename))
-    return filename if "://" in filename else str(Path(filename))
 
 
 def _wcs_geom(geom) -> WcsGeom:
@@ -665,7 +660,7 @@ class TemplateSpatialModel(SpatialModel):
                 "The filename is not defined. Therefore, the model will not be serialised correctly. "
                 'To set the filename, the "template_model.filename" attribute can be used.'
             )
-        self.filename = None if filename is None else _expand_filename(filename)
+        self.filename = None if filename is None else make_path(filename)
         self.normalize = normalize
         self.meta = {} if meta is None else meta
         unit = map.unit
