@@ -43,7 +43,8 @@ def spectral_flux(spectral_model, energy_axis_true: MapAxis) -> u.Quantity:
 
 
 def spatial_integral(spatial_model, geom: WcsGeom) -> np.ndarray:
-    """Fraction of the model's flux in each pixel of ``geom`` (gammapy's ``integrate_geom``).
+    """Fraction of the model's flux in each pixel of ``geom`` (gammapy's ``integrate_geom``), in
+    the unit ``spatial_model.unit × sr`` (dimensionless but for templates in flux units).
 
     An image ``(ny, nx)`` unless the model is energy dependent (then ``geom``'s true-energy
     cube).  ``geom`` is small (a cutout or one chunk): the lazy result is computed here, on the
@@ -66,9 +67,10 @@ def apply_psf(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return fft_convolve(values, kernel.astype(np.float32, copy=False))
 
 
-def flux_weights(spatial, exposure: u.Quantity | None) -> u.Quantity:
+def flux_weights(spatial, exposure: u.Quantity | None, spatial_unit=u.dimensionless_unscaled) -> u.Quantity:
     """``W_i(p)``, what multiplies the spectral flux ``Φ_i`` in each pixel: the spatial integral
-    times the exposure (either None: left out), float64.
+    (in ``spatial_unit``: dimensionless, or a flux density per energy for a template in flux
+    units) times the exposure (either None: left out), float64.
 
     It depends on the spatial parameters and the exposure only, so a fit keeps it while only
     spectral parameters change.
@@ -76,7 +78,7 @@ def flux_weights(spatial, exposure: u.Quantity | None) -> u.Quantity:
     weights = u.Quantity(1.0) if exposure is None else exposure
     if spatial is not None:
         # float32 × float32 products are exact in float64, as gammapy's float64 ``Φ × s × X``
-        weights = weights * np.asarray(spatial, dtype=np.float64)
+        weights = weights * u.Quantity(np.asarray(spatial, dtype=np.float64), spatial_unit, copy=False)
     return weights
 
 

@@ -290,12 +290,18 @@ def _cutout_npred(spec: ModelSpec, lookup: Lookup, geom: WcsGeom, exposure) -> t
         if model.spatial_model is not None:
             psf = None if inputs.reco_psf or not apply_irf["psf"] else lookup.psf
             spatial = _spatial_integral(model.spatial_model, geom, psf)
-        weights = computed = model_npred.flux_weights(spatial, exposure if apply_irf["exposure"] else None)
+        exposure = exposure if apply_irf["exposure"] else None
+        weights = computed = model_npred.flux_weights(spatial, exposure, _spatial_unit(model))
     matrix = _edisp_matrix(lookup, inputs, geom, apply_irf)
     npred = model_npred.predicted_counts(flux, weights, matrix, geom.data_shape[-2:])
     if inputs.reco_psf and apply_irf["psf"] and lookup.psf is not None:
         npred = model_npred.apply_psf(npred, lookup.psf.data).astype(np.float64)
     return npred, (computed if spec.spatial is None else None)
+
+
+def _spatial_unit(model) -> u.UnitBase:
+    """Unit of the model's spatial integral (:func:`.model_npred.spatial_integral`)."""
+    return u.dimensionless_unscaled if model.spatial_model is None else model.spatial_model.unit * u.sr
 
 
 def _spatial_integral(spatial_model, geom: WcsGeom, psf: PSFKernel | None) -> np.ndarray:
@@ -320,7 +326,8 @@ def global_block(exposure_block, lookup: Lookup, spec: ModelSpec, block_info=Non
     elif model.spatial_model is not None:
         psf = lookup.psf if apply_irf["psf"] and not inputs.reco_psf else None
         spatial = _spatial_on_chunk(model.spatial_model, geom, (y0, y1), (x0, x1), psf)
-    weights = model_npred.flux_weights(spatial, exposure if apply_irf["exposure"] else None)
+    exposure = exposure if apply_irf["exposure"] else None
+    weights = model_npred.flux_weights(spatial, exposure, _spatial_unit(model))
     matrix = _edisp_matrix(lookup, inputs, geom, apply_irf)
     npred = model_npred.predicted_counts(flux, weights, matrix, exposure_block.shape[-2:])
     if not lookup.contributes:

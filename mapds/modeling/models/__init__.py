@@ -4,6 +4,7 @@ from ..priors import GaussianPrior, GeneralizedGaussianPrior, LogUniformPrior, P
 from .collection import DatasetModels, Models
 from .core import ModelBase
 from .cube import FoVBackgroundModel, SkyModel
+from .fermi import create_fermi_isotropic_diffuse_model
 from .registry import MODEL_REGISTRY, SPATIAL_MODEL_REGISTRY, SPECTRAL_MODEL_REGISTRY
 from .spatial import (
     ConstantSpatialModel,
@@ -60,4 +61,5 @@ __all__ = [
     "TemplateSpatialModel",
     "TemplateSpectralModel",
     "UniformPrior",
+    "create_fermi_isotropic_diffuse_model",
 ]

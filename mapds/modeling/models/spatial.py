@@ -181,7 +181,9 @@ class SpatialModel(ModelBase):
         return profiles.oversampling_factor(pixel_scale, bin_size)
 
     def integrate_geom(self, geom: WcsGeom, oversampling_factor: int | None = None) -> Map:
-        """Fraction of the model flux in each pixel of ``geom`` (dimensionless map).
+        """Fraction of the model flux in each pixel of ``geom``: dimensionless, or for a template
+        in flux-density units (a diffuse map cube in ``cm-2 s-1 MeV-1 sr-1``) the flux density
+        integrated over each pixel's solid angle, as gammapy.
 
         Rectangle rule: value at the pixel centre × pixel solid angle.  Models with an
         ``evaluation_radius`` are evaluated on an inner cutout of width ``2·max(r_eval, pixel)``
@@ -217,12 +219,12 @@ class SpatialModel(ModelBase):
         else:
             # The inner cutout spans a few tens of model scales: small enough to evaluate at once.
             target = geom if inner is None else inner
-            values = self.evaluate_geom(target.upsample(oversampling_factor)).to_value("sr-1")
+            values = self.evaluate_geom(target.upsample(oversampling_factor)).to_value(self.unit)
             integrated = profiles.integrate_pixels(
                 values, target.solid_angle().to_value("sr"), oversampling_factor
             )
             data = _paste(integrated, target, geom)
-        return _map_broadcast(geom, data)
+        return _map_broadcast(geom, data, self.unit * u.sr)
 
     def _graph_token(self) -> tuple:
         """What the values of the model depend on (dask names of lazy results derive from it)."""
@@ -290,9 +292,19 @@ def _integrate_block(lon, lat, solid_angle, energy=None, *, model, frame, energy
     else:
         values = model(lon * u.deg, lat * u.deg, energy=energy * energy_unit)
     return (
-        np.broadcast_to(values.to_value("sr-1"), np.broadcast_shapes(lon.shape, np.shape(energy)))
+        np.broadcast_to(values.to_value(model.unit), np.broadcast_shapes(lon.shape, np.shape(energy)))
         * solid_angle
     )
+
+
+def _warn_about_values(negative: bool, all_zero: bool, has_nan: bool) -> None:
+    """gammapy's warnings about template values."""
+    if negative:
+        log.warning("Map has negative values. Check and fix this!")
+    if all_zero:
+        log.warning("Map values are all zeros. Check and fix this!")
+    if has_nan:
+        log.warning("Map has NaN values. Check and fix this!")
 
 
 def _paste(values: np.ndarray, cutout: WcsGeom, geom: WcsGeom) -> da.Array:
@@ -306,11 +318,11 @@ def _paste(values: np.ndarray, cutout: WcsGeom, geom: WcsGeom) -> da.Array:
     return da.pad(da.from_array(inner, chunks=inner.shape), pad, mode="constant")
 
 
-def _map_broadcast(geom: WcsGeom, data: da.Array) -> Map:
+def _map_broadcast(geom: WcsGeom, data: da.Array, unit: u.UnitBase) -> Map:
     """Float64 map of ``geom`` holding ``data`` broadcast over the non-spatial axes, rechunked."""
     chunks = normalize_chunks(None, geom.data_shape, geom_dims(geom), np.float64)
     data = da.broadcast_to(data, geom.data_shape).rechunk(chunks)
-    return Map.from_geom(geom, data=data, unit="")
+    return Map.from_geom(geom, data=data, unit=unit)
 
 
 class PointSpatialModel(SpatialModel):
@@ -619,7 +631,11 @@ class TemplateSpatialModel(SpatialModel):
     (and energy planes) around the points asked for.  With ``normalize=True`` each non-spatial
     slice is divided by its sum and by the pixel solid angle (unit sr⁻¹); the per-slice sums are
     computed once, in one pass over the template, at the first evaluation (which is also when
-    gammapy's warnings about negative, NaN or all-zero data are logged).
+    gammapy's warnings about negative, NaN or all-zero data are logged).  Without ``normalize``
+    the template is never read whole: the warnings about negative or NaN values come from the
+    windows an evaluation reads.  A template in flux-density units (a Galactic diffuse cube in
+    ``cm-2 s-1 MeV-1 sr-1`` with a true-energy axis) gives the flux density; its `SkyModel`
+    takes a norm spectral model, as in gammapy.
 
     Parameters
     ----------
@@ -743,11 +759,16 @@ class TemplateSpatialModel(SpatialModel):
         return (*super()._graph_token(), tokenize(self._template.data), self.normalize, self._interp_kwargs)
 
     def _integrate_blocks(self, geom: WcsGeom) -> da.Array:
-        self._sums()  # the one pass over the template, before the graph copies the model
+        if self.normalize:
+            self._sums()  # the one pass over the template, before the graph copies the model
         return super()._integrate_blocks(geom)
 
     def _sums(self) -> np.ndarray:
-        """Per-slice sums of the template (shape ``(..., 1, 1)``), computed once, with checks."""
+        """Per-slice sums of the template (shape ``(..., 1, 1)``), computed once, with checks.
+
+        Only a normalised template needs them (a pass over the whole template, chunk by chunk);
+        without ``normalize`` an evaluation reads only the pixels around its points.
+        """
         if self._slice_sums is None:
             data = self._template.data
             sums, negative, all_zero, has_nan = dask.compute(
@@ -756,12 +777,7 @@ class TemplateSpatialModel(SpatialModel):
                 (data == 0).all(),
                 da.isnan(data).any(),
             )
-            if negative:
-                log.warning("Map has negative values. Check and fix this!")
-            if all_zero:
-                log.warning("Map values are all zeros. Check and fix this!")
-            if has_nan:
-                log.warning("Map has NaN values. Check and fix this!")
+            _warn_about_values(negative, all_zero, has_nan)
             if sums.size > 1 and (sums == 0).any():
                 log.warning("Map values are all zeros in at least one energy bin. Check and fix this!")
             self._slice_sums = sums
@@ -786,11 +802,14 @@ class TemplateSpatialModel(SpatialModel):
                 hi = min(n, lo + 2)
             slices[name] = slice(lo, hi)
             lower.append(lo)
-        sums = self._sums()
         window = self._template.slice_by_idx(slices)
         data = window.compute().data
-        if self.normalize:
-            sums = sums[tuple(slices[axis.name] for axis in reversed(list(geom.axes)))]
+        if not self.normalize:
+            # gammapy checks the whole map when it is made; a lazy template is checked where read
+            # (a window of zeros says nothing about the map: only negative and NaN values warn)
+            _warn_about_values(bool((data < 0).any()), False, bool(np.isnan(data).any()))
+        else:
+            sums = self._sums()[tuple(slices[axis.name] for axis in reversed(list(geom.axes)))]
             solid_angle = window.geom.to_image().solid_angle().to_value("sr")
             data = profiles.normalize_template(data.astype(float), sums, solid_angle)
         return data, lower

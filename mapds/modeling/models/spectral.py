@@ -23,6 +23,7 @@ from ..covariance import CovarianceMixin
 from ..parameter import Parameter, Parameters
 from .core import ModelBase, model_dict
 from .registry import SPECTRAL_MODEL_REGISTRY
+from .spectrum_tables import read_spectrum_table
 
 __all__ = [
     "CompoundSpectralModel",
@@ -388,6 +389,42 @@ class TemplateSpectralModel(SpectralModel):
             fill_value=kwargs.get("fill_value", np.nan),
         )
         return u.Quantity(values, self.values.unit, copy=None)
+
+    @classmethod
+    def read_table(
+        cls,
+        filename,
+        energy_unit="MeV",
+        values_unit="MeV-1 s-1 cm-2",
+        *,
+        storage_options: dict | None = None,
+        **kwargs,
+    ) -> TemplateSpectralModel:
+        """Spectrum from a table file: energies in the first column, dN/dE in the second.
+
+        Text tables are read as ``numpy.loadtxt`` reads them (whitespace-separated numbers,
+        ``#`` comments; further columns, such as the uncertainties of Fermi-LAT's isotropic
+        spectra, are ignored), in ``energy_unit`` and ``values_unit``.  FITS tables (``.fits``,
+        ``.fit``, optionally gzipped) are read from their first table HDU; a column with a unit
+        (``TUNIT``) keeps it.  Local paths (``$VAR`` and ``~`` expanded) or fsspec URLs.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            The table.
+        energy_unit, values_unit : str or `~astropy.units.Unit`
+            Units of columns that carry none.
+        storage_options : dict, optional, keyword-only
+            fsspec options for a URL.
+        **kwargs
+            Passed to the model (``interp_kwargs``, ``meta``).
+        """
+        columns = read_spectrum_table(filename, storage_options=storage_options)
+        energy, values = (
+            c if isinstance(c, u.Quantity) else u.Quantity(c, unit)
+            for c, unit in zip(columns, (energy_unit, values_unit), strict=True)
+        )
+        return cls(energy=energy, values=values, **kwargs)
 
     def to_dict(self, full_output: bool = False) -> dict:
         """Adds ``energy`` and ``values`` (``data`` list and ``unit`` string) to the dict."""
