@@ -120,6 +120,8 @@ def _jsonable_meta(meta: dict) -> dict:
 def _dataset_of(m: Map, name: str) -> xr.Dataset:
     # lon/lat are computed from the WCS whenever asked for: storing them would triple the store.
     data_array = m.to_xarray(name).drop_vars(list(SKY_COORDS), errors="ignore")
+    if not isinstance(data_array.data, da.Array):  # a computed map: written in mapds' default chunks
+        data_array = data_array.copy(data=m.dask_data)
     data = data_array.data
     # zarr chunks must be regular: every dask chunk but the last of each dimension equal.
     if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in data.chunks):

@@ -205,3 +205,13 @@ def test_lon_lat_pick_a_sky_position(cube):
     y, x = np.unravel_index(int(distance.argmin().values), distance.shape)
     px, py = cube.geom.to_image().coord_to_pix(target)
     assert (x, y) == (int(np.round(px.item())), int(np.round(py.item())))
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".fits.gz", ".zarr"])
+def test_a_computed_map_writes_and_reads_back(tmp_path, suffix):
+    """``compute()`` gives numpy-backed maps; writing one streams it like a lazy one."""
+    from mapds.geom import WcsGeom
+
+    m = Map.from_geom(WcsGeom.create(npix=(6, 5)), data=np.arange(30.0).reshape(5, 6)).compute()
+    m.write(tmp_path / f"m{suffix}")
+    np.testing.assert_array_equal(np.asarray(Map.read(tmp_path / f"m{suffix}").data), np.asarray(m.data))

@@ -218,7 +218,7 @@ def map_to_hdus(m: Map, hdu=None, hdu_bands=None, sparse=False, format="gadf") -
         image = fits.ImageHDU(placeholder, header=header, name=name)
     image.header["META"] = encode_meta(m.meta)
     image.header["BUNIT"] = m.unit.to_string("fits")
-    return [LazyImageHDU(image.header, m.data, codec), *hdus]
+    return [LazyImageHDU(image.header, m.dask_data, codec), *hdus]
 
 
 def with_primary(hdus: Sequence) -> list:
