@@ -186,7 +186,13 @@ class Datasets(MutableSequence):
                 unique.setdefault(id(model), model)
         models = DatasetModels(list(unique.values()))
         if self._covariance is not None and self._covariance.parameters == models.parameters:
-            return DatasetModels(models, covariance_data=self._covariance.data)
+            # the joint covariance keeps the correlations between models; a model whose own
+            # covariance was set since (e.g. through another collection) brings its block in
+            covariance = Covariance(models.parameters, self._covariance.data.copy())
+            for model in models:
+                covariance.set_subcovariance(model.covariance)
+            self._covariance = covariance
+            return DatasetModels(models, covariance_data=covariance.data)
         return models
 
     @models.setter

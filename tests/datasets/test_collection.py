@@ -123,6 +123,18 @@ def test_models_keep_covariance(collections):
     np.testing.assert_allclose(md.models.covariance.data, covariance)
 
 
+def test_a_covariance_set_through_the_models_is_not_lost(collections):
+    """Setting ``datasets.models.covariance`` (what a fit does) reaches every later
+    ``datasets.models``, also when the models came with a covariance of their own."""
+    _, md = collections
+    n = len(md.models.parameters)
+    md.models = md_models.DatasetModels(md.models, covariance_data=np.eye(n))
+    new = np.diag(np.arange(2, n + 2, dtype=float))
+    md.models.covariance = new
+    np.testing.assert_allclose(md.models.covariance.data, new)
+    assert md.models.parameters[0].error == pytest.approx(np.sqrt(2.0))
+
+
 def test_stat_sum_matches_gammapy_in_one_computation(collections, raise_if_dask_computes):
     gp, md = collections
     expected = gp.stat_sum()
