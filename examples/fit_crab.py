@@ -57,17 +57,11 @@ def main(argv=None) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure = plt.figure(figsize=(10, 4))
-    dataset = datasets[0]
-    ax_spatial = figure.add_subplot(1, 2, 1, projection=dataset.counts.geom.wcs)
-    ax_spectral = figure.add_subplot(1, 2, 2)
-    dataset.plot_residuals(
-        ax_spatial=ax_spatial,
-        ax_spectral=ax_spectral,
-        kwargs_spatial={"method": "diff/sqrt(model)", "vmin": -3, "vmax": 3},
-    )
-    figure.tight_layout()
-    figure.savefig(args.output / "residuals.png", dpi=100)
+    residuals = {"method": "diff/sqrt(model)", "vmin": -3, "vmax": 3}
+    ax_spatial, _ = datasets[0].plot_residuals(kwargs_spatial=residuals)
+    ax_spatial.figure.tight_layout()
+    ax_spatial.figure.savefig(args.output / "residuals.png", dpi=100)
+    plt.close(ax_spatial.figure)
     return {
         "success": result.success,
         "nfev": result.nfev,

@@ -77,3 +77,30 @@ def test_fit_crab(crab_dir, tmp_path):
     assert result["figure"].stat().st_size > 10_000
     models = GammapyModels.read(tmp_path / "fit-result.yaml")  # gammapy reads the result file
     assert models["Crab Nebula"].spectral_model.alpha.value == pytest.approx(alpha, rel=1e-12)
+
+
+def test_plot_survey(tmp_path):
+    argv = ["--output", str(tmp_path / "survey.png"), "--width", "2", "--height", "1", "--sources", "1"]
+    result = load_example("plot_survey").main(argv)
+    assert result["figure"].stat().st_size > 10_000
+    ny, nx = result["counts_shape"]
+    drawn_ny, drawn_nx = result["drawn_shape"]
+    assert drawn_nx <= nx and drawn_ny <= ny
+
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_fermi_diffuse(crab_dir, tmp_path):
+    """A Fermi-LAT-style analysis from YAML ($VAR file names): the Galactic diffuse cube and an
+    isotropic table replace the background map; the fit converges and gammapy reads its result."""
+    result = load_example("fermi_diffuse").main([str(crab_dir), "--output", str(tmp_path)])
+    assert result["success"]
+    assert result["models"] == ["galactic-diffuse", "Crab Nebula", "isotropic_Fermi-LAT"]
+    assert result["total_stat"] < result["stat_before"]
+    norm, error = result["parameters"]["galactic-diffuse.norm"]
+    assert 0.5 < norm < 3 and 0 < error < norm
+    assert result["figure"].stat().st_size > 10_000
+    models = GammapyModels.read(tmp_path / "fit-result.yaml")
+    assert models["galactic-diffuse"].spectral_model.norm.value == pytest.approx(norm, rel=1e-12)
