@@ -17,6 +17,7 @@ __all__ = [
     "IRFError",
     "InvalidArgumentError",
     "MapdsError",
+    "MissingDependencyError",
     "MissingFileError",
     "MissingHDUError",
     "ModelError",
@@ -56,6 +57,11 @@ class InvalidArgumentError(MapdsError, ValueError):
 
 class UndefinedVariableError(InvalidArgumentError):
     """A file name uses an environment variable (``$GAMMAPY_DATA``...) that is not set."""
+
+
+class MissingDependencyError(MapdsError, ImportError):
+    """An optional dependency a feature needs (matplotlib for plots, ipywidgets for interactive
+    plots...) is not installed; the message names the package and how to install it."""
 
 
 class UnitMismatchError(MapdsError, ValueError):

@@ -21,15 +21,16 @@ from ..errors import GeometryMismatchError, InvalidArgumentError
 from ..geom import LabelMapAxis, RegionGeom
 from ..irf import EDispKernelMap, EDispMap, PSFMap
 from ..maps import Map
-from ..modeling.models import DatasetModels, FoVBackgroundModel
+from ..modeling.models import DatasetModels, FoVBackgroundModel, TemplateNPredModel
 from ..modeling.names import make_name
 from ..stats import cash
 from . import dask_protocol, plotting, reshape, stacking
 from .core import Dataset, LazyStatSum
 from .engine.evaluator import MapEvaluator
 from .engine.in_process import compute_in_process
-from .engine.lookup import EvaluationInputs, irf_map_of
+from .engine.lookup import EvaluationInputs, gti_token, irf_map_of
 from .engine.npred_graph import BackgroundTerm, NpredGraph, RegionReads, aligned
+from .engine.npred_template import TemplateNPredEvaluator
 from .engine.stat_sum import StatCache, stat_sum_graph, stat_total
 from .fake_counts import poisson_counts, random_entropy
 from .geoms import BINSZ_IRF_DEFAULT, create_map_dataset_geoms, empty_gti, empty_members
@@ -328,7 +329,11 @@ class MapDataset(Dataset):
             self._models = DatasetModels(selected)
         # One evaluator per sky model, rebuilt on every assignment (gammapy's way to refresh them).
         self._evaluators = {
-            m.name: MapEvaluator(m, gti=self.gti, evaluation_mode=EVALUATION_MODE)
+            m.name: (
+                TemplateNPredEvaluator(m)
+                if isinstance(m, TemplateNPredModel)
+                else MapEvaluator(m, gti=self.gti, evaluation_mode=EVALUATION_MODE)
+            )
             for m in (self._models or [])
             if not isinstance(m, FoVBackgroundModel)
         }
@@ -342,8 +347,9 @@ class MapDataset(Dataset):
         return next((m for m in self._models if isinstance(m, FoVBackgroundModel)), None)
 
     @property
-    def evaluators(self) -> dict[str, MapEvaluator]:
-        """Name → `~mapds.datasets.evaluator.MapEvaluator` of every sky model (not FoV models)."""
+    def evaluators(self) -> dict[str, MapEvaluator | TemplateNPredEvaluator]:
+        """Name → evaluator (`MapEvaluator`, or `TemplateNPredEvaluator` for a `TemplateNPredModel`)
+        of every model but the FoV background model."""
         return self._evaluators
 
     # -- geometry -------------------------------------------------------------------------------
@@ -411,10 +417,13 @@ class MapDataset(Dataset):
 
     @property
     def mask_safe_psf(self) -> Map | None:
-        """``mask_safe_image`` on the PSF map's grid (nearest pixel), with the PSF axes squashed."""
+        """``mask_safe_image`` on the PSF map's grid (nearest pixel), with the PSF axes squashed
+        (``energy_true``, or ``energy`` for a `RecoPSFMap`, and ``rad``)."""
         if self.mask_safe is None or self.psf is None:
             return None
-        geom = self.psf.psf_map.geom.squash("energy_true").squash("rad")
+        geom = self.psf.psf_map.geom
+        energy = "energy_true" if "energy_true" in geom.axes.names else "energy"
+        geom = geom.squash(energy).squash("rad")
         mask = self.mask_safe_image.interp_to_geom(geom.to_image(), method="nearest")
         return mask.to_cube(geom.axes)
 
@@ -447,13 +456,15 @@ class MapDataset(Dataset):
     # -- predicted counts and statistic ---------------------------------------------------------
 
     def _evaluation_inputs(self, maps: MapDataset):
-        """What the evaluators read (from ``maps``' members), rebuilt only when a member changed."""
+        """What the evaluators read (from ``maps``' members, and this dataset's GTIs: ``maps`` may
+        be a resident copy made before they changed), rebuilt only when one of them changed."""
         members = (maps.exposure, maps.psf, maps.edisp, maps.mask_safe, maps.mask_fit)
-        key = (self._geom, *(None if m is None else (id(m), _member_keys(m)) for m in members))
+        members_key = (None if m is None else (id(m), _member_keys(m)) for m in members)
+        key = (self._geom, gti_token(self.gti), *members_key)
         cached = self._inputs_cache
         if cached is None or cached[0] != key:
             masks = tuple(m for m in (maps.mask_safe, maps.mask_fit) if m is not None)
-            inputs = EvaluationInputs(self._geom, maps.exposure, maps.psf, maps.edisp, masks)
+            inputs = EvaluationInputs(self._geom, maps.exposure, maps.psf, maps.edisp, masks, self.gti)
             cached = self._inputs_cache = (key, inputs)
         return cached[1]
 
@@ -498,10 +509,11 @@ class MapDataset(Dataset):
         if model_names is not None:
             names = [model_names] if isinstance(model_names, str) else list(model_names)
             evaluators = {name: self.evaluators[name] for name in names}
-        if list(self._geom.axes.names) != ["energy"]:
+        if self._extra_axes:
             raise GeometryMismatchError(
-                f"MapDataset {self.name!r}: predicted counts need the axes ['energy'] only, the counts "
-                f"geometry has {list(self._geom.axes.names)}"
+                f"MapDataset {self.name!r}: models are evaluated on counts with the axes ['energy'] "
+                f"only, the counts geometry has {list(self._geom.axes.names)} (as in gammapy, such a "
+                "dataset takes no sky or FoV background model)"
             )
         maps = self if maps is None else maps
         members = (maps.counts, maps.background, maps.mask_safe, maps.mask_fit)
@@ -513,12 +525,27 @@ class MapDataset(Dataset):
             self._region_reads = RegionReads()
         return NpredGraph(self._geom, chunks, background, evaluators, inputs, self._region_reads)
 
+    @property
+    def _extra_axes(self) -> bool:
+        """Whether the counts have axes besides ``energy`` (e.g. an event type)."""
+        return list(self._geom.axes.names) != ["energy"]
+
+    @property
+    def _background_only(self) -> bool:
+        """Counts with extra axes and no model: npred is the background map, as gammapy allows."""
+        return self._extra_axes and not self.evaluators and self.background_model is None
+
     def npred(self) -> Map:
         """Predicted counts: ``npred_background() + npred_signal()``, negative values set to 0.
 
         A float64 map on the counts geometry; a dask graph with one task per model cutout and
         one per chunk (nothing is computed here).
         """
+        if self._background_only:
+            data = da.zeros(self._geom.data_shape, chunks=self.counts.dask_data.chunks)
+            if self.background is not None:
+                data = da.maximum(self.background.dask_data.astype(np.float64), 0)
+            return Map.from_geom(self._geom, data=data)
         return Map.from_geom(self._geom, data=self._npred_graph().npred())
 
     def npred_background(self) -> Map | None:
@@ -545,6 +572,9 @@ class MapDataset(Dataset):
         Map
             float64 map (lazy).
         """
+        if self._background_only and model_names is None and stack:
+            zeros = da.zeros(self._geom.data_shape, chunks=self.counts.dask_data.chunks)
+            return Map.from_geom(self._geom, data=zeros)
         graph = self._npred_graph(model_names)
         if stack:
             return Map.from_geom(self._geom, data=graph.npred_signal())
@@ -585,6 +615,8 @@ class MapDataset(Dataset):
             send back the tile sums and cutouts, which are small).
         """
         if not compute:
+            if self._background_only:
+                return self._masked_stat_sum()
             return stat_total(self._stat_sum_nodes(self)[0][0])
         lazy = self.lazy_stat_sum()
         values = compute_in_process(*lazy.nodes) if lazy.in_process else dask.compute(*lazy.nodes)
@@ -593,6 +625,8 @@ class MapDataset(Dataset):
     def lazy_stat_sum(self) -> LazyStatSum:
         """The statistic's nodes (the tile sums, then the model cutouts) and how to finish, to be
         computed now (a resident dataset's maps are loaded here, once)."""
+        if self._background_only:
+            return LazyStatSum((self._masked_stat_sum(),), lambda values: float(values[0]))
         maps = self._statistic_maps()
         (node, voxels), graph = self._stat_sum_nodes(maps)
 
@@ -604,6 +638,15 @@ class MapDataset(Dataset):
 
         in_process = maps is not self and voxels <= self.in_process_max_voxels
         return LazyStatSum((node, *(n for _, n in graph.model_nodes)), finish, in_process)
+
+    def _masked_stat_sum(self) -> da.Array:
+        """``Σ stat_array`` over the mask (weighted for ``cash_weighted``), lazily: the statistic
+        of a background-only dataset with extra axes, which the tiled engine does not cover."""
+        values = self.stat_array()
+        mask = self.mask
+        if mask is not None and self.stat_type != "cash_weighted":
+            values = da.where(mask.dask_data.astype(bool), values, 0.0)
+        return values.sum(dtype=np.float64)
 
     def _stat_sum_nodes(self, maps: MapDataset):
         """The statistic's node over ``maps``' members with the voxels its tasks read, and the
@@ -743,6 +786,26 @@ class MapDataset(Dataset):
         ax_spatial, ax_spectral : `~astropy.visualization.wcsaxes.WCSAxes`, `~matplotlib.axes.Axes`
         """
         return plotting.plot_residuals(self, ax_spatial, ax_spectral, kwargs_spatial, kwargs_spectral)
+
+    def peek(self, figsize=(13, 7)):
+        """gammapy's six-panel summary: the exposure at the middle true energy, the counts and npred
+        summed over energy (with the masks shaded), and at the central pixel the exposure
+        spectrum, the PSF containment radii and the energy dispersion matrix.
+
+        The sky images are computed at display resolution, with the central exposure, in one
+        pass; the IRF panels read the few IRF pixels at the centre.
+
+        Parameters
+        ----------
+        figsize : tuple
+            Figure size in inches.
+
+        Returns
+        -------
+        axes : `~numpy.ndarray` of `~matplotlib.axes.Axes`, shape ``(2, 3)``
+            The panels (gammapy returns None).
+        """
+        return plotting.peek_map_dataset(self, figsize=figsize)
 
     # -- I/O ------------------------------------------------------------------------------------
 

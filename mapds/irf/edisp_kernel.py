@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import AxisError, GeometryMismatchError
 from ..geom import MapAxes, MapAxis
+from . import plotting
 from .edisp_fold import fold_edisp, overlap_fraction
 from .edisp_migra import gauss_migra_pdf, migra_pdf_to_kernel, normalize_migra_pdf
 
@@ -103,6 +104,66 @@ class EDispKernel:
         pdf = normalize_migra_pdf(pdf, migra_axis.bin_width.value)
         data = migra_pdf_to_kernel(pdf, migra_axis, energy_axis.edges, energy_axis_true.center)
         return cls(axes=[energy_axis_true, energy_axis], data=data)
+
+    # -- moments --------------------------------------------------------------------------------
+
+    def get_mean(self, energy_true) -> u.Quantity:
+        """Mean reconstructed energy (of the reco bin centres) in the true bins of ``energy_true``
+        (0 where a row is empty)."""
+        idx = self._axes["energy_true"].coord_to_idx(energy_true)
+        pdf = self.data[idx]
+        norm = np.sum(pdf, axis=-1)
+        total = np.sum(pdf * self._axes["energy"].center, axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nan_to_num(total / norm)
+
+    def get_bias(self, energy_true) -> u.Quantity:
+        """Reconstruction bias ``(E_reco - E_true) / E_true`` of the mean reco energy, ``E_true``
+        the centre of the true bin of ``energy_true``."""
+        axis = self._axes["energy_true"]
+        energy_true_bin = axis.center[axis.coord_to_idx(energy_true)]
+        return (self.get_mean(energy_true) - energy_true_bin) / energy_true_bin
+
+    # -- plots (matplotlib) ------------------------------------------------------------------------
+
+    def plot_matrix(self, ax=None, add_cbar=False, axes_loc=None, kwargs_colorbar=None, **kwargs):
+        """Draw the matrix, true energy along x and reco energy along y (gammapy's look).
+
+        Parameters
+        ----------
+        ax : `~matplotlib.axes.Axes`, optional
+            Axes (default: the current axes).
+        add_cbar : bool
+            Add a colour bar ("Probability density (A.U.)").
+        axes_loc, kwargs_colorbar : dict, optional
+            Colour bar placement and arguments.
+        **kwargs
+            ``pcolormesh`` arguments (defaults ``cmap="GnBu"``, ``PowerNorm(0.5)`` on [0, 1]).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_edisp_matrix(self, ax, add_cbar, axes_loc, kwargs_colorbar, **kwargs)
+
+    def plot_bias(self, ax=None, **kwargs):
+        """Draw :meth:`get_bias` at the true-energy bin centres (``plot`` arguments; log x).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_edisp_bias(self, ax, **kwargs)
+
+    def peek(self, figsize=(15, 5)):
+        """Bias and matrix side by side.
+
+        Returns
+        -------
+        axes : `~numpy.ndarray` of `~matplotlib.axes.Axes`
+            The bias and matrix axes (gammapy returns None).
+        """
+        return plotting.peek_edisp_kernel(self, figsize)
 
     # -- derived kernels ------------------------------------------------------------------------
 

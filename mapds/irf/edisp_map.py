@@ -132,6 +132,15 @@ class EDispKernelMap(_EDispIRFMap):
         axes = self.edisp_map.geom.axes
         return EDispKernel(axes=[axes["energy_true"], map_axis], data=window.nearest_values())
 
+    def peek(self, figsize=(15, 5)):
+        """Bias and matrix of the kernel at the map centre (see :meth:`EDispKernel.peek`).
+
+        Returns
+        -------
+        `~numpy.ndarray` of `~matplotlib.axes.Axes`
+        """
+        return self.get_edisp_kernel().peek(figsize)
+
     # -- reductions -----------------------------------------------------------------------------
 
     def to_image(self, weights=None) -> EDispKernelMap:
@@ -209,6 +218,21 @@ class EDispMap(_EDispIRFMap):
             window.nearest_values(), geom.axes["migra"], energy_axis.edges, energy_axis_true.center
         )
         return EDispKernel(axes=[energy_axis_true, energy_axis], data=data)
+
+    def peek(self, figsize=(15, 5)):
+        """Bias and matrix of the kernel at the map centre, on a reco axis with the true axis'
+        range and number of bins (log-spaced), as gammapy's ``EDispMap.peek``.
+
+        Returns
+        -------
+        `~numpy.ndarray` of `~matplotlib.axes.Axes`
+        """
+        energy_axis_true = self.edisp_map.geom.axes["energy_true"]
+        edges = energy_axis_true.edges
+        energy_axis = MapAxis.from_energy_bounds(
+            edges.min(), edges.max(), nbin=energy_axis_true.nbin, name="energy"
+        )
+        return self.get_edisp_kernel(energy_axis=energy_axis).peek(figsize)
 
     def to_edisp_kernel_map(self, energy_axis: MapAxis, threshold=EDISP_KERNEL_THRESHOLD) -> EDispKernelMap:
         """Kernel map on the reco ``energy_axis`` (lazy, converted block by block)."""

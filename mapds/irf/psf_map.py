@@ -20,6 +20,7 @@ from ..geom.spherical import separation
 from ..geom.wcs import round_up_to_odd
 from ..maps import Map
 from . import containment as containment_math
+from . import plotting
 from .default_axes import RAD_AXIS_DEFAULT
 from .grid_interp import interp_on_grid, node_neighbours, pixel_neighbours
 from .irf_map import IRFMap, broadcast_lazy, quiet_divide
@@ -178,6 +179,39 @@ class PSFMap(IRFMap):
         """Radius enclosing ``fraction`` of the PSF (searched on the ×20 upsampled ``rad`` axis)."""
         return self._containment_radius(fraction, energy_true, position)
 
+    def containment_radius_map(self, energy_true, fraction=0.68) -> Map:
+        """Radius enclosing ``fraction`` of the PSF at ``energy_true``, at every pixel centre of
+        the PSF map's image grid (lazy: one task per spatial chunk of the PSF map).
+
+        The numbers of :meth:`containment_radius` at each pixel centre (where the spatial
+        interpolation gives the pixel's own profile).
+        """
+        geom = self.psf_map.geom
+        rad_axis = geom.axes["rad"]
+        e_i0, e_t, valid = _node_energy_neighbours(geom.axes[self.energy_name], u.Quantity(energy_true))
+        e_i0, e_t = int(e_i0), float(e_t)
+        e_i1 = min(e_i0 + 1, geom.axes[self.energy_name].nbin - 1)
+        unit = self.psf_map.unit
+
+        def radii(psf: np.ndarray) -> np.ndarray:
+            profiles = np.moveaxis(np.nan_to_num(psf), (0, 1), (-2, -1))  # (ny, nx, energy, rad)
+            cumsum = containment_math.radial_cumsum(profiles, rad_axis, unit)
+            # The cumulative table enters the radius search linearly, so interpolating it in
+            # energy first gives the same numbers; each pixel is then one row of the table,
+            # read with weight 0 on the next row.
+            at_energy = (1.0 - e_t) * cumsum[..., e_i0, :] + e_t * cumsum[..., e_i1, :]
+            rows = at_energy.reshape(-1, rad_axis.nbin)
+            n = rows.shape[0]
+            radius = containment_math.containment_radius(
+                rows, rad_axis, fraction, np.arange(n), np.zeros(n), np.full(n, bool(valid))
+            )
+            return radius.to_value("deg").reshape(psf.shape[-2:])
+
+        data = self.psf_map.dask_data.rechunk({0: -1, 1: -1})
+        return Map.from_geom(
+            geom.to_image(), data=data.map_blocks(radii, drop_axis=(0, 1), dtype=float), unit="deg"
+        )
+
     def get_psf_kernel(
         self, geom, position=None, max_radius=None, containment=0.999, precision_factor=12
     ) -> PSFKernel:
@@ -271,6 +305,39 @@ class PSFMap(IRFMap):
             out.append(full[start : start + size, start : start + size])
         return out
 
+    # -- plots (matplotlib) ------------------------------------------------------------------------
+
+    def plot_containment_radius_vs_energy(self, ax=None, fraction=(0.68, 0.95), **kwargs):
+        """Containment radii at the map centre versus energy, one line per ``fraction``
+        (``plot`` arguments), as gammapy draws them.
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_containment_radius_vs_energy(self, ax=ax, fraction=fraction, **kwargs)
+
+    def plot_psf_vs_rad(self, ax=None, energy_true=plotting.PSF_PLOT_ENERGIES, **kwargs):
+        """PSF profiles at the map centre versus ``rad``, one line per energy (default 0.1, 1
+        and 10 TeV; ``plot`` arguments).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_psf_vs_rad(self, ax=ax, energy_true=energy_true, **kwargs)
+
+    def peek(self, figsize=(12, 10)):
+        """Containment radii and profiles at the centre, the exposure and the 68 % containment
+        radius at 1 TeV on the sky (the two images computed at display resolution, together).
+
+        Returns
+        -------
+        list of `~matplotlib.axes.Axes`
+            The four panels (gammapy returns None).
+        """
+        return plotting.peek_psf_map(self, figsize=figsize)
+
     # -- reductions -----------------------------------------------------------------------------
 
     def to_image(self, spectral_model=None, keepdims=True):
@@ -309,7 +376,8 @@ class PSFMap(IRFMap):
 class RecoPSFMap(PSFMap):
     """PSF map in reconstructed energy (axes ``["rad", "energy"]``), e.g. HAWC.
 
-    The evaluator applies it after the energy dispersion; it cannot be stacked.
+    The evaluator applies it after the energy dispersion.  It stacks as every IRF map does, an
+    exposure-weighted mean per reco-energy bin (gammapy 2.1 cannot stack it).
     """
 
     tag = "psf_map_reco"
@@ -328,5 +396,8 @@ class RecoPSFMap(PSFMap):
         """Radius enclosing ``fraction`` of the PSF at reco ``energy``."""
         return self._containment_radius(fraction, energy, position)
 
-    def stack(self, other, weights=None, nan_to_num=True):
-        raise NotImplementedError("Stacking is not supported for PSF in reconstructed energy.")
+    def plot_psf_vs_rad(self, ax=None, energy=plotting.PSF_PLOT_ENERGIES, **kwargs):
+        """PSF profiles at the map centre versus ``rad`` at reco ``energy`` (see
+        :meth:`PSFMap.plot_psf_vs_rad`)."""
+        return super().plot_psf_vs_rad(ax, energy_true=energy, **kwargs)
+

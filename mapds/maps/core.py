@@ -24,7 +24,17 @@ from numpy.lib.mixins import NDArrayOperatorsMixin
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom, WcsGeom
 from ..geom.base import Geom
-from . import convolution, cutout, interpolate, padding, region_reduction, regrid, resample, stacking
+from . import (
+    convolution,
+    cutout,
+    interpolate,
+    padding,
+    plotting,
+    region_reduction,
+    regrid,
+    resample,
+    stacking,
+)
 from .arithmetic import ufunc_units
 from .chunks import normalize_chunks
 from .dataarray import (
@@ -790,6 +800,14 @@ class Map(NDArrayOperatorsMixin):
             chunks=chunks,
         )
 
+    def reproject_to_geom(self, geom, preserve_counts=False, precision_factor=10) -> Map:
+        """The map reprojected onto another WCS geometry by bin-averaging oversampled pixels,
+        as gammapy (``preserve_counts`` sums instead, for counts).  A lazy graph with one task
+        per output chunk; see :func:`mapds.maps.regrid.reproject_to_geom`."""
+        return regrid.reproject_to_geom(
+            self, geom, preserve_counts=preserve_counts, precision_factor=precision_factor
+        )
+
     # -- combining maps -------------------------------------------------------------------------
 
     def stack(self, other: Map, weights=None, nan_to_num=True) -> None:
@@ -843,6 +861,116 @@ class Map(NDArrayOperatorsMixin):
     def get_spectrum(self, region=None, func=np.nansum, weights=None):
         """Spectrum in ``region``: :meth:`to_region_nd_map` with ``func`` (default ``nansum``)."""
         return self.to_region_nd_map(region=region, func=func, weights=weights)
+
+    # -- plots (matplotlib, imported when a plot is drawn) ------------------------------------
+
+    def plot(
+        self,
+        ax=None,
+        fig=None,
+        add_cbar=False,
+        stretch="linear",
+        axes_loc=None,
+        kwargs_colorbar=None,
+        **kwargs,
+    ):
+        """Draw the image of a WCS map on WCSAxes, as gammapy's ``WcsNDMap.plot``.
+
+        Only what is drawn is computed, in one pass: the image reduced by block means to about
+        the pixel resolution of the axes (a 20 000-pixel-wide survey drawn on a 500-pixel axes
+        computes a 500-pixel-wide image, the blocks drawn over the pixels they cover), and the
+        finite minimum and maximum of the full-resolution values, which set the colour scale as
+        in gammapy.
+
+        Parameters
+        ----------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
+            Axes to draw on; default new WCSAxes of the map's WCS in ``fig`` (an elliptical frame
+            for the Aitoff projection).
+        fig : `~matplotlib.figure.Figure`, optional
+            Figure of the new axes (default: the current figure).
+        add_cbar : bool
+            Add a colour bar labelled with the unit.
+        stretch : str
+            ``astropy.visualization.simple_norm`` stretch ("linear", "sqrt", "log"...).
+        axes_loc : dict, optional
+            Where the colour bar goes (``AxesDivider.append_axes`` arguments).
+        kwargs_colorbar : dict, optional
+            ``matplotlib.pyplot.colorbar`` arguments.
+        **kwargs
+            ``imshow`` arguments (defaults ``cmap="afmhot"``, ``interpolation="nearest"``,
+            ``origin="lower"``; ``vmin``/``vmax`` bound the stretch).
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+
+        Raises
+        ------
+        GeometryError
+            The map is not a WCS map, or has a non-spatial axis of more than one bin (use
+            :meth:`plot_grid` or :meth:`plot_interactive`).
+        """
+        return plotting.plot_map(
+            self,
+            ax=ax,
+            fig=fig,
+            add_cbar=add_cbar,
+            stretch=stretch,
+            axes_loc=axes_loc,
+            kwargs_colorbar=kwargs_colorbar,
+            **kwargs,
+        )
+
+    def plot_mask(self, ax=None, **kwargs):
+        """Shade the False pixels of a boolean WCS image (``contourf`` arguments; default white,
+        alpha 0.5), as gammapy's ``WcsNDMap.plot_mask``; computed at display resolution.
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+        """
+        return plotting.plot_mask(self, ax=ax, **kwargs)
+
+    def plot_grid(self, figsize=None, ncols=3, **kwargs):
+        """One WCSAxes panel per bin of the map's single non-spatial axis, titled with the bin.
+
+        Every panel's image is computed at display resolution, all in one pass.
+
+        Parameters
+        ----------
+        figsize : tuple, optional
+            Figure size (default 12 inches wide, square panels).
+        ncols : int
+            Number of columns.
+        **kwargs
+            Arguments of :meth:`plot` for every panel.
+
+        Returns
+        -------
+        axes : `~numpy.ndarray` of `~astropy.visualization.wcsaxes.WCSAxes`
+            The panels (those past the last bin are hidden).
+        """
+        return plotting.plot_grid(self, figsize=figsize, ncols=ncols, **kwargs)
+
+    def plot_interactive(self, rc_params=None, **kwargs) -> None:
+        """Explore the non-spatial axes with ipywidgets sliders and a stretch selector.
+
+        Each choice draws one image with :meth:`plot` (default stretch "sqrt").
+
+        Parameters
+        ----------
+        rc_params : dict, optional
+            ``matplotlib.rc_context`` settings of the plots.
+        **kwargs
+            Arguments of :meth:`plot`.
+
+        Raises
+        ------
+        MissingDependencyError
+            ipywidgets is not installed.
+        """
+        plotting.plot_interactive(self, rc_params=rc_params, **kwargs)
 
     def _chunks_repr(self) -> str:
         if not self._lazy():

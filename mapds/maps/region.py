@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import RegionGeom
-from . import interpolate, resample
+from . import interpolate, plotting, resample
 from .chunks import multiple_chunks
 from .core import Map
 
@@ -169,6 +169,45 @@ class RegionNDMap(Map, geom_type=RegionGeom):
     def get_spectrum(self, *args, **kwargs) -> RegionNDMap:
         """Already a spectrum: returns itself (as gammapy)."""
         return self
+
+    def plot(self, ax=None, axis_name=None, **kwargs):
+        """Error-bar plot of the values along ``axis_name`` (computed once), one line per bin of
+        the other axes, as gammapy's ``RegionNDMap.plot``.
+
+        Parameters
+        ----------
+        ax : `~matplotlib.axes.Axes`, optional
+            Axes (default: the current axes).
+        axis_name : str, optional
+            Axis along x; required when several axes have more than one bin.
+        **kwargs
+            ``errorbar`` arguments (defaults ``marker="o"``, ``markersize=4``, ``ls="None"``,
+            ``xerr`` the bin widths); ``yerr`` may have the data shape.
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+            x axis scaled and labelled as the map axis (log y for energy axes).
+        """
+        return plotting.plot_region_map(self, ax=ax, axis_name=axis_name, **kwargs)
+
+    def plot_hist(self, ax=None, **kwargs):
+        """Step histogram of the values along the map's axis (``hist`` arguments; log y).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_region_hist(self, ax=ax, **kwargs)
+
+    def plot_mask(self, ax=None, **kwargs):
+        """Shade the energy ranges where a boolean map is True (``axvspan`` arguments).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+        """
+        return plotting.plot_region_mask(self, ax=ax, **kwargs)
 
 
 def _operand(value):

@@ -7,7 +7,8 @@ written by :class:`~mapds.modeling.models.Models` are gammapy 2.1's (``Models.re
 :mod:`~mapds.modeling.spatial_profiles`) that work on numpy or dask arrays.
 
 Supported models (a YAML ``type`` may be the class name or the short tag).  Parameters are
-listed as ``name=default unit`` in their order; ``(f)`` marks parameters frozen by default:
+listed as ``name=default unit`` in their order; ``(f)`` marks parameters frozen by default; a
+temporal ``t_ref`` is an MJD in the model's time ``scale`` (UTC by default):
 
 | class | tag | parameters |
 |---|---|---|
@@ -27,8 +28,18 @@ listed as ``name=default unit`` in their order; ``(f)`` marks parameters frozen 
 | `Shell2SpatialModel` | `shell2` | r_0=1 deg, eta=0.2 |
 | `ConstantSpatialModel` | `const` | value=1 sr-1 (f) |
 | `TemplateSpatialModel` | `template` | lon_0, lat_0 = map centre (f); a lazy map from `filename` |
-| `SkyModel` | `sky-model` | spectral × spatial model (temporal models are not supported yet) |
+| `ConstantTemporalModel` | `const` | none; ψ(t) = 1 |
+| `LinearTemporalModel` | `linear` | alpha=1, beta=0 d-1, t_ref=51544 d (f) |
+| `ExpDecayTemporalModel` | `exp-decay` | t0=1 d, t_ref=51544 d (f) |
+| `GaussianTemporalModel` | `gauss` | t_ref=51544 d, sigma=1 d |
+| `GeneralizedGaussianTemporalModel` | `gengauss` | t_ref=51544 d, t_rise=1 d, t_decay=1 d, eta=0.5 |
+| `PowerLawTemporalModel` | `powerlaw` | alpha=1, t_ref=51544 d (f), t0=1 d (f) |
+| `SineTemporalModel` | `sinus` | amp=1, omega=1 rad d-1, t_ref=51544 d |
+| `LightCurveTemplateTemporalModel` | `template` | t_ref=51544 d (f; the file's); a light curve from `filename` (`format` table or map) |
+| `TemplatePhaseCurveTemporalModel` | `template-phase` | t_ref=48442.5 d (f), phi_ref=0 (f), f0=29.946923 s-1 (f), f1=0 s-2 (f), f2=0 s-3 (f); a `PHASE`/`NORM` table from `filename` |
+| `SkyModel` | `sky-model` | spectral × spatial (× temporal) model; npred scales the flux by the temporal model's mean over the dataset's GTIs |
 | `FoVBackgroundModel` | `fov-bkg` | a norm spectral model (default `PowerLawNormSpectralModel`) |
+| `TemplateNPredModel` | `TemplateNPredModel` | a norm spectral model (default `PowerLawNormSpectralModel`, tilt (f)) scaling a predicted-counts map |
 """  # noqa: E501 (the table is meant to be copied as is)
 
 from .covariance import Covariance

@@ -15,7 +15,7 @@ import pytest
 import mapds.maps
 import mapds.modeling.models as md_models
 from mapds.datasets import MapDataset
-from mapds.errors import CorruptFileError
+from mapds.errors import CorruptFileError, GeometryMismatchError, ModelError
 from mapds.testing import GAMMAPY, MAPDS, assert_close, build_dataset, image_bytes_read
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -165,7 +165,9 @@ def test_a_large_template_is_read_only_around_the_dataset(tmp_path, counting_fs,
     computing it reads a small part of the file."""
     values, energy = _template_values()
     axis = mapds.maps.MapAxis.from_nodes(energy, unit="TeV", name="energy_true", interp="log")
-    geom = mapds.maps.WcsGeom.create(skydir=(0, 0), binsz=0.05, npix=(1200, 400), frame="galactic", axes=[axis])
+    geom = mapds.maps.WcsGeom.create(
+        skydir=(0, 0), binsz=0.05, npix=(1200, 400), frame="galactic", axes=[axis]
+    )
     lon = np.linspace(-30, 30, 1200)
     cube = values[:, :1, :1] * (1.5 + np.cos(lon / 3))[None, None, :] * np.ones((1, 400, 1))
     mapds.maps.Map.from_geom(geom, data=cube.astype(np.float32), unit="cm-2 s-1 TeV-1 sr-1").write(
@@ -182,3 +184,45 @@ def test_a_large_template_is_read_only_around_the_dataset(tmp_path, counting_fs,
     assert float(npred.data.sum().compute()) > 0
     read = image_bytes_read(counting_fs, tmp_path / "large.fits")
     assert 0 < read < cube.nbytes / 2 // 10  # float32 on disk: a tenth of the file at most
+
+
+def _npred_template(library: str, dataset, with_spatial: bool = False):
+    _, module = LIBRARIES[library]
+    template = dataset.background.copy(data=0.3 * np.asarray(dataset.background.data, dtype=float))
+    spatial = module.ConstantSpatialModel() if with_spatial else None
+    spectral = module.PowerLawNormSpectralModel(norm=1.2, tilt=0.1)
+    return module.TemplateNPredModel(
+        template, spectral_model=spectral, spatial_model=spatial, name="tpl", datasets_names=[dataset.name]
+    )
+
+
+@pytest.mark.parametrize("with_spatial", [False, True], ids=["spectral", "spatial-norm"])
+def test_template_npred_model_matches_gammapy(with_spatial, tmp_path):
+    gp, md = build_dataset(GAMMAPY, 0), build_dataset(MAPDS, 0)
+    flux = "cm-2 s-1 TeV-1 sr-1"
+    gp_template = _npred_template("gammapy", gp, with_spatial)
+    gp = _with_models(gp, gp_template, _diffuse_model("gammapy", False, flux))
+    md = _with_models(md, _npred_template("mapds", md, with_spatial), _diffuse_model("mapds", False, flux))
+    assert md.models["tpl"].parameters.names == gp.models["tpl"].parameters.names
+    assert_close(md.npred_signal(), gp.npred_signal())
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-6)
+    for dataset in (gp, md):
+        dataset.models["tpl"].spectral_model.norm.value = 0.7  # the statistic follows the norm
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-6)
+    # YAML both ways: mapds writes the model and its map; gammapy reads them
+    md.models["tpl"].filename = str(tmp_path / "tpl.fits")
+    md_models.Models([md.models["tpl"]]).write(tmp_path / "models.yaml")
+    read = gp_models.Models.read(tmp_path / "models.yaml")["tpl"]
+    assert read.spectral_model.norm.value == 0.7
+    np.testing.assert_allclose(read.evaluate().data, np.asarray(md.models["tpl"].evaluate().data), rtol=1e-6)
+    again = md_models.Models.read(tmp_path / "models.yaml")["tpl"]
+    assert again.datasets_names == ["ds"] and again.spectral_model.tilt.value == pytest.approx(0.1)
+
+
+def test_template_npred_model_needs_the_counts_grid():
+    md = build_dataset(MAPDS, 0)
+    small = md.background.slice_by_idx({"x": slice(0, 5)})
+    with pytest.raises(GeometryMismatchError, match="not on the dataset's counts grid"):
+        _with_models(md, md_models.TemplateNPredModel(small, name="tpl")).npred()
+    with pytest.raises(ModelError, match="energy"):
+        md_models.TemplateNPredModel(md.exposure, name="tpl")

@@ -7,14 +7,17 @@ import warnings
 import astropy.units as u
 import gammapy.datasets
 import gammapy.irf
+import gammapy.maps
 import gammapy.modeling.models
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from regions import CircleSkyRegion
 
+import mapds.datasets
 import mapds.geom
 import mapds.irf
+import mapds.maps
 import mapds.modeling.models
 from mapds.datasets import MapDataset
 from mapds.datasets.engine import evaluator as evaluator_module
@@ -284,10 +287,38 @@ def test_region_geometry_matches_gammapy(names, psf):
     assert [e.contributes for e in md.evaluators.values()] == [e.contributes for e in gp.evaluators.values()]
 
 
-def test_extra_axes_are_a_clear_error():
-    energy = mapds.geom.MapAxis.from_energy_bounds(1, 10, 2, unit="TeV")
-    event_type = mapds.geom.LabelMapAxis(["a", "b"], name="event_type")
-    geom = mapds.geom.WcsGeom.create(npix=(4, 3), binsz=0.1, axes=[energy, event_type])
-    dataset = MapDataset(counts=Map.from_geom(geom), background=Map.from_geom(geom))
+def _event_type_datasets():
+    """A background-only dataset whose counts have an ``event_type`` axis, in both libraries."""
+    rng = np.random.default_rng(3)
+    counts, background = rng.poisson(2.0, (2, 2, 3, 4)).astype(float), rng.uniform(1, 3, (2, 2, 3, 4))
+    mask = rng.random((2, 2, 3, 4)) > 0.2
+    out = []
+    for maps, datasets in ((gammapy.maps, gammapy.datasets), (mapds.maps, mapds.datasets)):
+        energy = maps.MapAxis.from_energy_bounds(1, 10, 2, unit="TeV")
+        event_type = maps.LabelMapAxis(["a", "b"], name="event_type")
+        geom = maps.WcsGeom.create(npix=(4, 3), binsz=0.1, axes=[energy, event_type])
+        out.append(
+            datasets.MapDataset(
+                counts=maps.Map.from_geom(geom, data=counts.copy()),
+                background=maps.Map.from_geom(geom, data=background.copy()),
+                mask_safe=maps.Map.from_geom(geom, data=mask.copy()),
+                name="ds",
+            )
+        )
+    return out
+
+
+def test_counts_with_extra_axes_and_no_models_match_gammapy():
+    """gammapy accepts an extra axis (an event type) on a dataset without models."""
+    gp, md = _event_type_datasets()
+    assert_close(md.npred(), gp.npred())
+    assert md.stat_sum() == pytest.approx(gp.stat_sum(), rel=1e-12)
+    assert float(md.npred_signal().data.sum().compute()) == 0.0
+    assert md.info_dict()["npred"] == pytest.approx(gp.info_dict()["npred"], rel=1e-12)
+
+
+def test_extra_axes_with_models_are_a_clear_error():
+    _, dataset = _event_type_datasets()
+    dataset.models = [mapds.modeling.models.FoVBackgroundModel(dataset_name="ds")]
     with pytest.raises(GeometryMismatchError, match="event_type"):
         dataset.npred()

@@ -360,3 +360,35 @@ def test_fermi_crab_dataset_with_its_empty_gti(crab_dir, assert_same):
     gp_masked = gp.to_masked(name="m")
     gp_masked.stack(gp)
     assert_same.dataset(masked, gp_masked)  # both GTIs empty, on the 2000-01-01 reference
+
+
+def _with_reco_psf(dataset, sigma_deg):
+    """``dataset`` with a Gaussian `RecoPSFMap` of width ``sigma_deg`` per reco-energy bin."""
+    import mapds.irf
+
+    energy = dataset.counts.geom.axes["energy"]
+    image = dataset.psf.psf_map.geom.to_image()
+    dataset.psf = mapds.irf.RecoPSFMap.from_gauss(energy, sigma=sigma_deg * u.deg, geom=image)
+    return dataset
+
+
+def test_stack_and_stack_reduce_with_reco_psf_maps():
+    """gammapy 2.1 cannot stack datasets with a `RecoPSFMap`; mapds takes the exposure-weighted
+    mean per reco-energy bin, as for every IRF map (weights: the other dataset's safe mask)."""
+    from mapds.testing import MAPDS, build_dataset
+
+    sigma = [0.3, 0.25, 0.2, 0.15]
+    first = _with_reco_psf(build_dataset(MAPDS, 0), sigma)
+    second = _with_reco_psf(build_dataset(MAPDS, 1, gti_start=1000.0), [2 * s for s in sigma])
+    second.psf.exposure_map.data = second.psf.exposure_map.data * 3.0
+    psf_1, psf_2 = (np.asarray(d.psf.psf_map.data) for d in (first, second))
+    exposure_1, exposure_2 = (np.asarray(d.psf.exposure_map.data) for d in (first, second))
+    weights = np.asarray(second.mask_safe_psf.data).astype(float)
+
+    reduced = Datasets([first.copy(name="a"), second.copy(name="b")]).stack_reduce()
+    first.stack(second)
+    expected = (psf_1 * exposure_1 + psf_2 * exposure_2 * weights) / (exposure_1 + exposure_2 * weights)
+    for stacked in (first, reduced):
+        assert type(stacked.psf).__name__ == "RecoPSFMap"
+        np.testing.assert_allclose(np.asarray(stacked.psf.psf_map.data), expected, rtol=1e-6)
+        assert np.isfinite(np.asarray(stacked.npred().data)).all()

@@ -364,7 +364,7 @@ def read_component(**changes):
         ({"spectral__parameters": [{"value": 2}]}, ParameterError, r"'src'.*has no 'name'"),
         ({"spectral__parameters": {"index": 2}}, ParameterError, r"'src'.*must be a list"),
         ({"spectral": None}, ModelError, r"'src'.*no 'spectral'"),
-        ({"temporal": {"type": "ConstantTemporalModel"}}, ModelError, r"'src'.*temporal"),
+        ({"temporal": {"type": "steady"}}, UnknownModelTypeError, r"'src'.*temporal model type 'steady'"),
         ({"apply_irf": {"aeff": False}}, ModelError, r"'src'.*apply_irf.*'aeff'"),
     ],
 )

@@ -43,7 +43,7 @@ from dask.base import tokenize
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 
-from ...errors import GeometryError, InvalidArgumentError
+from ...errors import GeometryError, InvalidArgumentError, ModelError
 from ...geom import WcsGeom
 from ...irf import EDispKernel, PSFKernel
 from ...maps import Map
@@ -96,7 +96,8 @@ class MapEvaluator:
     edisp : EDispKernel, optional
         Fixed energy dispersion (when no dataset provides one).
     gti : GTI, optional
-        Kept for gammapy compatibility (temporal models are not supported yet).
+        GTIs a temporal model is averaged over when the evaluator is used without a dataset (or
+        through :meth:`update`); through a dataset, the dataset's GTIs.
     mask : Map, optional
         Mask image deciding :attr:`contributes` on :meth:`update`.
     evaluation_mode : {"local", "global"}
@@ -148,7 +149,7 @@ class MapEvaluator:
                     name="energy"
                 )
                 geom = geom.to_image().to_cube([reco])
-            self._bind(EvaluationInputs(geom, exposure, None, None, () if mask is None else (mask,)))
+            self._bind(EvaluationInputs(geom, exposure, None, None, () if mask is None else (mask,), gti))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model.name!r}, evaluation_mode={self.evaluation_mode!r})"
@@ -235,7 +236,7 @@ class MapEvaluator:
         mask : Map or None
             Mask image (or cube) deciding whether the model contributes.
         """
-        inputs = EvaluationInputs(geom, exposure, psf, edisp, () if mask is None else (mask,))
+        inputs = EvaluationInputs(geom, exposure, psf, edisp, () if mask is None else (mask,), self.gti)
         self._whole_map = False
         self._bind(inputs)
         self._footprint = self._new_footprint(inputs)
@@ -423,7 +424,10 @@ class MapEvaluator:
         values = parameters.cache_key
         names = tuple(parameters.names)
         apply_irf = tuple(sorted(self.model.apply_irf.items()))
-        identity = (type(self.model.spectral_model).__name__, type(self.model.spatial_model).__name__)
+        identity = tuple(
+            type(m).__name__
+            for m in (self.model.spectral_model, self.model.spatial_model, self.model.temporal_model)
+        )
         key = "npred-model-" + tokenize(identity, names, values, apply_irf, fp.token)
         norm_index = _norm_index(names)
         masked = list(values)
@@ -435,7 +439,13 @@ class MapEvaluator:
         return _Keys(key, base_key, spatial_key, values, norm_index, fp.token)
 
     def _spec(self, keys: _Keys, private: bool = True) -> ModelSpec:
-        """The task's view of the model now: a private copy of it, and what is already cached."""
+        """The task's view of the model now: a private copy of it, and what is already cached.
+
+        A spec for a model task (``private``) is refused here, before any graph is built, when the
+        task could not scale the flux by the temporal model (no GTIs, or a light curve per energy).
+        """
+        if private:
+            self._check_temporal()
         spatial = self._spatial_cache
         return ModelSpec(
             keys.key,
@@ -449,6 +459,21 @@ class MapEvaluator:
             self._current_lookup,
             spatial[1] if spatial is not None and spatial[0] == keys.spatial_key else None,
         )
+
+    def _check_temporal(self) -> None:
+        temporal = self.model.temporal_model
+        if temporal is None:
+            return
+        if self._inputs.gti is None or len(self._inputs.gti) == 0:
+            raise InvalidArgumentError(
+                f"Model {self.model.name!r} has a temporal model, which scales its flux by its mean over "
+                "the dataset's GTIs, but the dataset has no GTI"
+            )
+        if temporal.is_energy_dependent:
+            raise ModelError(
+                f"Model {self.model.name!r}: predicted counts with an energy-dependent temporal model "
+                f"({type(temporal).__name__}) are not supported (nor in gammapy)"
+            )
 
     def local_node(self, inputs: EvaluationInputs) -> tuple[Delayed, tuple[slice, slice], str] | None:
         """Graph node computing this model's `~.tasks.ModelResult` (its cutout, or None if it
@@ -543,7 +568,8 @@ def _snapshot(model: SkyModel) -> SkyModel:
     """A private copy of ``model`` as it is now, for a task (``model.copy()`` rebuilds the
     covariance and costs 20× more).  Maps inside the model (templates) are shared, not copied:
     they are immutable graphs, or data a copy would duplicate."""
-    parts = [vars(m) for m in (model.spatial_model, model.spectral_model) if m is not None]
+    components = (model.spatial_model, model.spectral_model, model.temporal_model)
+    parts = [vars(m) for m in components if m is not None]
     shared = {id(v): v for part in parts for v in part.values() if isinstance(v, Map)}
     return copy.deepcopy(model, shared)
 

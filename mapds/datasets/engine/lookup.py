@@ -21,6 +21,7 @@ from dask.array.core import concatenate3
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from ...data import GTI
 from ...errors import GeometryError
 from ...geom import RegionGeom, WcsGeom
 from ...geom.wcs import round_up_to_odd
@@ -39,6 +40,7 @@ __all__ = [
     "TaskInputs",
     "bounding_box",
     "check_inside",
+    "gti_token",
     "irf_window",
     "kernel_width",
     "lookup_dependencies",
@@ -61,7 +63,8 @@ MARGIN_DEG = CUTOUT_MARGIN.to_value("deg")
 
 @dataclass(frozen=True, eq=False)
 class TaskInputs:
-    """What a model task needs to know of the dataset: geometries, units and the IRF maps.
+    """What a model task needs to know of the dataset: geometries, units, the IRF maps and the
+    GTIs (a temporal model's flux factor is its mean over them).
 
     No lazy data maps travel with a task (only the IRF maps, for the rare lookup outside the
     IRF's defined pixels, see :func:`window_irf`).
@@ -72,6 +75,7 @@ class TaskInputs:
     exposure_unit: u.UnitBase
     psf: object | None
     edisp: object | None
+    gti: GTI | None = None
 
     @property
     def is_region(self) -> bool:
@@ -116,6 +120,8 @@ class EvaluationInputs:
     masks : tuple of Map
         ``mask_safe`` and/or ``mask_fit`` (their product, OR-ed over energy, is the mask image
         that decides whether a model contributes); empty: everything is in the mask.
+    gti : GTI or None
+        Good time intervals (needed by models with a temporal model).
     """
 
     geom: WcsGeom
@@ -123,11 +129,12 @@ class EvaluationInputs:
     psf: object | None
     edisp: object | None
     masks: tuple[Map, ...] = ()
+    gti: GTI | None = None
 
     @cached_property
     def token(self) -> str:
-        """Identity of the inputs: the dask names (or value hashes) of every member."""
-        names = [geom_token(self.geom)]
+        """Identity of the inputs: the dask names (or value hashes) of every member, and the GTIs."""
+        names = [geom_token(self.geom), gti_token(self.gti)]
         for irf in (self.psf, self.edisp):
             names.append(None if irf is None else (type(irf).__name__, tokenize(irf_map_of(irf).data)))
         for m in (self.exposure, *self.masks):
@@ -138,7 +145,7 @@ class EvaluationInputs:
     def task(self) -> TaskInputs:
         """What tasks need of these inputs (no data maps)."""
         exposure = self.exposure
-        return TaskInputs(self.geom, exposure.geom, exposure.unit, self.psf, self.edisp)
+        return TaskInputs(self.geom, exposure.geom, exposure.unit, self.psf, self.edisp, self.gti)
 
     @property
     def is_region(self) -> bool:
@@ -298,6 +305,18 @@ def geom_token(geom) -> str:
     sky = str(geom.region) if isinstance(geom, RegionGeom) else geom.wcs.to_header_string()
     axes = [(axis.name, str(axis.unit), np.asarray(axis.edges.value).tobytes()) for axis in geom.axes]
     return tokenize(type(geom).__name__, sky, geom.data_shape, axes)
+
+
+def gti_token(gti: GTI | None) -> tuple | None:
+    """Identity of GTIs: their start and stop instants (None without GTIs).
+
+    Plain bytes rather than a dask token: datasets compare it at every graph build, and hashing
+    would cost more than the comparison of a few intervals.
+    """
+    if gti is None:
+        return None
+    start, stop = gti.time_start, gti.time_stop
+    return tuple((t.scale, t.jd1.tobytes(), t.jd2.tobytes()) for t in (start, stop))
 
 
 def irf_map_of(irf) -> Map:

@@ -9,8 +9,9 @@ PSF-convolved spatial integral).  Tasks return what the client may cache (:class
 the client — never a task — stores it (see :class:`~.evaluator.MapEvaluator`).
 
 The steps are gammapy's ``MapEvaluator``: IRF lookups at the model position, the cutout of width
-``psf_width + 2 (r_eval + 0.1°)``, the spectral and spatial integrals, exposure, PSF convolution
-and energy dispersion (:mod:`.model_npred`).
+``psf_width + 2 (r_eval + 0.1°)``, the spectral and spatial integrals (the spectral flux times the
+temporal model's mean over the GTIs), exposure, PSF convolution and energy dispersion
+(:mod:`.model_npred`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ...errors import GeometryError
 from ...geom import WcsGeom
 from ...irf import EDispKernel, PSFKernel
 from ...modeling.models import PointSpatialModel, SkyModel
+from ...modeling.models.temporal import temporal_norm
 from . import model_npred
 from .lookup import (
     MARGIN_DEG,
@@ -283,7 +285,7 @@ def _cutout_npred(spec: ModelSpec, lookup: Lookup, geom: WcsGeom, exposure) -> t
     the spec carried them)."""
     inputs, model = spec.inputs, spec.model
     apply_irf = model.apply_irf
-    flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
+    flux = _flux(model, inputs, geom)
     weights = computed = spec.spatial
     if weights is None:
         spatial = None
@@ -297,6 +299,19 @@ def _cutout_npred(spec: ModelSpec, lookup: Lookup, geom: WcsGeom, exposure) -> t
     if inputs.reco_psf and apply_irf["psf"] and lookup.psf is not None:
         npred = model_npred.apply_psf(npred, lookup.psf.data).astype(np.float64)
     return npred, (computed if spec.spatial is None else None)
+
+
+def _flux(model: SkyModel, inputs: TaskInputs, geom) -> u.Quantity:
+    """Φ_i, the spectral flux in each true-energy bin of ``geom``, times the temporal model's
+    mean over the GTIs (gammapy's ``compute_temporal_norm``).
+
+    The temporal factor is a scalar on the flux, so the flux weights (spatial integral ×
+    exposure), cached while the spatial parameters do not change, stay valid when it changes.
+    """
+    flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
+    if model.temporal_model is None:
+        return flux
+    return flux * temporal_norm(model.temporal_model, inputs.gti)
 
 
 def _spatial_unit(model) -> u.UnitBase:
@@ -319,7 +334,7 @@ def global_block(exposure_block, lookup: Lookup, spec: ModelSpec, block_info=Non
     exposure = u.Quantity(exposure_block, inputs.exposure_unit, copy=False)
     geom = inputs.exposure_geom
     apply_irf = model.apply_irf
-    flux = model_npred.spectral_flux(model.spectral_model, geom.axes["energy_true"])
+    flux = _flux(model, inputs, geom)
     spatial = None
     if inputs.is_region and model.spatial_model is not None:
         spatial = _region_spatial(spec, lookup)

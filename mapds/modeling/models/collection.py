@@ -27,7 +27,7 @@ from ..covariance import CovarianceMixin, read_covariance_table, write_covarianc
 from ..parameter import Parameters
 from ..yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
 from .core import ModelBase
-from .cube import FoVBackgroundModel, SkyModel
+from .cube import FoVBackgroundModel, SkyModel, TemplateNPredModel
 from .registry import MODEL_REGISTRY
 
 __all__ = ["DatasetModels", "Models"]
@@ -269,7 +269,7 @@ class DatasetModels(CovarianceMixin, Sequence):
             Models applying to any of these datasets (or to all datasets).
         tag : str or list of str, optional
             Model tag (long or short), of the model itself or of its ``model_type`` component.
-        model_type : {"spectral", "spatial"}, optional
+        model_type : {"spectral", "spatial", "temporal"}, optional
             Component whose tag is checked.
         frozen : bool, optional
             Only models with all parameters frozen (True) or the others (False).
@@ -277,12 +277,12 @@ class DatasetModels(CovarianceMixin, Sequence):
         return self[self.selection_mask(name_substring, datasets_names, tag, model_type, frozen)]
 
     def freeze(self, model_type: str | None = None) -> None:
-        """Freeze all parameters (or those of the spectral or spatial components)."""
+        """Freeze all parameters (or those of the spectral, spatial or temporal components)."""
         for model in self._models:
             model.freeze(model_type)
 
     def unfreeze(self, model_type: str | None = None) -> None:
-        """Restore default frozen flags (of all, or of the spectral or spatial components)."""
+        """Restore default frozen flags (of all, or of the spectral, spatial or temporal components)."""
         for model in self._models:
             model.unfreeze(model_type)
 
@@ -371,6 +371,8 @@ class DatasetModels(CovarianceMixin, Sequence):
             spatial = getattr(model, "spatial_model", None)
             if spatial is not None and "template" in spatial.tag:
                 spatial.write(overwrite=overwrite)
+            if isinstance(model, TemplateNPredModel) and model.filename is not None:
+                model.write(overwrite=overwrite)
 
     def write_covariance(self, filename, overwrite: bool = False) -> None:
         """Write the covariance matrix (rows named by :attr:`parameters_unique_names`)."""

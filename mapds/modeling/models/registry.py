@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from ...errors import ModelError, UnknownModelTypeError
 
-__all__ = ["MODEL_REGISTRY", "SPATIAL_MODEL_REGISTRY", "SPECTRAL_MODEL_REGISTRY", "ModelRegistry"]
+__all__ = [
+    "MODEL_REGISTRY",
+    "SPATIAL_MODEL_REGISTRY",
+    "SPECTRAL_MODEL_REGISTRY",
+    "TEMPORAL_MODEL_REGISTRY",
+    "ModelRegistry",
+]
 
 
 class ModelRegistry(list):
@@ -17,7 +23,7 @@ class ModelRegistry(list):
     Parameters
     ----------
     kind : str
-        What the classes model ("spectral", "spatial", "sky"), used in error messages.
+        What the classes model ("spectral", "spatial", "temporal", "sky"), used in error messages.
     """
 
     def __init__(self, kind: str):
@@ -56,5 +62,7 @@ def _tags(cls: type) -> list[str]:
 SPECTRAL_MODEL_REGISTRY = ModelRegistry("spectral")
 #: Spatial model classes.
 SPATIAL_MODEL_REGISTRY = ModelRegistry("spatial")
+#: Temporal model classes.
+TEMPORAL_MODEL_REGISTRY = ModelRegistry("temporal")
 #: Top-level model components of a models YAML file (`SkyModel`, `FoVBackgroundModel`).
 MODEL_REGISTRY = ModelRegistry("sky")

@@ -28,6 +28,7 @@ from ...maps.chunks import normalize_chunks
 from ...maps.dataarray import geom_dims
 from .. import spatial_profiles as profiles
 from ..parameter import Parameter
+from . import plotting
 from .core import ModelBase, model_dict
 from .registry import SPATIAL_MODEL_REGISTRY
 
@@ -143,6 +144,78 @@ class SpatialModel(ModelBase):
     def evaluation_bin_size_min(self) -> u.Quantity | None:
         """Largest pixel size that samples the model well (``None``: no oversampling)."""
         return None
+
+    @property
+    def position_error(self):
+        """95 % containment ellipse of the position (`~regions.EllipseSkyRegion`) from the
+        ``lon_0``/``lat_0`` covariance, as gammapy's."""
+        return plotting.position_error_region(self)
+
+    # -- plots (matplotlib) ------------------------------------------------------------------------
+
+    def plot(self, ax=None, geom=None, **kwargs):
+        """Draw the surface brightness on WCSAxes with :meth:`~mapds.maps.Map.plot`.
+
+        The model is evaluated lazily, chunk by chunk, and only at the resolution drawn.
+
+        Parameters
+        ----------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
+            Axes (default: new WCSAxes of the geometry).
+        geom : `~mapds.geom.WcsGeom`, optional
+            Geometry; default gammapy's: a template's own, else 0.02° pixels over twice the
+            evaluation radius (at least 0.2°) around the model.
+        **kwargs
+            Arguments of :meth:`~mapds.maps.Map.plot`.
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+        """
+        return plotting.plot_spatial_model(self, ax=ax, geom=geom, **kwargs)
+
+    def plot_position_error(self, ax=None, **kwargs):
+        """Mark the position (``scatter`` arguments; red cross) and draw :attr:`position_error`
+        when the covariance is set.
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+        """
+        return plotting.plot_spatial_position_error(self, ax=ax, **kwargs)
+
+    def plot_error(
+        self, ax=None, which="position", size_factor=1.0, kwargs_position=None, kwargs_extension=None
+    ):
+        """Draw the position and/or extension errors on WCSAxes, as gammapy does.
+
+        Parameters
+        ----------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`, optional
+            Axes (default: the current axes).
+        which : str or list of str
+            "position", "extension" or "all".
+        size_factor : float
+            Size of the extension band, in units of the shape parameter (σ or r_0).
+        kwargs_position : dict, optional
+            Arguments of :meth:`plot_position_error`.
+        kwargs_extension : dict, optional
+            ``as_artist`` arguments of the band (default filled red, alpha 0.15); only Gaussian,
+            generalized Gaussian and disk models have one.
+
+        Returns
+        -------
+        ax : `~astropy.visualization.wcsaxes.WCSAxes`
+            (gammapy returns None).
+        """
+        return plotting.plot_spatial_error(
+            self,
+            ax=ax,
+            which=which,
+            size_factor=size_factor,
+            kwargs_position=kwargs_position,
+            kwargs_extension=kwargs_extension,
+        )
 
     # -- evaluation on a geometry ---------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .. import spectral_integrals as integrals
 from .. import spectral_shapes as shapes
 from ..covariance import CovarianceMixin
 from ..parameter import Parameter, Parameters
+from . import plotting, spectral_errors
 from .core import ModelBase, model_dict
 from .registry import SPECTRAL_MODEL_REGISTRY
 from .spectrum_tables import read_spectrum_table
@@ -115,6 +116,139 @@ class SpectralModel(ModelBase):
             parameters = _parameters_in_energy_unit(self.parameters, energy_min)
             return self.evaluate_energy_flux(energy_min, energy_max, **parameters)
         return integrals.integrate_spectrum(self, energy_min, energy_max, energy_flux=True, **kwargs)
+
+    # -- errors from the covariance ----------------------------------------------------------------
+
+    def evaluate_error(self, energy, n_samples=3500, random_state=42, samples=None) -> u.Quantity:
+        """``[dnde, dnde_errn, dnde_errp]`` at ``energy``: the median and 1σ distances of the
+        model evaluated at parameter vectors drawn from the covariance (gammapy's sampling; see
+        :mod:`.spectral_errors`).
+
+        Parameters
+        ----------
+        energy : `~astropy.units.Quantity`
+            Energies.
+        n_samples : int
+            Draws per parameter.
+        random_state : int, "random-seed", "global-rng", `~numpy.random.RandomState`
+            Source of the draws (an int gives gammapy's draws).
+        samples : list of `~astropy.units.Quantity`, optional
+            Parameter vectors to use instead (one array per parameter, in parameter order).
+        """
+        samples = self._error_samples(n_samples, random_state, samples)
+        energy = u.Quantity(energy)
+        return spectral_errors.errors_of_samples(self.evaluate(energy[..., np.newaxis], *samples))
+
+    def integral_error(self, energy_min, energy_max, n_samples=3500, random_state=42, samples=None, **kwargs):
+        """``[flux, flux_errn, flux_errp]`` between ``energy_min`` and ``energy_max`` (arrays of
+        bounds allowed), sampled from the covariance as :meth:`evaluate_error` (the integral of
+        every vector by the log-log trapezoid, as gammapy's)."""
+        samples = self._error_samples(n_samples, random_state, samples)
+        values = spectral_errors.sampled_integrals(self, energy_min, energy_max, samples)
+        return spectral_errors.errors_of_samples(values)
+
+    def energy_flux_error(
+        self, energy_min, energy_max, n_samples=3500, random_state=42, samples=None, **kwargs
+    ):
+        """``[energy_flux, errn, errp]`` between ``energy_min`` and ``energy_max``, sampled from
+        the covariance as :meth:`integral_error`."""
+        samples = self._error_samples(n_samples, random_state, samples)
+        values = spectral_errors.sampled_integrals(self, energy_min, energy_max, samples, energy_flux=True)
+        return spectral_errors.errors_of_samples(values)
+
+    def _error_samples(self, n_samples, random_state, samples) -> list:
+        if samples is not None:
+            return list(samples)
+        return spectral_errors.parameter_samples(self, len(self.parameters) * n_samples, random_state)
+
+    # -- plots (matplotlib) ------------------------------------------------------------------------
+
+    def plot(self, energy_bounds, ax=None, sed_type="dnde", energy_power=0, n_points=100, **kwargs):
+        """Draw the model between ``energy_bounds`` on log-log axes, as gammapy does.
+
+        Parameters
+        ----------
+        energy_bounds : `~astropy.units.Quantity`, pair of Quantities or `~mapds.geom.MapAxis`
+            Energy range (drawn at the centres of ``n_points`` log bins) or the axis to draw at.
+        ax : `~matplotlib.axes.Axes`, optional
+            Axes (default: the current axes).
+        sed_type : {"dnde", "e2dnde", "flux", "eflux"}
+            What is drawn: dN/dE, E² dN/dE, or the integral (energy) flux in each bin; norm
+            models are drawn as "norm".
+        energy_power : int
+            Multiply by ``E^energy_power``.
+        n_points : int
+            Number of bins when ``energy_bounds`` are bounds.
+        **kwargs
+            ``plot`` arguments.
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+            y in the axes' unit, or gammapy's default unit of ``sed_type`` on new axes.
+        """
+        return plotting.plot_spectral_model(
+            self,
+            energy_bounds,
+            ax=ax,
+            sed_type=sed_type,
+            energy_power=energy_power,
+            n_points=n_points,
+            **kwargs,
+        )
+
+    def plot_error(
+        self,
+        energy_bounds,
+        ax=None,
+        sed_type="dnde",
+        energy_power=0,
+        n_points=100,
+        n_samples=3500,
+        random_state=42,
+        samples=None,
+        **kwargs,
+    ):
+        """Draw the 1σ band of the model from its parameter covariance, as gammapy does.
+
+        The model is evaluated at ``n_samples × n_parameters`` parameter vectors drawn from the
+        multivariate normal of the values and :attr:`covariance`; the band spans the 16th to
+        84th percentiles at each energy.  An int ``random_state`` draws gammapy's vectors.
+
+        Parameters
+        ----------
+        energy_bounds, ax, sed_type, energy_power, n_points
+            As in :meth:`plot`.
+        n_samples : int
+            Draws per parameter.
+        random_state : int, "random-seed", "global-rng", `~numpy.random.RandomState` or `~numpy.random.Generator`
+            Source of the draws.
+        samples : list of `~astropy.units.Quantity`, optional
+            Parameter vectors to use instead (one array per parameter, in parameter order).
+        **kwargs
+            ``fill_between`` arguments (defaults black, alpha 0.2, no edge).
+
+        Returns
+        -------
+        ax : `~matplotlib.axes.Axes`
+
+        Raises
+        ------
+        ModelError
+            The model has no parameters.
+        """  # noqa: E501 (type list)
+        return plotting.plot_spectral_error(
+            self,
+            energy_bounds,
+            ax=ax,
+            sed_type=sed_type,
+            energy_power=energy_power,
+            n_points=n_points,
+            n_samples=n_samples,
+            random_state=random_state,
+            samples=samples,
+            **kwargs,
+        )
 
     # -- arithmetic ------------------------------------------------------------------------------
 
