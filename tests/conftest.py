@@ -30,6 +30,20 @@ def crab_dir() -> Path:
     return CRAB_DIR
 
 
+@pytest.fixture(scope="session")
+def local_cluster():
+    """One ``distributed.LocalCluster`` of two single-threaded worker processes for the session.
+
+    Starting a cluster costs seconds (each worker process imports mapds), so every test that only
+    needs *a* cluster shares this one; tests that kill or starve workers start their own.
+    """
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
 @pytest.fixture
 def raise_if_dask_computes():
     """Context manager factory: ``with raise_if_dask_computes(): ...`` fails on any compute."""

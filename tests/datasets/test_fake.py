@@ -5,7 +5,7 @@ from __future__ import annotations
 import dask
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import mapds.modeling.models as md_models
 from mapds.datasets.fake_counts import poisson_counts, random_entropy
@@ -51,12 +51,11 @@ def test_same_seed_same_counts_any_scheduler(dataset_pair):
     assert not np.array_equal(_fake_counts(md, 43, scheduler="sync"), reference)
 
 
-def test_same_seed_same_counts_on_a_cluster(dataset_pair):
+def test_same_seed_same_counts_on_a_cluster(dataset_pair, local_cluster):
     _, md = _dataset(dataset_pair)
     reference = _fake_counts(md, 7, scheduler="sync")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        with Client(cluster):
-            on_cluster = _fake_counts(md, 7)
+    with Client(local_cluster):
+        on_cluster = _fake_counts(md, 7)
     np.testing.assert_array_equal(on_cluster, reference)
 
 

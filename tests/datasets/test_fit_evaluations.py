@@ -24,12 +24,10 @@ from mapds.simulate import make_survey_case, survey_dataset, survey_models
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    options = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
-    with distributed.LocalCluster(**options) as cluster:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            yield client
+@pytest.fixture
+def client(local_cluster):
+    with distributed.Client(local_cluster, set_as_default=False) as client:
+        yield client
 
 
 def survey(resident: bool) -> MapDataset:

@@ -35,12 +35,9 @@ def process_pool():
         yield pool
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster
+@pytest.fixture
+def cluster(local_cluster):
+    return local_cluster
 
 
 class _Scheduler:
@@ -81,10 +78,12 @@ def _dataset(name="ds", seed=3) -> MapDataset:
     """128 × 128 pixels in 2 × 2 chunks of one 64-pixel tile each; both sources in one chunk."""
     dataset = build_dataset(MAPDS, seed, name=name, npix=(128, 128), skydir=(3.5, -2.5))
     chunks = ((4,), (64, 64), (64, 64))
-    # in-memory values in these chunks (the builder's small chunks would make thousands of tasks)
-    for member in ("counts", "background", "mask_safe", "mask_fit"):
-        setattr(dataset, member, getattr(dataset, member).compute().rechunk(chunks))
-    dataset.exposure = dataset.exposure.compute().rechunk((-1, *chunks[1:]))
+    # in-memory values in these chunks (the builder's small chunks would make thousands of tasks);
+    # built here, not by the scheduler under test
+    with dask.config.set(scheduler="sync"):
+        for member in ("counts", "background", "mask_safe", "mask_fit"):
+            setattr(dataset, member, getattr(dataset, member).compute().rechunk(chunks))
+        dataset.exposure = dataset.exposure.compute().rechunk((-1, *chunks[1:]))
     dataset.models = models("mapds", ["point", "gauss"], dataset_name=name)
     return dataset
 

@@ -9,6 +9,7 @@ import pytest
 
 from mapds.datasets import Datasets, MapDataset
 from mapds.datasets.core import open_datasets, stack_to_zarr
+from mapds.testing import MAPDS, build_dataset
 
 distributed = pytest.importorskip("distributed")
 
@@ -16,21 +17,18 @@ N_DATASETS = 8
 MAP_MEMBERS = ("counts", "exposure", "background", "mask_safe", "mask_fit")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local_cluster:
-        yield local_cluster
+@pytest.fixture
+def cluster(local_cluster):
+    return local_cluster
 
 
 @pytest.fixture(scope="module")
-def dataset_files(tmp_path_factory, dataset_pair):
+def dataset_files(tmp_path_factory):
     """Eight datasets written alternately as gadf FITS files and zarr stores."""
     directory = tmp_path_factory.mktemp("observations")
     paths = []
     for seed in range(N_DATASETS):
-        dataset = dataset_pair(seed=seed, name=f"obs{seed}", gti_start=300.0 * seed, nan=seed == 3)[1]
+        dataset = build_dataset(MAPDS, seed, name=f"obs{seed}", gti_start=300.0 * seed, nan=seed == 3)
         path = directory / (f"obs{seed}.fits" if seed % 2 else f"obs{seed}.zarr")
         dataset.write(path)
         paths.append(path)

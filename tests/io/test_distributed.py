@@ -9,15 +9,10 @@ from astropy.io import fits
 from mapds.maps import Map
 
 
-def test_read_and_write_on_a_local_cluster(tmp_path, cube_file):
+def test_read_and_write_on_a_local_cluster(tmp_path, cube_file, local_cluster):
     distributed = pytest.importorskip("distributed")
     path, cube = cube_file
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
+    with distributed.Client(local_cluster):
         m = Map.read(path, hdu="COUNTS", chunks={"y": 10, "x": 30})
         assert float(m.data.sum().compute()) == pytest.approx(float(cube.data.sum().compute()))
         m.slice_by_idx({"x": slice(5, 50)}).write(tmp_path / "cut.fits", hdu="COUNTS")
