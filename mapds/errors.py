@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "AxisError",
+    "ConcurrentWriteError",
     "CorruptFileError",
     "GeometryError",
     "GeometryMismatchError",
@@ -23,6 +24,7 @@ __all__ = [
     "ModelError",
     "OverwriteError",
     "ParameterError",
+    "StaleFileError",
     "StorageError",
     "UndefinedVariableError",
     "UnitMismatchError",
@@ -89,6 +91,15 @@ class MissingHDUError(StorageError, KeyError):
 
 class OverwriteError(StorageError, FileExistsError):
     """Writing would clobber an existing file and ``overwrite=False`` was given."""
+
+
+class StaleFileError(StorageError):
+    """A file or store changed (was replaced or removed) after it was opened: the data read now
+    would not be the data the open object describes.  Reopen it to see the new file."""
+
+
+class ConcurrentWriteError(StorageError):
+    """Another writer is publishing the same target at the same time; the message names it."""
 
 
 class ModelError(MapdsError, ValueError):

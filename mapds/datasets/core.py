@@ -23,7 +23,7 @@ from astropy.table import Table, vstack
 from ..data import GTI
 from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
 from ..io.paths import join, make_path, parent
-from ..io.urls import atomic_file, resolve, storage_errors
+from ..io.urls import atomic_file, resolve, storage_errors, temp_sibling
 from ..modeling import Covariance, Parameters
 from ..modeling.fit import DATASETS_CLASS
 from ..modeling.models import DatasetModels, Models
@@ -418,19 +418,16 @@ class Datasets(MutableSequence):
         """
         filename = make_path(filename)
         location = resolve(filename)
-        with storage_errors(filename), location.fs.open(location.path, "r", encoding="utf-8") as f:
-            data = load_yaml(f.read(), source=filename, checksum=checksum)
+        with storage_errors(filename), location.fs.open(location.path, "rb") as f:
+            raw = f.read()
+        data = load_yaml(raw, source=filename, checksum=checksum)
         entries = data.get("datasets")
         if not isinstance(entries, list):
             raise InvalidArgumentError(f"{filename}: a datasets file needs a 'datasets' list")
         directory = parent(filename)
         datasets = []
-        for entry in entries:
-            if entry.get("type") not in DATASET_TYPES:
-                raise CorruptFileError(
-                    f"{filename}: unknown dataset type {entry.get('type')!r}; known: {sorted(DATASET_TYPES)}"
-                )
-            entry = dict(entry)
+        for index, entry in enumerate(entries):
+            entry = _dataset_entry(entry, index, filename)
             candidate = join(directory, entry["filename"])
             if resolve(candidate).exists():
                 entry["filename"] = candidate
@@ -476,12 +473,43 @@ class Datasets(MutableSequence):
         text = dump_yaml({"datasets": entries}) + metadata_yaml()
         if checksum:
             text = add_checksum(text)
-        with atomic_file(location, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        with (
+            storage_errors(filename),
+            atomic_file(location, overwrite=overwrite) as tmp,
+            open(tmp, "w", encoding="utf-8") as f,
+        ):
             f.write(text)
         if filename_models is not None:
             self.models.write(
                 filename_models, overwrite=overwrite, write_covariance=write_covariance, checksum=checksum
             )
+
+
+def _dataset_entry(entry, index: int, filename: str) -> dict:
+    """A copy of one ``datasets:`` entry of a datasets YAML file, checked.
+
+    gammapy indexes the entry blindly (``KeyError: 'filename'``, ``AttributeError`` on a list);
+    the checks here name the file, the entry and the key instead.
+
+    Raises
+    ------
+    CorruptFileError
+        The entry is not a mapping, its ``type`` is not a dataset class, or its ``name`` or
+        ``filename`` is missing or not a string.
+    """
+    where = f"{filename}: datasets[{index}]"
+    if not isinstance(entry, dict):
+        raise CorruptFileError(f"{where} must be a mapping with name, type and filename, got {entry!r:.80}")
+    if entry.get("type") not in DATASET_TYPES:
+        raise CorruptFileError(
+            f"{where}: unknown dataset type {entry.get('type')!r}; known: {sorted(DATASET_TYPES)}"
+        )
+    for key in ("name", "filename"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            value = entry.get(key)
+            problem = "is missing" if key not in entry else f"must be a non-empty string, not {value!r:.80}"
+            raise CorruptFileError(f"{where}: {key!r} {problem}")
+    return dict(entry)
 
 
 # -- many dataset files -------------------------------------------------------------------------
@@ -544,7 +572,7 @@ def stack_to_zarr(
         aligned cutout of it.
     filename : str or os.PathLike
         Target zarr store (any fsspec URL); partial stacks of earlier batches are written next to
-        it and removed at the end.
+        it (under names unique to the run) and removed at the end.
     name : str, optional
         Name of the stacked dataset (random if None).
     nan_to_num : bool
@@ -570,7 +598,10 @@ def stack_to_zarr(
     if not overwrite and target.exists():
         raise OverwriteError(f"{target.url!r} exists; pass overwrite=True to replace it")
     name = make_name(name)
-    partials = [target.sibling(f".{target.name}.partial-{k}") for k in (0, 1)]
+    # Names unique to this run (two runs into one target must not share partial stacks), and
+    # recognisable as temporary: a later write to the target removes those a killed run left.
+    run = temp_sibling(target)
+    partials = [target.sibling(f"{run.name}-partial{k}") for k in (0, 1)]
     first, partial, fold = None, None, stacking.MetadataFold()
     batches = [items[i : i + int(batch_size)] for i in range(0, len(items), int(batch_size))]
     try:

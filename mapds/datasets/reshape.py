@@ -27,7 +27,7 @@ import dask.array as da
 import numpy as np
 from regions import CircleSkyRegion
 
-from ..errors import GeometryError, InvalidArgumentError, IRFError
+from ..errors import GeometryError, InvalidArgumentError, IRFError, UnitMismatchError
 from ..geom import WcsGeom
 from ..geom.pixel_grid import pixel_regions, region_mask_block
 from ..geom.sky_regions import compound_region_center, parse_regions, regions_to_compound_region
@@ -270,13 +270,38 @@ def slice_by_idx(dataset: MapDataset, slices: dict, name=None) -> MapDataset:
     return _new_dataset(dataset, name, members)
 
 
+def _energy_bound(value, default: u.Quantity, name: str) -> u.Quantity:
+    """``value`` (default ``default``) as an energy in the unit of ``default``."""
+    if value is None:
+        return default
+    try:
+        return u.Quantity(value).to(default.unit)
+    except (TypeError, ValueError) as exc:  # astropy's UnitConversionError is a ValueError
+        message = f"{name}={value!r} is not an energy (expected a quantity in {default.unit})"
+        raise UnitMismatchError(message) from exc
+
+
 def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
     """Slice of the reco bins between ``energy_min`` and ``energy_max`` snapped to the nearest
-    bin edges (in the axis' pixel space), as gammapy's ``MapAxis.group_table``."""
-    energy_min = energy_axis.bounds[0] if energy_min is None else u.Quantity(energy_min)
-    energy_max = energy_axis.bounds[1] if energy_max is None else u.Quantity(energy_max)
+    bin edges (in the axis' pixel space), as gammapy's ``MapAxis.group_table``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``energy_min`` is not below ``energy_max`` (gammapy then keeps one bin), or the range
+        selects no bin.
+    """
+    energy_min = _energy_bound(energy_min, energy_axis.bounds[0], "energy_min")
+    energy_max = _energy_bound(energy_max, energy_axis.bounds[1], "energy_max")
+    if not energy_min < energy_max:
+        raise InvalidArgumentError(f"energy_min={energy_min} must be below energy_max={energy_max}")
     group = energy_axis.group_table(edges=u.Quantity([energy_min, energy_max]))
     normal = group[group["bin_type"] == "normal   "]
+    if len(normal) == 0:
+        raise InvalidArgumentError(
+            f"energy_min={energy_min}, energy_max={energy_max} select no bin of the energy axis "
+            f"({energy_axis.bounds[0]} to {energy_axis.bounds[1]})"
+        )
     return slice(int(normal["idx_min"][0]), int(normal["idx_max"][0]) + 1)
 
 

@@ -48,6 +48,21 @@ def _check_energy_unit(unit: u.UnitBase) -> None:
         raise UnitMismatchError(f"Energy axis needs an energy unit, got {unit.to_string()!r}")
 
 
+def _bin_count(nbin) -> int:
+    """``nbin`` as a positive integer (integral floats such as ``np.ceil(...)`` results accepted).
+
+    gammapy truncates ``nbin=2.5`` to 2 bins and fails later, or builds an empty axis, for
+    ``nbin <= 0``.
+    """
+    try:
+        count = int(nbin)
+    except (TypeError, ValueError) as exc:
+        raise AxisError(f"nbin={nbin!r} is not a number of bins") from exc
+    if count != nbin or count < 1:
+        raise AxisError(f"nbin must be a positive integer, got {nbin!r}")
+    return count
+
+
 class MapAxis:
     """One non-spatial axis of a map.
 
@@ -88,7 +103,10 @@ class MapAxis:
             unit = u.Unit(unit)
         except (ValueError, TypeError) as exc:
             raise UnitMismatchError(f"{label}: unknown unit {unit!r}") from exc
-        nodes = np.array(nodes, dtype=float, ndmin=1)
+        try:
+            nodes = np.array(nodes, dtype=float, ndmin=1)
+        except (ValueError, TypeError) as exc:
+            raise AxisError(f"{label}: node values must be numbers, got {nodes!r:.80}") from exc
         if nodes.ndim != 1:
             raise AxisError(f"{label}: nodes must be one-dimensional, got shape {nodes.shape}")
         if interp not in INTERP_SCALES:
@@ -130,7 +148,7 @@ class MapAxis:
         ``"center"`` they are the centres of the first and last bin.  Other keyword arguments
         (``interp``, ``name``, ``unit``...) go to :class:`MapAxis`.
         """
-        nbin = int(nbin)
+        nbin = _bin_count(nbin)
         interp = kwargs.setdefault("interp", "lin")
         node_type = kwargs.setdefault("node_type", "edges")
         if node_type not in ("edges", "center"):
@@ -200,6 +218,12 @@ class MapAxis:
             _check_energy_unit(energy_min.unit)
             energy_min = energy_min.to(unit)
         _check_energy_unit(energy_max.unit)
+        if not 0 < energy_min < energy_max:
+            # gammapy builds a decreasing axis from energy_min > energy_max; the names say otherwise.
+            raise AxisError(
+                f"from_energy_bounds needs 0 < energy_min < energy_max, got energy_min={energy_min}, "
+                f"energy_max={energy_max}"
+            )
         if per_decade:
             ndecades = np.log10((energy_max / energy_min).to_value(""))
             if strict_bounds:

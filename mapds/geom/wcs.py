@@ -73,6 +73,45 @@ def deg_pair(value) -> tuple[float, float]:
     return float(angle[0]), float(angle[1])
 
 
+def positive_angles(value, name: str) -> tuple[float, float]:
+    """:func:`deg_pair` checked to give two finite, positive angles.
+
+    A zero or negative bin size or width would give an empty, mirrored or singular geometry
+    (gammapy builds them: ``npix = -10``, or wcslib's "PCi_ja matrix is singular" later).
+
+    Parameters
+    ----------
+    value : float, str, Quantity or pair
+        The angle(s), in degrees when no unit is given.
+    name : str
+        The argument, for messages (``"binsz"``, ``"width"``).
+
+    Raises
+    ------
+    GeometryError
+        ``value`` is not an angle, or an angle is zero, negative or not finite.
+    """
+    try:
+        pair = deg_pair(value)
+    except (ValueError, TypeError) as exc:  # astropy's UnitsError is a ValueError
+        message = f"{name}={value!r} is not an angle or a (lon, lat) pair of angles: {exc}"
+        raise GeometryError(message) from exc
+    if not (np.all(np.isfinite(pair)) and min(pair) > 0):
+        raise GeometryError(f"{name} must be positive and finite, got {value!r} = ({pair[0]}, {pair[1]}) deg")
+    return pair
+
+
+def _pixel_counts(npix) -> tuple[int, int]:
+    """``npix`` (one count or a (lon, lat) pair) as two positive integers (truncated, as gammapy)."""
+    try:
+        nx, ny = (int(n) for n in np.broadcast_to(np.ravel(npix), (2,)))
+    except (ValueError, TypeError) as exc:
+        raise GeometryError(f"npix={npix!r} is not a pixel count or a (lon, lat) pair of counts") from exc
+    if min(nx, ny) <= 0:
+        raise GeometryError(f"npix must be positive, got {npix!r}")
+    return nx, ny
+
+
 def _single(value, name: str) -> float:
     """Scalar from something that may be a (multi-resolution style) array of equal values."""
     array = np.unique(np.ravel(value))
@@ -170,18 +209,22 @@ class WcsGeom(Geom):
             crval = (float(lon), float(lat))
         elif isinstance(skydir, (tuple, list)):
             crval = (float(u.Quantity(skydir[0], "deg").value), float(u.Quantity(skydir[1], "deg").value))
+            if not (np.isfinite(crval[0]) and abs(crval[1]) <= 90):  # SkyCoord checks its own
+                raise GeometryError(f"skydir={skydir!r}: expected a finite lon and a lat in [-90, 90] deg")
         else:
             raise GeometryError(
                 f"Invalid type for skydir: {type(skydir).__name__}, expected SkyCoord or tuple"
             )
-        binsz = deg_pair(binsz)
+        binsz = positive_angles(binsz, "binsz")
         if npix is None and width is None:
             width = (360.0, 180.0)
         if npix is None:
-            width = deg_pair(width)
+            width = positive_angles(width, "width")
             npix = (int(np.rint(width[0] / binsz[0])), int(np.rint(width[1] / binsz[1])))
+            if min(npix) <= 0:
+                raise GeometryError(f"width={width} deg is less than half a pixel (binsz={binsz} deg)")
         else:
-            npix = tuple(int(n) for n in np.broadcast_to(np.ravel(npix), (2,)))
+            npix = _pixel_counts(npix)
         if refpix is None:
             refpix = ((npix[0] + 1) / 2.0, (npix[1] + 1) / 2.0)
         try:
@@ -196,6 +239,10 @@ class WcsGeom(Geom):
         wcs.wcs.crval = crval
         wcs.wcs.cdelt = (-binsz[0], binsz[1])
         wcs.array_shape = npix[1], npix[0]
+        try:  # wcslib checks the projection code only when set up (on a copy: set() fills cards)
+            wcs.deepcopy().wcs.set()
+        except ValueError as exc:  # astropy.wcs errors derive from ValueError
+            raise GeometryError(f"Cannot make a {proj!r} WCS in frame {frame!r}: {exc}") from exc
         wcs.wcs.datfix()
         return cls(wcs, npix, cdelt=binsz, axes=axes)
 
@@ -258,8 +305,12 @@ class WcsGeom(Geom):
     @classmethod
     def from_aligned(cls, geom: WcsGeom, skydir, width) -> WcsGeom:
         """Geometry on the pixel grid of ``geom`` covering ``width`` around ``skydir``."""
-        width = u.Quantity(deg_pair(width), "deg")
+        width = u.Quantity(positive_angles(width, "width"), "deg")
         npix = tuple(np.round((width / geom.pixel_scales).to_value("")).astype(int))
+        if min(npix) <= 0:  # gammapy builds an empty geometry
+            raise GeometryError(
+                f"width={width} is less than half a pixel of the geometry (pixel size {geom.pixel_scales})"
+            )
         xref, yref = geom.to_image().coord_to_pix(skydir)
         xref = int(np.floor(-xref[0] + npix[0] / 2.0)) + geom.wcs.wcs.crpix[0]
         yref = int(np.floor(-yref[0] + npix[1] / 2.0)) + geom.wcs.wcs.crpix[1]
@@ -598,7 +649,7 @@ class WcsGeom(Geom):
         """
         if mode not in CUTOUT_MODES:
             raise InvalidArgumentError(f"Invalid cutout mode {mode!r}, expected one of {CUTOUT_MODES}")
-        width = u.Quantity(deg_pair(width), "deg")
+        width = u.Quantity(positive_angles(width, "width"), "deg")
         width_npix = np.clip((width / self.pixel_scales).to_value(""), min_npix, None)
         if odd_npix:
             width_npix = round_up_to_odd(width_npix)

@@ -4,6 +4,10 @@
 - :class:`FitsFile` (open once, read any HDU lazily) and :func:`write_fits` (many HDUs,
   streamed, atomic), with :func:`map_to_hdus` giving a map's HDUs;
 - :func:`write_zarr_group` / :func:`open_zarr_group` for datasets stored as zarr groups.
+
+Remote reads and writes have timeouts and bounded retries, and remote reads are conditional on
+the version of the file opened: dask config ``mapds.storage.*`` (:mod:`.remote_options`),
+:mod:`.remote_reads`, :mod:`.versions`.
 """
 
 from .api import map_from_hdulist, map_to_hdulist, read_map, write_map

@@ -4,15 +4,25 @@ A gzip stream can only be read from the start, so ranged reads are impossible.  
 time such a file is opened it is decompressed sequentially, HDU by HDU: headers are kept,
 images are decoded and written into zarr arrays slab by slab (each slab a contiguous run of
 the image, a few tens of MB, so memory stays bounded whatever the file size), other HDUs are
-kept as raw bytes.  The cache entry is keyed by the URL, size and modification marker
-(ETag, mtime...) of the file, written to a temporary directory and renamed into place, and
-reused by later opens (also from other processes).
+kept as raw bytes.  The whole stream is read, so gzip's own CRC-32 and length check the
+decompressed data (a truncated or damaged file is a :class:`~mapds.errors.CorruptFileError`).
+
+The cache entry is keyed by the URL, size and modification marker (ETag, mtime...) of the file,
+compressed like map stores (Blosc LZ4), written to a temporary directory with a manifest of what
+it holds (:mod:`mapds.io.integrity`) and renamed into place, and reused by later opens (also
+from other processes).  Reuse checks the manifest and that every chunk it lists is there with its
+size; an entry that fails is rebuilt, with a warning.  A chunk whose content turns out damaged
+when read is a :class:`~mapds.errors.CorruptFileError`, and the entry is invalidated so that the
+next open rebuilds it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
 import hashlib
+import json
 import logging
 import os
 import re
@@ -25,10 +35,12 @@ from astropy.io import fits
 
 from ..errors import CorruptFileError
 from .fits.backend import FitsBackend
+from .fits.cards import check_after_last_hdu
 from .fits.headers import BLOCK, HduInfo, data_size, hdu_name, read_header
 from .fits.pixels import PixelCodec
-from .urls import Location, atomic_directory, resolve, storage_errors
-from .zarr_store import ZarrLazyArray
+from .integrity import MANIFEST_GROUP, MARKER_ATTR, VerifiedStore, parse_manifest, write_manifest
+from .urls import COMMIT_KEY, Location, atomic_directory, resolve, storage_errors
+from .zarr_store import STORE_COMPRESSORS, ZarrLazyArray
 
 __all__ = ["cache_path", "default_cache_dir", "open_cached"]
 
@@ -36,7 +48,9 @@ log = logging.getLogger(__name__)
 
 #: Bytes of a decompressed image converted at a time.
 SLAB_BYTES = 32 * 2**20
-_LAYOUT = "mapds-fits-cache-1"
+_LAYOUT = "mapds-fits-cache-2"  # 2: compressed, checksummed, with a manifest
+#: Every chunk is written, checksummed and compressed (a cache of a mostly empty image is small).
+_ARRAY_OPTIONS: dict[str, Any] = {"compressors": STORE_COMPRESSORS, "config": {"write_empty_chunks": True}}
 
 
 def default_cache_dir() -> str:
@@ -108,7 +122,7 @@ def _convert_image(stream: _Stream, header: fits.Header, group: zarr.Group, key:
     shape = tuple(int(header[f"NAXIS{i}"]) for i in range(int(header["NAXIS"]), 0, -1))
     codec = PixelCodec.from_header(header, where=where)
     chunks = slab_chunks(shape, codec.file_dtype.itemsize)
-    array = group.create_array(key, shape=shape, chunks=chunks, dtype=codec.dtype, compressors=None)
+    array = group.create_array(key, shape=shape, chunks=chunks, dtype=codec.dtype, **_ARRAY_OPTIONS)
     for index in np.ndindex(*(-(-n // c) for n, c in zip(shape, chunks, strict=True))):
         region = tuple(
             slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape, strict=True)
@@ -130,7 +144,9 @@ def _convert(location: Location, dest: Location) -> None:
             index = len(entries)
             first = stream.read(BLOCK)
             if index > 0 and not first.startswith(b"XTENSION"):
-                break  # end of file, or trailing padding
+                # End of file or trailing padding, unless an extension header was damaged.
+                check_after_last_hdu(first, stream.position - len(first), index - 1, location.url)
+                break
             pending = [first]
 
             def next_block(pending=pending) -> bytes:
@@ -147,10 +163,15 @@ def _convert(location: Location, dest: Location) -> None:
             elif nbytes:
                 data = bytearray(nbytes)
                 stream.read_exact(memoryview(data), where)
-                group.create_array(key, data=np.frombuffer(data, dtype="u1"), compressors=None)
+                group.create_array(key, data=np.frombuffer(data, dtype="u1"), **_ARRAY_OPTIONS)
             stream.skip(info.padded_size - nbytes)
             entries.append({"name": name, "header": header.tostring(), "data_size": nbytes})
-    group.attrs.update({"layout": _LAYOUT, "source": location.url, "hdus": entries})
+        # Read to the end: the gzip trailer's CRC-32 and length are checked only there.
+        while stream.read(2**20):
+            pass
+    attrs: dict[str, Any] = {"layout": _LAYOUT, "source": location.url, "hdus": entries}
+    group.attrs.update({**attrs, MARKER_ATTR: MANIFEST_GROUP})
+    write_manifest(dest)  # last: the entry is complete
 
 
 class CachedBackend(FitsBackend):
@@ -162,10 +183,46 @@ class CachedBackend(FitsBackend):
     def data_bytes(self, info: HduInfo) -> bytes:
         if info.data_size == 0:
             return b""
-        return np.asarray(cast(zarr.Array, self.group[f"hdu{info.index}"])[:]).tobytes()
+        array = ZarrLazyArray(cast(zarr.Array, self.group[f"hdu{info.index}"]))
+        return np.asarray(array[(slice(None),)]).tobytes()
 
     def image(self, info: HduInfo, as_bool: bool, where: str) -> ZarrLazyArray:
         return ZarrLazyArray(cast(zarr.Array, self.group[f"hdu{info.index}"]), as_bool=as_bool)
+
+
+def _entry_problem(path: str) -> tuple[bytes | None, str | None]:
+    """The manifest (bytes) of the cache entry at ``path``, and what makes the entry unusable
+    (None if nothing: its manifest, layout and every chunk it lists, with their sizes, are there)."""
+    manifest_path = os.path.join(path, COMMIT_KEY)
+    if not os.path.exists(manifest_path):
+        if not os.path.exists(path):
+            return None, "absent"
+        return None, f"incomplete (no {COMMIT_KEY})"
+    try:
+        with open(manifest_path, "rb") as f:
+            data = f.read()
+        manifest = parse_manifest(data, path)
+        with open(os.path.join(path, "zarr.json"), "rb") as f:
+            layout = json.load(f).get("attributes", {}).get("layout")
+    except (CorruptFileError, OSError, ValueError, AttributeError) as exc:
+        return None, f"damaged ({exc})"
+    if layout != _LAYOUT:
+        return None, f"of another layout ({layout!r}, expected {_LAYOUT!r})"
+    for key, (size, _) in {**manifest["files"], **manifest["chunks"]}.items():
+        try:
+            actual = os.path.getsize(os.path.join(path, *key.split("/")))
+        except OSError:
+            return None, f"damaged ({key!r} is missing)"
+        if actual != size:
+            return None, f"damaged ({key!r} has {actual} bytes, its manifest says {size})"
+    return data, None
+
+
+def _invalidate(path: str) -> str:
+    """Drop the manifest of a damaged cache entry, so that the next open rebuilds it."""
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(path, COMMIT_KEY))
+    return "the cache entry is invalidated: the next open of the file rebuilds it"
 
 
 def open_cached(location: Location, token: str, cache_dir=None, checksum: bool = False):
@@ -186,25 +243,43 @@ def open_cached(location: Location, token: str, cache_dir=None, checksum: bool =
     """
     path = cache_path(token, location.url, cache_dir)
     entry = resolve(path)
-    if not os.path.exists(os.path.join(path, "zarr.json")):
-        log.warning(
-            "%s is gzip-compressed and cannot be read at random; decompressing it once into the "
-            "cache %s (later reads use the cache)",
-            location.url,
-            path,
-        )
+    manifest, problem = _entry_problem(path)
+    if problem is not None:
+        if problem == "absent":
+            log.warning(
+                "%s is gzip-compressed and cannot be read at random; decompressing it once into the "
+                "cache %s (later reads use the cache)",
+                location.url,
+                path,
+            )
+        else:
+            log.warning(
+                "The cache entry %s of %s is %s; decompressing %s into it again",
+                path,
+                location.url,
+                problem,
+                location.url,
+            )
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_directory(entry, overwrite=True) as tmp:
             _convert(location, tmp)
+        manifest, problem = _entry_problem(path)
+        if manifest is None:
+            raise CorruptFileError(f"The cache entry {path!r} of {location.url!r} just written is {problem}")
     else:
         log.info("Reading %s from its decompressed cache %s", location.url, path)
     if checksum:
         log.warning(
             "Checksums of gzip-compressed %s are not verified (the cache holds decoded data)", location.url
         )
-    group = zarr.open_group(zarr.storage.LocalStore(path, read_only=True), mode="r", zarr_format=3)
-    if group.attrs.get("layout") != _LAYOUT:
-        raise CorruptFileError(f"Cache entry {path!r} for {location.url!r} has an unknown layout")
+    store = VerifiedStore(
+        zarr.storage.LocalStore(path, read_only=True),
+        entry,
+        manifest,
+        functools.partial(_invalidate, path),
+        name=f"cache entry {path!r} of {location.url!r}",
+    )
+    group = zarr.open_group(store, mode="r", zarr_format=3)
     hdus = [
         HduInfo(i, e["name"], fits.Header.fromstring(e["header"]), 0, 0, int(e["data_size"]))
         for i, e in enumerate(cast("list[dict[str, Any]]", group.attrs["hdus"]))

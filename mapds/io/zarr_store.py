@@ -14,13 +14,20 @@ Reading builds the geometry from the coordinates and wraps the data array in
 :class:`ZarrLazyArray`, so a map opened from zarr reads no array bytes until computed and
 cutouts read only the zarr chunks they touch.  Writing streams dask chunks straight into zarr
 chunks (xarray ``to_zarr``), into a temporary store that replaces the target when complete.
+
+Every store written here records what it holds (every chunk written, each with a crc32c
+checksum, and a manifest written last), and stores are read through
+:class:`~mapds.io.integrity.VerifiedStore`: a chunk missing or damaged is an error naming it,
+never zarr's fill value (see :mod:`mapds.io.integrity`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import cast
 
 import dask
 import dask.array as da
@@ -29,14 +36,24 @@ import xarray as xr
 import zarr
 from astropy.table import Table
 from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+from zarr.abc.store import Store
 from zarr.codecs import BloscCodec
 
-from ..errors import CorruptFileError, MissingHDUError, StorageError
+from ..errors import CorruptFileError, MapdsError, MissingHDUError, StorageError
 from ..maps import Map
 from ..maps.dataarray import SKY_COORDS, SPATIAL_DIMS, geom_from_dataarray, meta_from_attrs, unit_from_attrs
 from ..maps.lazy import WindowedArray
 from ..maps.meta import encode_meta
-from .urls import Location, atomic_directory, resolve, storage_errors
+from .integrity import (
+    MANIFEST_GROUP,
+    MARKER_ATTR,
+    VerifiedStore,
+    checked_codecs,
+    checksum_error,
+    open_verified,
+    write_manifest,
+)
+from .urls import Location, atomic_directory, recover, resolve, storage_errors
 
 __all__ = [
     "ZarrGroup",
@@ -53,15 +70,23 @@ DEFAULT_NAME = "data"
 #: Compression of map arrays: byte-shuffled LZ4 decodes at several GB/s (zstd, zarr's default,
 #: compresses counts ~2x better but reads ~3x slower), so reading stays close to disk speed.
 MAP_COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
+#: What every array mapds writes is encoded with: MAP_COMPRESSORS, then zarr's crc32c codec (each
+#: chunk carries its checksum; see :mod:`mapds.io.integrity`).
+STORE_COMPRESSORS = checked_codecs(MAP_COMPRESSORS)
 _GROUP_KEY = "mapds"
+#: Names that are FITS files, never zarr stores (no request needed to tell).
+_FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts", ".fit.gz", ".fts.gz")
 
 
 def is_zarr(location: Location, must_exist: bool = True) -> bool:
     """Whether a location is (or, for writing, names) a zarr store."""
     if location.path.rstrip("/").endswith(".zarr"):
         return True
-    if not must_exist:
+    # A FITS name is not a store: on object storage asking would cost two requests per open.
+    if not must_exist or location.path.rstrip("/").lower().endswith(_FITS_SUFFIXES):
         return False
+    if location.is_local:
+        recover(location)  # a store a killed writer moved aside is put back first
     # Only the store's root metadata is asked for: fsspec's HTTP filesystem answers isdir() by
     # downloading the URL to look for links in it (a whole FITS file).
     with storage_errors(location.url):
@@ -69,16 +94,25 @@ def is_zarr(location: Location, must_exist: bool = True) -> bool:
 
 
 def zarr_store(location: Location, read_only: bool = True):
-    """A zarr store for a location (``LocalStore`` for local paths, else ``FsspecStore``)."""
+    """A zarr store for a location (``LocalStore`` for local paths, else ``FsspecStore``).
+
+    Read-only stores are a :class:`~mapds.io.integrity.VerifiedStore`: its manifest is read now
+    (one small request) and every key read is checked against it.
+    """
+    store: Store
     if location.is_local:
-        return zarr.storage.LocalStore(location.path, read_only=read_only)
-    fs = location.fs
-    if not fs.async_impl:
-        fs = AsyncFileSystemWrapper(fs, asynchronous=True)
-    elif not fs.asynchronous:
-        # zarr drives the filesystem from its own event loop.
-        fs = type(fs)(asynchronous=True, **location.options)
-    return zarr.storage.FsspecStore(fs, path=location.path, read_only=read_only)
+        if read_only:
+            recover(location)  # one stat; repairs a store a killed writer moved aside
+        store = zarr.storage.LocalStore(location.path, read_only=read_only)
+    else:
+        fs = location.fs
+        if not fs.async_impl:
+            fs = AsyncFileSystemWrapper(fs, asynchronous=True)
+        elif not fs.asynchronous:
+            # zarr drives the filesystem from its own event loop.
+            fs = type(fs)(asynchronous=True, **location.options)
+        store = zarr.storage.FsspecStore(fs, path=location.path, read_only=read_only)
+    return open_verified(location, store) if read_only else store
 
 
 class ZarrLazyArray:
@@ -92,9 +126,12 @@ class ZarrLazyArray:
         Return ``values != 0`` (masks stored as integers).
     """
 
-    def __init__(self, array: zarr.Array, as_bool: bool = False):
+    def __init__(self, array: zarr.Array, as_bool: bool = False, url: str | None = None):
         self.array = array
         self.as_bool = as_bool
+        store = array.store_path.store
+        # How messages name the store
+        self.name = store.name if isinstance(store, VerifiedStore) else repr(url or str(array.store_path))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -109,7 +146,13 @@ class ZarrLazyArray:
         return da.core.normalize_chunks(self.array.chunks, self.shape)
 
     def __getitem__(self, key) -> np.ndarray:
-        values = np.asarray(self.array[key])
+        try:
+            values = np.asarray(self.array[key])
+        except ValueError as exc:
+            if "checksum" not in str(exc):  # zarr's crc32c codec: a chunk's content is damaged
+                raise
+            selection = key if isinstance(key, tuple) else (key,)
+            raise checksum_error(self.array, selection, self.name, exc) from exc
         return values != 0 if self.as_bool else values
 
 
@@ -130,10 +173,20 @@ def _dataset_of(m: Map, name: str) -> xr.Dataset:
 
 
 def _write_dataset(ds: xr.Dataset, store, group: str | None, compute: bool):
-    encoding = {name: {"compressors": MAP_COMPRESSORS} for name in ds.data_vars}
+    # Coordinates too: every array of the store carries checksums.
+    encoding = {str(name): {"compressors": STORE_COMPRESSORS} for name in ds.variables}
+    # Every chunk is written, even one of fill values only, so that a missing chunk is an error
+    # (mapds.io.integrity) rather than zarr's fill value.
     # xarray's overloads type compute as Literal[True] or Literal[False], not bool
     return ds.to_zarr(  # type: ignore[call-overload]
-        store, group=group, mode="w", zarr_format=3, consolidated=False, compute=compute, encoding=encoding
+        store,
+        group=group,
+        mode="w",
+        zarr_format=3,
+        consolidated=False,
+        compute=compute,
+        encoding=encoding,
+        write_empty_chunks=True,
     )
 
 
@@ -163,8 +216,10 @@ def write_zarr_map(m: Map, url, name=None, *, overwrite=False, storage_options=N
     name = (name or DEFAULT_NAME).lower()
     with atomic_directory(target, overwrite=overwrite) as tmp, storage_errors(target.url):
         store = zarr_store(tmp, read_only=False)
-        _write_dataset(_dataset_of(m, name), store, None, compute=True)
+        ds = _dataset_of(m, name).assign_attrs({MARKER_ATTR: MANIFEST_GROUP})
+        _write_dataset(ds, store, None, compute=True)
         _consolidate(store)
+        write_manifest(tmp)  # last: the store is complete
 
 
 def _table_dataset(table: Table) -> xr.Dataset:
@@ -223,7 +278,8 @@ def write_zarr_group(
     with atomic_directory(target, overwrite=overwrite) as tmp, storage_errors(target.url):
         store = zarr_store(tmp, read_only=False)
         root = zarr.open_group(store, mode="w", zarr_format=3)
-        root.attrs.update({**(attrs or {}), _GROUP_KEY: {"maps": list(maps), "tables": list(tables)}})
+        contents = {"maps": list(maps), "tables": list(tables)}
+        root.attrs.update({**(attrs or {}), _GROUP_KEY: contents, MARKER_ATTR: MANIFEST_GROUP})
         for name, table in tables.items():
             _write_dataset(_table_dataset(table), store, name, compute=True)
         delayed = [
@@ -231,6 +287,7 @@ def write_zarr_group(
         ]
         dask.compute(*delayed)
         _consolidate(store)
+        write_manifest(tmp)  # last: the store is complete
 
 
 def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:
@@ -246,32 +303,77 @@ def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:
     raise MissingHDUError(f"{url!r} has no map {name!r}; available: {candidates}")
 
 
+@contextlib.contextmanager
+def damaged_metadata(url: str, group: str | None = None) -> Iterator[None]:
+    """Report damaged ``zarr.json`` metadata as :class:`~mapds.errors.CorruptFileError`.
+
+    zarr and xarray parse metadata with no file name in their errors: ``JSONDecodeError`` for
+    text that is not JSON, ``TypeError``/``ValueError`` for JSON of the wrong shape (a list
+    where an object belongs, an unknown data type, array shapes that disagree).
+    """
+    try:
+        yield
+    except (MapdsError, FileNotFoundError):  # zarr's "node not found" errors are FileNotFoundErrors
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:
+        where = f"group {group!r} of " if group else ""
+        raise CorruptFileError(
+            f"{where}zarr store {url!r} has damaged metadata (zarr.json): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _open_dataset(store, group: str | None, url: str) -> xr.Dataset:
     try:
-        return xr.open_zarr(store, group=group, chunks=None, consolidated=False, zarr_format=3)
+        with damaged_metadata(url, group):
+            return xr.open_zarr(store, group=group, chunks=None, consolidated=False, zarr_format=3)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
         where = f"group {group!r} of " if group else ""
         raise MissingHDUError(f"No zarr {where}store at {url!r}") from exc
 
 
+def _check_coordinates(array: xr.DataArray, variable: str, url: str) -> None:
+    """Refuse a map whose store lacks coordinate arrays it was written with.
+
+    xarray opens a store whose coordinate arrays were deleted without a word, and the map
+    would then be rebuilt from what is left (an energy axis from bin centres instead of its
+    edges): a wrong answer.  The data variable's ``coordinates`` attribute lists the
+    coordinates written with it; each non-spatial dimension needs its own; ``x`` and ``y`` go
+    together (stores older than the pixel coordinates have neither).
+    """
+    expected = str(array.encoding.get("coordinates", "")).split()
+    expected += [str(dim) for dim in array.dims if dim not in SPATIAL_DIMS]
+    if any(dim in array.coords for dim in SPATIAL_DIMS):
+        expected += list(SPATIAL_DIMS)
+    missing = [name for name in dict.fromkeys(expected) if name not in array.coords]
+    if missing:
+        raise CorruptFileError(
+            f"{url!r}: map {variable!r} lacks its coordinate array(s) {missing}; the store is incomplete"
+        )
+
+
 def _read_map(store, group: str | None, name: str | None, location: Location, chunks) -> Map:
     ds = _open_dataset(store, group, location.url)
     variable = _data_variable(ds, name, location.url)
+    _check_coordinates(ds[variable], variable, location.url)
     try:
         geom = geom_from_dataarray(ds[variable])
     except (KeyError, ValueError) as exc:
         raise CorruptFileError(f"{location.url!r}: map {variable!r} has invalid coordinates: {exc}") from exc
     attrs = ds[variable].attrs
-    meta = meta_from_attrs(attrs)
-    array = cast(zarr.Array, zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable])
+    with damaged_metadata(location.url, group):
+        meta = meta_from_attrs(attrs)
+        array = cast(zarr.Array, zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable])
     key = f"{group}/{variable}" if group else variable
-    token = location.child(f"{key}/zarr.json").identity()
+    if isinstance(store, VerifiedStore) and store.commit:
+        # Unique to the write, and known without a request.
+        token = f"{location.fs.unstrip_protocol(location.path)}/{key}|commit={store.commit}"
+    else:
+        token = location.child(f"{key}/zarr.json").identity()
     # Default chunks follow the zarr chunks (as in xarray.open_zarr): tasks never split or
     # re-read a stored chunk.
     chunks = {} if chunks is None else chunks
-    return Map.from_lazy_array(
-        geom, WindowedArray(ZarrLazyArray(array), token), chunks, unit=unit_from_attrs(attrs), meta=meta
-    )
+    lazy = WindowedArray(ZarrLazyArray(array, url=location.url), token)
+    return Map.from_lazy_array(geom, lazy, chunks, unit=unit_from_attrs(attrs), meta=meta)
 
 
 def read_zarr_map(url, name=None, *, chunks=None, storage_options=None) -> Map:
@@ -289,15 +391,44 @@ def read_zarr_map(url, name=None, *, chunks=None, storage_options=None) -> Map:
     location = resolve(url, storage_options)
     store = zarr_store(location)
     with storage_errors(location.url):
-        root = zarr.open_group(store, mode="r", zarr_format=3)
-        groups = {g.lower(): g for g in root.group_keys()}
+        with damaged_metadata(location.url):
+            root = zarr.open_group(store, mode="r", zarr_format=3)
+            groups = {g.lower(): g for g in root.group_keys() if g != MANIFEST_GROUP}
+            is_group = name is None and _GROUP_KEY in root.attrs
+            group_maps = _group_contents(root, location.url)[0] if is_group else []
         if name is not None and name.lower() in groups:
             return _read_map(store, groups[name.lower()], None, location, chunks)
-        if name is None and _GROUP_KEY in root.attrs:
-            group_maps = cast("dict[str, Any]", root.attrs[_GROUP_KEY])["maps"]
-            if group_maps:
-                return _read_map(store, group_maps[0], None, location, chunks)
+        if group_maps:
+            return _read_map(store, group_maps[0], None, location, chunks)
         return _read_map(store, None, name, location, chunks)
+
+
+def _group_contents(root: zarr.Group, url: str) -> tuple[list[str], list[str]]:
+    """The map and table names a dataset group lists in its ``mapds`` attribute, checked.
+
+    Raises
+    ------
+    CorruptFileError
+        The attribute is missing or not ``{"maps": [names], "tables": [names]}``, or it lists a
+        subgroup that is not in the store (the dataset would silently lose that member).
+    """
+    contents = root.attrs.get(_GROUP_KEY)
+    if not isinstance(contents, dict):
+        raise CorruptFileError(f"{url!r} is not a mapds zarr group (no {_GROUP_KEY!r} attribute)")
+    lists: list[list[str]] = []
+    for key in ("maps", "tables"):
+        names = contents.get(key)
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise CorruptFileError(
+                f"{url!r}: the {_GROUP_KEY!r} attribute of the root zarr.json must list {key!r} as "
+                f"subgroup names, got {names!r:.80}"
+            )
+        lists.append(names)
+    maps, tables = lists
+    missing = sorted(set(maps + tables) - set(root.group_keys()))
+    if missing:
+        raise CorruptFileError(f"{url!r}: the store lacks the subgroup(s) {missing} its root attributes list")
+    return maps, tables
 
 
 class ZarrGroup:
@@ -310,18 +441,14 @@ class ZarrGroup:
         self.location = location
         self.url = location.url
         self._store = zarr_store(location)
-        with storage_errors(location.url):
+        with storage_errors(location.url), damaged_metadata(location.url):
             self._root = zarr.open_group(self._store, mode="r", zarr_format=3)
-        contents = self._root.attrs.get(_GROUP_KEY)
-        if not isinstance(contents, dict):
-            raise CorruptFileError(f"{self.url!r} is not a mapds zarr group (no {_GROUP_KEY!r} attribute)")
-        self.map_names: list[str] = list(contents["maps"])
-        self.table_names: list[str] = list(contents["tables"])
+            self.map_names, self.table_names = _group_contents(self._root, self.url)
 
     @property
     def attrs(self) -> dict:
         """Attributes given when the group was written."""
-        return {k: v for k, v in self._root.attrs.items() if k != _GROUP_KEY}
+        return {k: v for k, v in self._root.attrs.items() if k not in (_GROUP_KEY, MARKER_ATTR)}
 
     def __contains__(self, name: str) -> bool:
         return name in self.map_names or name in self.table_names
@@ -342,6 +469,8 @@ class ZarrGroup:
 def open_zarr_group(url, *, storage_options=None) -> ZarrGroup:
     """Open a dataset group written by :func:`write_zarr_group` (reads metadata only)."""
     location = resolve(url, storage_options)
+    if location.is_local:
+        recover(location)  # a store a killed writer moved aside is put back first
     if not location.exists():
         raise StorageError(f"No zarr store at {location.url!r}")
     return ZarrGroup(location)

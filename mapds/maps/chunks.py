@@ -12,6 +12,8 @@ from collections.abc import Hashable, Mapping, Sequence
 import dask.array as da
 import numpy as np
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["DEFAULT_CHUNK_BYTES", "multiple_chunks", "normalize_chunks", "sliced_chunks"]
 
 #: Target size of one chunk: inside the 32–128 MB of the design, large enough that dask's
@@ -36,6 +38,43 @@ def _default(shape: tuple[int, ...], dtype, n_spatial: int) -> tuple[tuple[int, 
     return da.core.normalize_chunks("auto", shape, limit=DEFAULT_CHUNK_BYTES, dtype=dtype)
 
 
+def _check_chunk_size(value, label: str) -> None:
+    """Refuse a chunk size that dask would divide by or misread.
+
+    dask divides by a chunk size of 0 (``ZeroDivisionError``), takes negative sizes other than
+    ``-1`` for a chunk count that does not add up, and takes ``True`` for 1.  ``label`` names
+    the argument (or the dimension) in the message.
+    """
+    if value is None or value == -1 or isinstance(value, str):
+        return  # whole dimension, or "auto"/byte sizes such as "64MiB" (dask checks those)
+    if isinstance(value, (tuple, list)):
+        sizes = list(value)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        sizes = [value]
+    else:
+        raise InvalidArgumentError(
+            f"{label}: expected a positive integer, -1, 'auto' or a tuple of sizes, got {value!r}"
+        )
+    for size in sizes:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size <= 0:
+            raise InvalidArgumentError(
+                f"{label}: chunk sizes must be positive integers (or -1 for the whole dimension), "
+                f"got {value!r}"
+            )
+
+
+def _dask_chunks(spec, shape: tuple[int, ...], dims: Sequence[Hashable], dtype, chunks):
+    """:func:`dask.array.core.normalize_chunks` with its errors naming the ``chunks=`` argument."""
+    for dim, value in zip(dims, spec if isinstance(spec, tuple) else (), strict=False):
+        _check_chunk_size(value, f"chunks for dimension {dim!r}")
+    try:
+        return da.core.normalize_chunks(spec, shape, dtype=dtype)
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
+        raise InvalidArgumentError(
+            f"Invalid chunks={chunks!r} for a map of dimensions {tuple(dims)} and shape {shape}: {exc}"
+        ) from exc
+
+
 def normalize_chunks(
     chunks, shape: Sequence[int], dims: Sequence[Hashable], dtype, native=None
 ) -> tuple[tuple[int, ...], ...]:
@@ -55,6 +94,12 @@ def normalize_chunks(
         Data type (for byte sizes).
     native : tuple of tuples, optional
         Chunks of the underlying storage.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown dimension names, sizes of 0, negative sizes other than -1, booleans, floats,
+        strings dask cannot read as byte sizes, or a sequence of the wrong length.
     """
     shape = tuple(int(n) for n in shape)
     n_spatial = sum(d in ("y", "x") for d in dims)
@@ -65,11 +110,20 @@ def normalize_chunks(
             return native if native is not None else _default(shape, dtype, n_spatial)
         unknown = set(chunks) - set(dims)
         if unknown:
-            raise ValueError(f"chunks name unknown dimensions {sorted(unknown)}; dims are {dims}")
+            raise InvalidArgumentError(
+                f"chunks name unknown dimensions {sorted(map(str, unknown))}; dims are {tuple(dims)}"
+            )
         base = native if native is not None else _default(shape, dtype, n_spatial)
         spec = tuple(chunks.get(dim, base[i]) for i, dim in enumerate(dims))
-        return da.core.normalize_chunks(spec, shape, dtype=dtype)
-    return da.core.normalize_chunks(chunks, shape, dtype=dtype)
+        return _dask_chunks(spec, shape, dims, dtype, chunks)
+    if isinstance(chunks, (bool, np.bool_)) or not isinstance(chunks, (str, int, np.integer, tuple, list)):
+        raise InvalidArgumentError(
+            f"Invalid chunks={chunks!r}: expected None, 'auto', an integer, a tuple or a dict of "
+            f"dimension name -> size (dims are {tuple(dims)})"
+        )
+    if isinstance(chunks, (int, np.integer)):
+        _check_chunk_size(chunks, f"chunks={chunks!r}")
+    return _dask_chunks(tuple(chunks) if isinstance(chunks, list) else chunks, shape, dims, dtype, chunks)
 
 
 def sliced_chunks(chunks: tuple[int, ...], index) -> tuple[int, ...]:

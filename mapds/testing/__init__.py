@@ -10,6 +10,8 @@ mapds' own tests use them, and so can a downstream package checking its use of m
 - :mod:`mapds.testing.storage`: byte-counting fsspec filesystems (``countfile://``,
   ``countmemory://``), a moto S3 server and an HTTP server honouring ranges on 127.0.0.1 that
   count the bytes they send (:class:`ByteCounter`), and FITS image spans;
+- :mod:`mapds.testing.faults`: :func:`fault_proxy`, a proxy in front of those servers that
+  stalls, slows down, fails, resets or truncates chosen requests;
 - :mod:`mapds.testing.schedulers`: :func:`raise_if_dask_computes`.
 
 Importing :mod:`mapds.testing` imports neither pytest nor gammapy, moto or s3fs: gammapy (a
@@ -30,6 +32,7 @@ from .compare import (
     assert_same,
     assert_table_same,
 )
+from .faults import FaultProxy, fault_proxy
 from .schedulers import ComputeCounter, raise_if_dask_computes
 from .storage import (
     ByteCounter,
@@ -60,6 +63,7 @@ __all__ = [
     "SOURCES",
     "ByteCounter",
     "ComputeCounter",
+    "FaultProxy",
     "GeomReference",
     "HTTPServer",
     "S3Server",
@@ -75,6 +79,7 @@ __all__ = [
     "build_dataset",
     "counting_filesystem",
     "dataset_pair",
+    "fault_proxy",
     "fits_image_spans",
     "http_range_server",
     "image_bytes_read",

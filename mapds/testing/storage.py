@@ -49,11 +49,24 @@ class ByteCounter:
         ``(path, start, nbytes)`` of every read, in the order they were served.  ``path`` is the
         filesystem path (``countfile://``, ``countmemory://``) or the URL path (S3: ``/bucket/key``,
         HTTP: ``/name``); reads of an S3 listing carry their query string.
+    requests : list of tuple
+        ``(method, path, range)`` of every request the servers received (``range`` is the
+        ``Range`` header or ``None``); the counting filesystems record none.
     """
 
     def __init__(self) -> None:
         self.reads: list[tuple[str, int, int]] = []
+        self.requests: list[tuple[str, str, str | None]] = []
         self._lock = threading.Lock()
+
+    def record_request(self, method: str, path: str, range_header: str | None = None) -> None:
+        """Record that a server received a ``method`` request for ``path``."""
+        with self._lock:
+            self.requests.append((method, path, range_header))
+
+    def gets(self, path: str | None = None) -> int:
+        """Number of ``GET`` requests received (for paths ending with ``path`` when given)."""
+        return sum(m == "GET" and (path is None or p.endswith(str(path))) for m, p, _ in self.requests)
 
     def record(self, path: str, start: int, nbytes: int) -> None:
         """Record that ``nbytes`` of ``path`` were read from offset ``start``."""
@@ -61,9 +74,10 @@ class ByteCounter:
             self.reads.append((path, int(start), int(nbytes)))
 
     def reset(self) -> None:
-        """Forget every read recorded so far."""
+        """Forget every read and request recorded so far."""
         with self._lock:
             self.reads.clear()
+            self.requests.clear()
 
     @property
     def bytes_read(self) -> int:
@@ -287,11 +301,12 @@ class _CountingWSGI:
         self.app, self.counter = app, counter
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") != "GET":
-            return self.app(environ, start_response)
         path = environ.get("PATH_INFO", "")
         if environ.get("QUERY_STRING"):
             path = f"{path}?{environ['QUERY_STRING']}"
+        self.counter.record_request(environ.get("REQUEST_METHOD", ""), path, environ.get("HTTP_RANGE"))
+        if environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
         start = _range_start(environ.get("HTTP_RANGE"))
         status: list[str] = []
 
@@ -410,16 +425,36 @@ def moto_s3_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[S3Server]
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """A static file server that honours single ``Range: bytes=a-b`` (and ``bytes=-n``) requests
     and records the bytes of files it sends (before sending them, so that a client that has
-    received bytes always finds them counted)."""
+    received bytes always finds them counted).
+
+    Like nginx or Apache, it sends an ``ETag`` (from size and modification time) with files and
+    answers ``412 Precondition Failed`` when ``If-Match`` names another one."""
 
     counter: ByteCounter
+    _etag: str | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def end_headers(self) -> None:
+        if self._etag:
+            self.send_header("ETag", self._etag)
+        super().end_headers()
+
     def send_head(self):
         self._sent_from = None
+        self.counter.record_request(self.command, self.path.split("?")[0], self.headers.get("Range"))
         path = self.translate_path(self.path)
+        self._etag = None
+        if os.path.isfile(path):
+            st = os.stat(path)
+            self._etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+            wanted = self.headers.get("If-Match")
+            if wanted and wanted.strip() not in ("*", self._etag):
+                self.send_response(412)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
         header = self.headers.get("Range")
         match = _RANGE.fullmatch(header.strip()) if header else None
         if not match or not os.path.isfile(path) or not (match.group(1) or match.group(2)):
@@ -442,6 +477,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         f.seek(start)
         self.send_response(206)
         self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Last-Modified", self.date_time_string(int(os.fstat(f.fileno()).st_mtime)))
         self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Accept-Ranges", "bytes")
@@ -511,7 +547,8 @@ def http_range_server(
         return handler_cls(*args, directory=os.fspath(directory), **kwargs)
 
     server = http.server.ThreadingHTTPServer((host, port), handler)
-    thread = threading.Thread(target=server.serve_forever, name="http-range", daemon=True)
+    # A short poll interval: shutdown() waits for it.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="http-range", daemon=True)
     thread.start()
     try:
         yield HTTPServer(f"http://{_host_port(server.server_address)}", os.fspath(directory), counter)

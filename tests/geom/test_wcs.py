@@ -252,9 +252,13 @@ def test_header_round_trips_both_ways(geom_pair, ref, same):
 def test_from_aligned_and_footprint_region_match_gammapy(geom_pair, same, ref):
     ours, theirs = geom_pair
     position = _inner_position(ours)
-    aligned = WcsGeom.from_aligned(ours, position, 0.8 * u.deg)
     aligned_ref = ref.maps.WcsGeom.from_aligned(theirs, position, 0.8 * u.deg)
-    assert_geoms_same(aligned, aligned_ref, same)
+    if 0 in aligned_ref.data_shape[-2:]:
+        # A width under half a pixel: gammapy builds an empty geometry, mapds refuses it.
+        with pytest.raises(GeometryError, match="less than half a pixel"):
+            WcsGeom.from_aligned(ours, position, 0.8 * u.deg)
+    else:
+        assert_geoms_same(WcsGeom.from_aligned(ours, position, 0.8 * u.deg), aligned_ref, same)
     region, region_ref = ours.footprint_rectangle_sky_region, theirs.footprint_rectangle_sky_region
     same(region.center, region_ref.center)
     same(u.Quantity([region.width, region.height]), u.Quantity([region_ref.width, region_ref.height]))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mapds.errors import CorruptFileError
+from mapds.geom import MapAxis
 from mapds.io.fits import FitsFile
 from mapds.io.gzip_cache import slab_chunks
 from mapds.maps import Map
@@ -86,3 +87,62 @@ def test_truncated_gzip_is_a_corrupt_file(tmp_path, crab_file):
     with pytest.raises(CorruptFileError, match=r"cut\.fits\.gz"):
         FitsFile.open(tmp_path / "cut.fits.gz", cache_dir=tmp_path / "cache")
     assert not [p for p in os.listdir(tmp_path / "cache") if not p.startswith(".")]
+
+
+def test_gzip_with_a_bad_crc_is_a_corrupt_file(tmp_path):
+    make_cube(nbin=2).write(tmp_path / "cube.fits", hdu="COUNTS")
+    data = bytearray(_gzip(tmp_path / "cube.fits", tmp_path / "cube.fits.gz").read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 of the trailer: only reading to the end finds it
+    (tmp_path / "bad.fits.gz").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match=r"bad\.fits\.gz.*corrupt or truncated gzip"):
+        FitsFile.open(tmp_path / "bad.fits.gz", cache_dir=tmp_path / "cache")
+    assert not [p for p in os.listdir(tmp_path / "cache") if not p.startswith(".")]
+
+
+def _entry(cache) -> str:
+    [entry] = [p for p in os.listdir(cache) if not p.startswith(".")]
+    return os.path.join(cache, entry)
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path, caplog):
+    cube = make_cube(chunks={"y": 20})
+    cube.write(tmp_path / "cube.fits", hdu="COUNTS")
+    gz = _gzip(tmp_path / "cube.fits", tmp_path / "cube.fits.gz")
+    cache = tmp_path / "cache"
+    Map.read(gz, hdu="COUNTS", cache_dir=cache)
+    chunk = os.path.join(_entry(cache), "hdu1", "c", "0", "0", "0")
+    # A chunk file lost: found when the entry is reused, which rebuilds it.
+    os.unlink(chunk)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mapds.io.gzip_cache"):
+        m = Map.read(gz, hdu="COUNTS", cache_dir=cache)
+    assert "is damaged ('hdu1/c/0/0/0' is missing); decompressing" in caplog.text
+    np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
+    # A chunk whose bytes changed: found when read (never fill values), and the entry is
+    # invalidated so that the next open rebuilds it.
+    data = bytearray(open(chunk, "rb").read())
+    data[len(data) // 2] ^= 0x01
+    open(chunk, "wb").write(bytes(data))
+    match = r"cache entry .*cube\.fits\.gz.*chunk \(0, 0, 0\).*rebuilds it"
+    with pytest.raises(CorruptFileError, match=match):
+        Map.read(gz, hdu="COUNTS", cache_dir=cache).data.compute()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mapds.io.gzip_cache"):
+        m = Map.read(gz, hdu="COUNTS", cache_dir=cache)
+    assert "is incomplete" in caplog.text
+    np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
+    assert len(os.listdir(cache)) == 1
+
+
+def test_cache_entry_is_compressed(tmp_path):
+    axis = MapAxis.from_energy_bounds("1 TeV", "10 TeV", 4)
+    sparse = Map.create(npix=(600, 400), binsz=0.01, axes=[axis], unit="")
+    values = np.zeros(sparse.geom.data_shape, dtype="f4")
+    values[:, 100:110, 200:220] = 3.0  # a mostly empty counts cube: 3.8 MB, a few kB gzipped
+    sparse.data = values
+    sparse.write(tmp_path / "sparse.fits", hdu="COUNTS")
+    gz = _gzip(tmp_path / "sparse.fits", tmp_path / "sparse.fits.gz")
+    m = Map.read(gz, hdu="COUNTS", cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(m.data.compute(), values)
+    size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(tmp_path / "cache") for f in fs)
+    assert size < 100_000 < os.path.getsize(tmp_path / "sparse.fits") / 30

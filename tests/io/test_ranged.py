@@ -52,6 +52,31 @@ def test_coalesce_merges_small_gaps_first():
     assert touching.starts.tolist() == [0] and touching.ends.tolist() == [200]
 
 
+@settings(max_examples=100, deadline=None)
+@given(sorted_ranges(), st.sampled_from([1, 64, 256, 2048]))
+def test_coalesce_with_a_merge_gap_sends_one_request_per_block_touched(ranges, gap):
+    starts, ends = ranges
+    plan = coalesce(starts, ends, max_amplification=1.5, merge_gap=gap)
+    pairs = zip(starts.tolist(), ends.tolist(), strict=True)
+    blocks = {b for s, e in pairs for b in range(s // gap, (e - 1) // gap + 1)}
+    assert plan.starts.size <= len(blocks)
+    needed = int(np.sum(ends - starts))
+    assert int(np.sum(plan.ends - plan.starts)) <= max(1.5 * needed, len(blocks) * gap)
+    for g in range(plan.starts.size):
+        served = slice(plan.first[g], plan.first[g + 1])
+        assert plan.starts[g] == starts[served][0] and plan.ends[g] == ends[served][-1]
+
+
+def test_a_cutout_of_short_rows_is_one_request_with_a_merge_gap():
+    # 20 x 20 x 5 float32 pixels of a 5 x 40 x 50 image: 100 runs of 80 bytes, 120 bytes apart
+    # in a row block and 4120 bytes apart between planes.
+    rows = np.arange(5)[:, None] * 40 + np.arange(10, 30)[None, :]
+    starts = (rows.ravel() * 50 + 10) * 4
+    assert coalesce(starts, starts + 80).starts.size == 67  # within 1.5x the bytes needed
+    one = coalesce(starts, starts + 80, merge_gap=2**20)
+    assert (one.starts.tolist(), one.ends.tolist()) == ([starts[0]], [starts[-1] + 80])
+
+
 def test_coalesce_rejects_overlaps():
     with pytest.raises(ValueError, match="non-overlapping"):
         coalesce([0, 50], [100, 150])

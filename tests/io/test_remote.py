@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
+import dask.config
 import fsspec
 import numpy as np
 import pytest
@@ -118,3 +120,76 @@ def test_remote_gzip_is_cached(tmp_path, s3_bucket, caplog):
     m = Map.read(f"{prefix}/cube.fits.gz", hdu="COUNTS", storage_options=options, cache_dir=tmp_path / "c")
     np.testing.assert_array_equal(m.data.compute(), cube.data.compute())
     assert "gzip-compressed" in caplog.text
+
+
+# -- requests on object storage ----------------------------------------------------------------------
+
+
+def _multi_hdu_file(path) -> list[str]:
+    """Three 5 × 40 × 50 float32 images (40 kB each) with their bands tables; their names."""
+    from mapds.io.fits.maps import map_to_hdus
+    from mapds.io.fits.writer import write_fits
+
+    cube = make_cube(npix=(50, 40), nbin=5)
+    names = ["COUNTS", "EXPOSURE", "BACKGROUND"]
+    write_fits(path, [hdu for name in names for hdu in map_to_hdus(cube, hdu=name)])
+    return names
+
+
+def test_s3_cutout_is_one_request_and_opening_one_more(s3_server, s3_bucket, tmp_path):
+    # Before: opening cost 22 requests (2 HEADs, a zarr probe, a GET per 2880-byte header
+    # block) and this cutout 67 GETs of ~80 bytes; a file smaller than the merge gap is now read
+    # whole when opened, and the cutout's 100 rows of 80 bytes are one request.
+    prefix, options = s3_bucket
+    cube = make_cube(npix=(50, 40), nbin=5)
+    cube.write(tmp_path / "cube.fits", hdu="COUNTS")
+    fsspec.filesystem("s3", **options).put(str(tmp_path / "cube.fits"), f"{prefix}/cube.fits")
+    counter = s3_server.counter
+    counter.reset()
+    counts = Map.read(f"{prefix}/cube.fits", hdu="COUNTS", storage_options=options)
+    assert [method for method, _, _ in counter.requests] == ["HEAD", "GET"]
+    counter.reset()
+    cutout = counts.slice_by_idx({"x": slice(10, 30), "y": slice(10, 30)}).data.compute()
+    np.testing.assert_array_equal(cutout, cube.data.compute()[:, 10:30, 10:30])
+    assert counter.gets() == 1
+    # from the first row of the cutout to its last: 4 planes and 20 rows of 200 bytes
+    assert counter.bytes_read == 4 * 40 * 50 * 4 + 19 * 50 * 4 + 20 * 4
+
+
+def test_s3_open_reads_headers_in_few_requests(s3_server, s3_bucket, tmp_path):
+    prefix, options = s3_bucket
+    names = _multi_hdu_file(tmp_path / "maps.fits")
+    fsspec.filesystem("s3", **options).put(str(tmp_path / "maps.fits"), f"{prefix}/maps.fits")
+    local = FitsFile.open(tmp_path / "maps.fits")
+    counter = s3_server.counter
+
+    def open_counting() -> int:
+        counter.reset()
+        remote = FitsFile.open(f"{prefix}/maps.fits", storage_options=options)
+        assert remote.names == local.names
+        assert all(remote.header(name) == local.header(name) for name in local.names)
+        return counter.gets("/maps.fits")
+
+    # The file (133 kB) is larger than this merge gap, so its headers are scanned: one request
+    # for the head, then one for each header after an image's data, with its bands table and
+    # the next header in it (block by block, as before, took 8).
+    with dask.config.set({"mapds.storage.merge-gap": 8192, "mapds.storage.header-bytes": 16384}):
+        assert open_counting() == 1 + len(names)
+    assert open_counting() == 1  # by default (1 MiB merge gap): the whole file in one request
+
+
+def test_http_ranges_are_requested_concurrently(http_server):
+    from mapds.testing import fault_proxy
+
+    cube = make_cube(npix=(50, 40), nbin=5)
+    cube.write(f"{http_server.directory}/cube.fits", hdu="COUNTS")
+    with fault_proxy(http_server.url) as proxy, dask.config.set({"mapds.storage.merge-gap": 0}):
+        counts = Map.read(f"{proxy.url}/cube.fits", hdu="COUNTS")
+        proxy.always("delay:0.5")
+        start = time.perf_counter()
+        values = counts.slice_by_idx({"x": slice(10, 20), "y": slice(0, 4)}).data.compute()
+        elapsed = time.perf_counter() - start
+    np.testing.assert_array_equal(values, cube.data.compute()[:, 0:4, 10:20])
+    delayed = len(proxy.faults_applied())
+    assert delayed >= 8  # rows too far apart to merge without a merge gap
+    assert elapsed < 0.5 * delayed / 2, f"{delayed} requests of 0.5 s took {elapsed:.2f} s"

@@ -345,7 +345,8 @@ def test_models_yaml_both_ways(tmp_path, full_output):
 
 
 def test_unknown_temporal_type_and_missing_filename():
-    data = {"name": "src", "type": "SkyModel", "spectral": {"type": "pl"}, "temporal": {"type": "gaus"}}
+    spectral = {"type": "pl", "parameters": []}  # an empty list: defaults (a missing list is an error)
+    data = {"name": "src", "type": "SkyModel", "spectral": spectral, "temporal": {"type": "gaus"}}
     with pytest.raises(UnknownModelTypeError, match="temporal model type 'gaus'"):
         models.Models.from_dict({"components": [data]})
     data["temporal"] = {"type": "template", "parameters": []}

@@ -16,14 +16,17 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ...errors import AxisError, UnitMismatchError
+from ...errors import AxisError, CorruptFileError, UnitMismatchError
 from ...geom import MapAxes
+from ...maps.meta import decode_meta
 
 __all__ = [
     "FGST_BANDS",
     "axes_from_bands",
     "bands_hdu_name",
+    "bands_table",
     "format_of_bands",
+    "meta_from_header",
     "unit_from_header",
 ]
 
@@ -79,6 +82,50 @@ def _check_increasing(table: Table, column: str, where: str) -> None:
         )
 
 
+def _check_contiguous(table: Table, low: str, high: str, where: str) -> None:
+    """Refuse bins that do not join: each bin's upper edge must be the next bin's lower edge.
+
+    The axis is built from the lower edges and the last upper edge (as gammapy builds it), so a
+    table whose bins leave gaps or overlap would silently get other bins than it describes.
+    """
+    lows, highs = (np.asarray(table[column]) for column in (low, high))
+    if lows.dtype.kind not in "fiu" or highs.dtype.kind not in "fiu" or lows.ndim != 1:
+        return
+    lows = lows[np.sort(np.unique(lows, return_index=True)[1])]
+    highs = highs[np.sort(np.unique(highs, return_index=True)[1])]
+    if lows.size != highs.size or not np.allclose(lows[1:], highs[:-1], rtol=1e-6, atol=0):
+        raise AxisError(
+            f"{where}: the bins of columns {low!r}/{high!r} are not contiguous (each {high} must be "
+            f"the next {low}): {low} = {lows.tolist()}, {high} = {highs.tolist()}"
+        )
+
+
+def bands_table(hdu, where: str) -> Table:
+    """A BANDS table HDU as an astropy Table; a table astropy cannot decode is a corrupt file."""
+    try:
+        return Table.read(hdu)
+    except (fits.VerifyError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{where}: the table cannot be decoded: {exc}") from exc
+
+
+def meta_from_header(header: fits.Header, where: str) -> dict:
+    """Map metadata from the ``META`` card (JSON, as gammapy writes it).
+
+    Raises
+    ------
+    CorruptFileError
+        The card does not hold a JSON object.
+    """
+    text = header.get("META")
+    try:
+        meta = decode_meta(text)
+    except (ValueError, TypeError) as exc:  # json's JSONDecodeError is a ValueError
+        raise CorruptFileError(f"{where}: META = {text!r:.80} is not JSON metadata ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{where}: META = {text!r:.80} must hold a JSON object")
+    return meta
+
+
 def axes_from_bands(table: Table, format: str, where: str) -> MapAxes:
     """Non-spatial axes described by a BANDS (or Fermi energy) table.
 
@@ -94,7 +141,7 @@ def axes_from_bands(table: Table, format: str, where: str) -> MapAxes:
     Raises
     ------
     AxisError
-        A column is missing or an axis' values do not increase.
+        A column is missing, an axis' values do not increase, or its bins do not join.
     """
     if format == "gadf":
         for idx in range(1, 6):
@@ -108,6 +155,9 @@ def axes_from_bands(table: Table, format: str, where: str) -> MapAxes:
                         f"lacks (columns: {table.colnames})"
                     )
                 _check_increasing(table, column, where)
+            columns = str(axcols).split(",")
+            if len(columns) == 2:
+                _check_contiguous(table, columns[0], columns[1], where)
     else:
         for column in ("E_MIN", "E_MAX", "ENERGY", "Energy", "energy"):
             if column in table.colnames:

@@ -78,13 +78,18 @@ class FitsFile:
         if info.get("size") is None:
             raise StorageError(f"{location.url!r}: the server does not report the file size")
         size = int(info["size"])
-        token = location.identity()
-        reader = range_reader(location)
-        head = reader.read(0, min(size, BLOCK))
+        token = location.identity(info)
+        # The reader records the version opened (ETag, size, mtime): reads of another one fail.
+        reader = range_reader(location, info)
+        # On object storage the first request takes more than a block: the headers of the
+        # first HDUs (and small tables) usually come with it, and a file smaller than a
+        # request's worth of bytes (merge_gap) comes whole.
+        first = size if size <= reader.merge_gap else max(BLOCK, reader.read_ahead)
+        head = reader.read(0, min(size, first))
         if head.startswith(GZIP_MAGIC):
             hdus, backend = open_cached(location, token, cache_dir=cache_dir, checksum=checksum)
             return cls(location, hdus, token, backend)
-        hdus = scan_hdus(reader.read, size, location.url, head=head)
+        hdus = scan_hdus(reader.read, size, location.url, head=head, read_ahead=reader.read_ahead)
         if checksum:
             verify_checksums(reader.read, hdus, location.url)
         return cls(location, hdus, token, RangedBackend(reader))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from astropy.io import fits
 
 from ...errors import CorruptFileError
+from .cards import check_after_last_hdu, check_size_cards
 
 __all__ = ["BLOCK", "SMALL_TABLE_BYTES", "HduInfo", "data_size", "hdu_name", "read_header", "scan_hdus"]
 
@@ -25,6 +26,9 @@ BLOCK = 2880
 #: Tables up to this size are read together with the header scan.
 SMALL_TABLE_BYTES = 4 * 2**20
 _CARD = 80
+#: Longest header read (36000 cards): a header whose END card is lost would otherwise be read on
+#: through the data that follow it when they are text or zeros, into memory, to the end of the file.
+MAX_HEADER_BLOCKS = 1000
 _END_CARD = b"END" + b" " * 77
 
 
@@ -102,20 +106,27 @@ def data_size(header: fits.Header, is_primary: bool) -> int:
 
 
 class _ScanReader:
-    """Block reads with a one-window cache, so prefetched bytes are not requested twice."""
+    """Block reads with a one-window cache, so prefetched bytes are not requested twice.
 
-    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b""):
+    A read missing the window requests at least ``read_ahead`` bytes: where requests are
+    expensive (object storage), a header of several blocks, the small table after it and the
+    next header come in one request instead of one per block.
+    """
+
+    def __init__(self, read: Callable[[int, int], bytes], size: int, head: bytes = b"", read_ahead: int = 0):
         self._read = read
         self.size = size
         self._start = 0
         self._buf = head
+        self.read_ahead = read_ahead
 
     def read(self, start: int, end: int) -> bytes:
         end = min(end, self.size)
         if self._start <= start and end <= self._start + len(self._buf):
             return self._buf[start - self._start : end - self._start]
-        self._start, self._buf = start, self._read(start, end)
-        return self._buf
+        self._start = start
+        self._buf = self._read(start, min(self.size, max(end, start + self.read_ahead)))
+        return self._buf[: end - start]
 
     def blocks_from(self, offset: int) -> Callable[[], bytes]:
         """A function returning the consecutive blocks starting at ``offset``."""
@@ -155,9 +166,10 @@ def read_header(next_block: Callable[[], bytes], index: int, url: str) -> tuple[
                 f"{url!r}: the file ends inside the header of HDU #{index}: no END card after "
                 f"{sum(map(len, blocks)) + len(block)} bytes"
             )
-        blocks.append(block)
-        if index == 0 and len(blocks) == 1 and not block.startswith(b"SIMPLE  ="):
+        if index == 0 and not blocks and not block.startswith(b"SIMPLE  ="):
             raise CorruptFileError(f"{url!r} is not a FITS file: it does not start with 'SIMPLE  ='")
+        _check_header_block(block, blocks, index, url)
+        blocks.append(block)
         if any(block[i : i + _CARD] == _END_CARD for i in range(0, BLOCK, _CARD)):
             break
     try:
@@ -166,7 +178,38 @@ def read_header(next_block: Callable[[], bytes], index: int, url: str) -> tuple[
         raise CorruptFileError(f"{url!r}: the header of HDU #{index} cannot be parsed: {exc}") from exc
     if index > 0 and "XTENSION" not in header:
         raise CorruptFileError(f"{url!r}: HDU #{index} has no XTENSION card")
+    check_size_cards(header, index, url)
     return header, BLOCK * len(blocks)
+
+
+def _check_header_block(block: bytes, previous: list[bytes], index: int, url: str) -> None:
+    """Refuse a header block that cannot belong to the header being read.
+
+    A header is printable ASCII; a block that starts another header, or holds binary bytes,
+    means that the END card is missing or that the header is damaged.  Checked block by block
+    so that the message names the card, and so that a header without END does not swallow
+    the rest of the file.
+    """
+    if len(previous) >= MAX_HEADER_BLOCKS:
+        raise CorruptFileError(
+            f"{url!r}: the header of HDU #{index} has no END card in its first {BLOCK * len(previous)} "
+            "bytes: a missing END card or a damaged header"
+        )
+    if previous and block.startswith((b"XTENSION= ", b"SIMPLE  = ")):
+        raise CorruptFileError(
+            f"{url!r}: the header of HDU #{index} has no END card: another header "
+            f"({block[:20].decode('ascii')!r}) starts after {BLOCK * len(previous)} bytes of it"
+        )
+    if not block.isascii():
+        position = next(i for i, byte in enumerate(block) if byte > 127)
+        card = block[position - position % _CARD : position - position % _CARD + _CARD]
+        if sum(32 <= byte < 127 for byte in card) >= 0.9 * _CARD:  # a text card with a bad byte
+            where = f"in card {card.decode('ascii', 'replace').rstrip()!r}"
+        else:
+            where = f"in binary data {BLOCK * len(previous) + position} bytes into it: a missing END card?"
+        raise CorruptFileError(
+            f"{url!r}: the header of HDU #{index} holds the non-ASCII byte 0x{block[position]:02x} {where}"
+        )
 
 
 def hdu_name(header: fits.Header, index: int) -> str:
@@ -182,7 +225,9 @@ def hdu_data_size(header: fits.Header, index: int, url: str) -> int:
         raise CorruptFileError(f"{url!r}: HDU #{index} has malformed size cards: {exc}") from exc
 
 
-def scan_hdus(read: Callable[[int, int], bytes], size: int, url: str, head: bytes = b"") -> list[HduInfo]:
+def scan_hdus(
+    read: Callable[[int, int], bytes], size: int, url: str, head: bytes = b"", read_ahead: int = 0
+) -> list[HduInfo]:
     """Headers and data locations of every HDU of a FITS file.
 
     Parameters
@@ -195,6 +240,9 @@ def scan_hdus(read: Callable[[int, int], bytes], size: int, url: str, head: byte
         For error messages.
     head : bytes, optional
         The first bytes of the file, when already read.
+    read_ahead : int
+        Least number of bytes per request (see ``RangeReader.read_ahead``); 0 reads headers
+        block by block.
 
     Raises
     ------
@@ -202,7 +250,7 @@ def scan_hdus(read: Callable[[int, int], bytes], size: int, url: str, head: byte
         The file is not FITS, a header is unreadable, or a data section runs past the end of
         the file.
     """
-    reader = _ScanReader(read, size, head)
+    reader = _ScanReader(read, size, head, read_ahead)
     hdus: list[HduInfo] = []
     offset = 0
     while True:
@@ -222,6 +270,11 @@ def scan_hdus(read: Callable[[int, int], bytes], size: int, url: str, head: byte
             info.data = reader.read(data_offset, data_offset + nbytes)
         hdus.append(info)
         offset = info.end
-        if offset >= size or not reader.read(offset, offset + BLOCK).startswith(b"XTENSION"):
-            # End of file, or trailing padding/garbage after the last HDU (astropy ignores it).
+        if offset >= size:
+            return hdus
+        block = reader.read(offset, offset + BLOCK)
+        if not block.startswith(b"XTENSION"):
+            # Trailing padding or special records after the last HDU (astropy ignores them),
+            # unless they are a header whose XTENSION card was damaged.
+            check_after_last_hdu(block, offset, index, url)
             return hdus

@@ -3,8 +3,9 @@
 It implements :class:`mapds.maps.lazy.LazyArray`: indexing with integers and step-1 slices
 reads only the bytes of the selection.  The selection is cut into contiguous runs
 (:func:`~mapds.io.fits.runs.contiguous_runs`; a selection of whole rows is one run per plane),
-nearby runs are merged while that costs at most 1.5x the bytes needed
-(:func:`~mapds.io.ranged.coalesce`), and all ranges are requested at once.
+nearby runs are merged while that costs at most 1.5x the bytes needed — on object storage also
+runs closer than the reader's ``merge_gap``, so a cutout costs one request per block of the file
+it touches (:func:`~mapds.io.ranged.coalesce`) — and all ranges are requested at once.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class FitsImageArray:
         itemsize = file_dtype.itemsize
         run_bytes = length * itemsize
         starts = self.data_offset + offsets * itemsize
-        plan = coalesce(starts, starts + run_bytes)
+        # On object storage, runs closer than a request's worth of bytes share one request.
+        plan = coalesce(starts, starts + run_bytes, merge_gap=self.reader.merge_gap)
         first = plan.first.tolist()
         # Without merged requests, request g is run g and runs fill ``out`` back to back:
         # the reader may then hand over several runs per piece.

@@ -15,20 +15,22 @@ from typing import cast
 import dask.array as da
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 
-from ...errors import CorruptFileError, GeometryMismatchError, MissingHDUError
+from ...errors import CorruptFileError, GeometryMismatchError, InvalidArgumentError, MissingHDUError
 from ...geom import RegionGeom, WcsGeom
 from ...maps import Map
 from ...maps.lazy import WindowedArray
-from ...maps.meta import decode_meta, encode_meta
+from ...maps.meta import encode_meta
 from .bands import (
     FGST_BANDS,
     axes_from_bands,
     bands_hdu_name,
+    bands_table,
     format_of_bands,
+    meta_from_header,
     unit_from_header,
 )
+from .cards import check_wcs_cards
 from .pixels import PixelCodec
 from .region import read_region_map, region_map_hdus
 from .source import HduSource
@@ -80,11 +82,11 @@ def map_from_source(
     if map_type == "auto":
         map_type = _map_type(header, where)
     if format is not None and format not in MAP_FORMATS:
-        raise ValueError(f"Unknown map format {format!r}; expected one of {MAP_FORMATS}")
+        raise InvalidArgumentError(f"Unknown map format {format!r}; expected one of {MAP_FORMATS}")
     if map_type == "region":
         return read_region_map(source, index, hdu_bands, where)
     if map_type != "wcs":
-        raise ValueError(f"Unsupported map_type {map_type!r}; expected 'auto', 'wcs' or 'region'")
+        raise InvalidArgumentError(f"Unsupported map_type {map_type!r}; expected 'auto', 'wcs' or 'region'")
     if hdu_bands is None:
         hdu_bands = bands_hdu_name(header, is_table=False, n_columns=0, names=source.names)
     bands = None
@@ -94,19 +96,22 @@ def map_from_source(
         hdu_bands = source.names[bands_index]
     if format is None:
         format = format_of_bands(hdu_bands)
+    check_wcs_cards(header, where)
     try:
         geom = WcsGeom.from_header(header)
     except (ValueError, KeyError) as exc:
         raise CorruptFileError(f"{where}: invalid WCS geometry: {exc}") from exc
     if bands is not None:
-        if "NPIX" in bands.columns.names:
+        bands_where = f"{source.url!r}, HDU {hdu_bands!r}"
+        table = bands_table(bands, bands_where)
+        if "NPIX" in table.colnames:
             raise NotImplementedError(f"{where}: multi-resolution (NPIX) geometries are not supported")
-        geom = geom.to_cube(axes_from_bands(Table.read(bands), format, f"{source.url!r}, HDU {hdu_bands!r}"))
+        geom = geom.to_cube(axes_from_bands(table, format, bands_where))
     unit = unit_from_header(header, where)
     if format == "fgst-template" and unit.is_equivalent(""):
         # Fermi templates carry no unit; gammapy assumes exposure when a GTI table is present.
         unit = "cm2 s" if "GTI" in source.names else "cm-2 s-1 MeV-1 sr-1"
-    meta = decode_meta(header.get("META"))
+    meta = meta_from_header(header, where)
     if not source.has_data(index) or header.get("XTENSION", "").strip() == "BINTABLE":
         if "PIX" in source.read_hdu(index).columns.names:
             return read_sparse_map(source, index, geom, unit, meta)

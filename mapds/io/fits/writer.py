@@ -22,7 +22,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..ranged import thread_buffer
-from ..urls import atomic_file, resolve
+from ..urls import atomic_file, resolve, storage_errors
 from .checksum import add_checksum_cards, fill_checksums
 from .headers import BLOCK
 from .maps import LazyImageHDU, with_primary
@@ -142,7 +142,8 @@ def write_fits(url, hdus: Sequence, *, overwrite=False, storage_options=None, ch
         if isinstance(hdu, fits.PrimaryHDU) or (isinstance(hdu, LazyImageHDU) and hdu.is_primary):
             raise ValueError("Only the first HDU of a FITS file can be a primary HDU")
     target = resolve(url, storage_options)
-    with atomic_file(target, overwrite=overwrite) as tmp:
+    # A read-only directory or a full disk: an error naming the target, not a bare OSError.
+    with storage_errors(target.url), atomic_file(target, overwrite=overwrite) as tmp:
         _write_local(tmp, hdus, checksum)
 
 

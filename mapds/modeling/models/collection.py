@@ -25,7 +25,7 @@ from ...io.paths import join, make_path, split
 from ...io.urls import atomic_file, resolve, storage_errors
 from ..covariance import CovarianceMixin, read_covariance_table, write_covariance_table
 from ..parameter import Parameters
-from ..yaml_io import add_checksum, dump_yaml, load_yaml, metadata_yaml
+from ..yaml_io import add_checksum, decode_utf8, dump_yaml, load_yaml, metadata_yaml
 from .core import ModelBase
 from .cube import FoVBackgroundModel, SkyModel, TemplateNPredModel
 from .registry import MODEL_REGISTRY
@@ -47,13 +47,19 @@ def _exists(path: str) -> bool:
 
 def _read_text(path: str) -> str:
     location = resolve(path)
-    with storage_errors(path), location.fs.open(location.path, "r", encoding="utf-8") as f:
-        return f.read()
+    with storage_errors(path), location.fs.open(location.path, "rb") as f:
+        raw = f.read()
+    return decode_utf8(raw, path)
 
 
 def _write_text(path: str, text: str, overwrite: bool) -> None:
     """Write a text file atomically (never a half-written file; no clobbering unless asked)."""
-    with atomic_file(resolve(path), overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    location = resolve(path)
+    with (
+        storage_errors(path),
+        atomic_file(location, overwrite=overwrite) as tmp,
+        open(tmp, "w", encoding="utf-8") as f,
+    ):
         f.write(text)
 
 
@@ -140,6 +146,23 @@ def _component_label(index: int, data) -> str:
     if name is None and data.get("datasets_names"):
         name = f"{data['datasets_names'][0]}-bkg"
     return f"components[{index}] (name {name!r}, type {data.get('type')!r})"
+
+
+def _check_component(component) -> None:
+    """Check what every ``components:`` entry shares before its model class reads it.
+
+    A list where the ``name`` belongs, or a number as ``datasets_names``, would otherwise fail
+    far from the file (or, for ``datasets_names``, be dropped silently).
+    """
+    if not isinstance(component, dict):
+        raise ModelError(f"expected a mapping, got {component!r:.80}")
+    name = component.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ModelError(f"'name' must be a string, got {name!r:.80}")
+    names = component.get("datasets_names")
+    if names is not None and not isinstance(names, str):
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelError(f"'datasets_names' must be a list of dataset names, got {names!r:.80}")
 
 
 class DatasetModels(CovarianceMixin, Sequence):
@@ -398,7 +421,12 @@ class DatasetModels(CovarianceMixin, Sequence):
         """Models from YAML text; relative file names are resolved against ``path``."""
         data = load_yaml(yaml_str, source=source or "models YAML", checksum=checksum)
         data.pop("metadata", None)
-        return cls.from_dict(data, path=path)
+        try:
+            return cls.from_dict(data, path=path)
+        except _COMPONENT_ERRORS as exc:
+            if source is None:
+                raise
+            raise type(exc)(f"{source}: {exc}") from exc  # name the file, not only the component
 
     @classmethod
     def from_dict(cls, data: dict, path: str = ""):
@@ -411,8 +439,7 @@ class DatasetModels(CovarianceMixin, Sequence):
         for index, component in enumerate(components):
             label = _component_label(index, component)
             try:
-                if not isinstance(component, dict):
-                    raise ModelError(f"expected a mapping, got {component!r}")
+                _check_component(component)
                 model_cls = MODEL_REGISTRY.get_cls(component.get("type"))
                 model = model_cls.from_dict(_resolve_filenames(component, path))
             except _COMPONENT_ERRORS as exc:

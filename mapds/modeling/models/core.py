@@ -182,7 +182,10 @@ class ModelBase:
             raise ModelError(
                 f"Invalid model type {data.get('type')!r} for {cls.__name__} (expected {cls.tag})"
             )
-        parameters = cls._parameters_from_dict(data.get("parameters"))
+        if "parameters" not in data:
+            # gammapy fails here with KeyError('parameters'); a partial list only warns.
+            raise ParameterError(f"{cls.__name__}: the model dictionary has no 'parameters' list")
+        parameters = cls._parameters_from_dict(data["parameters"])
         return cls.from_parameters(parameters, **kwargs)
 
     @classmethod

@@ -16,7 +16,7 @@ import astropy.units as u
 import dask
 import dask.array as da
 import numpy as np
-from astropy.coordinates import SkyCoord
+from astropy.coordinates import SkyCoord, frame_transform_graph
 from dask.base import tokenize
 
 from ...errors import GeometryMismatchError, ModelError
@@ -93,7 +93,7 @@ class SpatialModel(ModelBase):
         frame = kwargs.pop("frame", "icrs")
         super().__init__(**kwargs)
         if not hasattr(self, "frame"):  # models without a position fix their frame on the class
-            self.frame = frame
+            self.frame = _sky_frame(frame, type(self).__name__)
 
     def __call__(self, lon, lat, energy=None) -> u.Quantity:
         """Surface brightness at ``lon``, ``lat`` (and true ``energy`` if energy dependent)."""
@@ -353,6 +353,17 @@ class SpatialModel(ModelBase):
         if "frame" in spatial:
             kwargs["frame"] = spatial["frame"]
         return super().from_dict(spatial, **kwargs)
+
+
+def _sky_frame(frame, model: str) -> str:
+    """``frame`` checked to name an astropy sky frame (``"icrs"``, ``"galactic"``...).
+
+    Checked when the model is built, not when it is first evaluated: a misspelt frame in a
+    models YAML file should fail the read, naming the model.
+    """
+    if not isinstance(frame, str) or frame_transform_graph.lookup_name(frame) is None:
+        raise ModelError(f"{model}: unknown sky frame {frame!r}; expected e.g. 'icrs' or 'galactic'")
+    return frame
 
 
 def _integrate_block(lon, lat, solid_angle, energy=None, *, model, frame, energy_unit):
