@@ -22,8 +22,9 @@ from astropy.table import Table, vstack
 
 from ..data import GTI
 from ..errors import CorruptFileError, InvalidArgumentError, ModelError, OverwriteError
+from ..io.atomic import atomic_file, temp_sibling
 from ..io.paths import join, make_path, parent
-from ..io.urls import atomic_file, resolve, storage_errors, temp_sibling
+from ..io.urls import resolve, storage_errors
 from ..modeling import Covariance, Parameters
 from ..modeling.fit import DATASETS_CLASS
 from ..modeling.models import DatasetModels, Models

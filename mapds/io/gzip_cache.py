@@ -34,12 +34,13 @@ import zarr
 from astropy.io import fits
 
 from ..errors import CorruptFileError
+from .atomic import COMMIT_KEY, atomic_directory
 from .fits.backend import FitsBackend
 from .fits.cards import check_after_last_hdu
 from .fits.headers import BLOCK, HduInfo, data_size, hdu_name, read_header
 from .fits.pixels import PixelCodec
 from .integrity import MANIFEST_GROUP, MARKER_ATTR, VerifiedStore, parse_manifest, write_manifest
-from .urls import COMMIT_KEY, Location, atomic_directory, resolve, storage_errors
+from .urls import Location, resolve, storage_errors
 from .zarr_store import STORE_COMPRESSORS, ZarrLazyArray
 
 __all__ = ["cache_path", "default_cache_dir", "open_cached"]

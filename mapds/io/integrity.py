@@ -12,12 +12,12 @@ gzip-FITS cache entry) therefore records what it holds:
   by every zarr reader when it decodes the chunk;
 - the manifest lists every key with its size and checksum, and a commit id unique to the write.
   It is written last: on object storage, where a store is published key by key, a store is
-  complete exactly when its manifest is there (:func:`mapds.io.urls.atomic_directory`);
+  complete exactly when its manifest is there (:func:`mapds.io.atomic.atomic_directory`);
 - the root attributes say ``mapds_manifest: "mapds-manifest"``, so a reader knows that a store
   without its manifest is incomplete rather than a plain zarr store.
 
 The manifest is the metadata of an empty zarr group ``mapds-manifest`` at the root of the store
-(key ``mapds-manifest/zarr.json``, :data:`~mapds.io.urls.COMMIT_KEY`): zarr and xarray list it
+(key ``mapds-manifest/zarr.json``, :data:`~mapds.io.atomic.COMMIT_KEY`): zarr and xarray list it
 as a group instead of warning about an object they do not know.  Its attributes::
 
     {"format": "mapds-manifest/1",
@@ -64,7 +64,8 @@ from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
 from ..errors import CorruptFileError, StaleFileError, StorageError
-from .urls import COMMIT_KEY, Location, recover, storage_errors
+from .atomic import COMMIT_KEY, recover
+from .urls import Location, storage_errors
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -200,7 +201,7 @@ def write_manifest(location: Location) -> str:
     """Record what the complete store at ``location`` holds in its manifest (written last).
 
     Call it when everything else of the store is written, inside
-    :func:`~mapds.io.urls.atomic_directory`.
+    :func:`~mapds.io.atomic.atomic_directory`.
 
     Returns
     -------

@@ -44,6 +44,7 @@ from ..maps import Map
 from ..maps.dataarray import SKY_COORDS, SPATIAL_DIMS, geom_from_dataarray, meta_from_attrs, unit_from_attrs
 from ..maps.lazy import WindowedArray
 from ..maps.meta import encode_meta
+from .atomic import atomic_directory, recover
 from .integrity import (
     MANIFEST_GROUP,
     MARKER_ATTR,
@@ -53,7 +54,7 @@ from .integrity import (
     open_verified,
     write_manifest,
 )
-from .urls import Location, atomic_directory, recover, resolve, storage_errors
+from .urls import Location, resolve, storage_errors
 
 __all__ = [
     "ZarrGroup",

@@ -3,7 +3,7 @@ the old version or the new one, whole (or a state the next open or write repairs
 message), never neither and never a mix; what killed writers leave is removed by the next write.
 
 Writers run in forked processes (no interpreter start-up, no re-import) whose step hook
-(``mapds.io.urls._checkpoint``) sends SIGKILL to the process at one step, or holds it at a
+(``mapds.io.atomic._checkpoint``) sends SIGKILL to the process at one step, or holds it at a
 barrier until its rival reaches the same step.
 """
 
@@ -24,8 +24,9 @@ import pytest
 from mapds.datasets import MapDataset
 from mapds.datasets.core import stack_to_zarr
 from mapds.errors import CorruptFileError, StaleFileError
-from mapds.io import urls
-from mapds.io.urls import CLAIM_KEY, COMMIT_KEY, atomic_directory, resolve
+from mapds.io import atomic
+from mapds.io.atomic import CLAIM_KEY, COMMIT_KEY, atomic_directory
+from mapds.io.urls import resolve
 from mapds.maps import Map
 
 from .conftest import make_cube
@@ -46,9 +47,9 @@ def _writer(index, action, kill_at, wait_at, barrier, results, no_swap, stagger)
             barrier.wait(timeout=60)
             time.sleep(index * stagger)
 
-    urls._checkpoint = checkpoint
+    atomic._checkpoint = checkpoint
     if no_swap:
-        urls._renameat2 = None  # as on a platform without an atomic swap
+        atomic._renameat2 = None  # as on a platform without an atomic swap
     try:
         # No thread pool: a forked process has none of its parent's threads.
         with dask.config.set(scheduler="synchronous"):
@@ -123,7 +124,7 @@ def test_killed_local_zarr_overwrite(tmp_path, caplog, step, no_swap, survivor):
     assert _temporaries(tmp_path)  # the killed writer's leftovers
     if step == "dir:moved-aside":
         assert not target.exists()  # neither store under the name: the next open repairs it
-    with caplog.at_level(logging.WARNING, logger="mapds.io.urls"):
+    with caplog.at_level(logging.WARNING, logger="mapds.io.atomic"):
         values = _values(target)
     expected = old.data.compute() * (2 if survivor == "new" else 1)
     np.testing.assert_array_equal(values, expected)
@@ -151,7 +152,7 @@ def test_killed_local_fits_overwrite(tmp_path, cube):
 def test_next_write_removes_leftovers_of_exited_writers_only(tmp_path, cube):
     target = tmp_path / "cube.zarr"
     cube.write(target, hdu="counts")
-    host = urls._host()
+    host = atomic._host()
     two_days_ago = time.time() - 2 * 86400
 
     def leftover(name, mtime=None):
@@ -291,7 +292,7 @@ def test_s3_zarr_publish_killed_at_each_step(s3, stores, caplog):
     assert _remote_commit(fs, url) is None and fs.exists(f"{url}/{CLAIM_KEY}")
     assert len(fs.ls(prefix, refresh=True)) == 2  # the target, the killed writer's complete new store
     # The next open finishes the publish from the complete new store the claim names.
-    with caplog.at_level(logging.WARNING, logger="mapds.io.urls"):
+    with caplog.at_level(logging.WARNING, logger="mapds.io.atomic"):
         m = Map.read(url, storage_options=options)
     assert "finished the publish" in caplog.text
     np.testing.assert_array_equal(m.data.compute(), stores["new"][2])

@@ -13,7 +13,7 @@ import xarray as xr
 
 from mapds.errors import CorruptFileError, StaleFileError
 from mapds.io import write_zarr_group
-from mapds.io.urls import COMMIT_KEY
+from mapds.io.atomic import COMMIT_KEY
 from mapds.maps import Map
 
 from .conftest import make_cube

@@ -6,7 +6,7 @@ zeros), headers and small tables are written in place, and :func:`dask.array.sto
 the image chunks and writes each at its byte offsets with ``os.pwrite``, from as many threads
 or workers as the scheduler runs.  Memory stays at a few chunks; nothing is written twice.
 Everything goes to a temporary file beside the target that replaces it only when complete
-(:func:`mapds.io.urls.atomic_file`).
+(:func:`mapds.io.atomic.atomic_file`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import dask.array as da
 import numpy as np
 from astropy.io import fits
 
+from ..atomic import atomic_file
 from ..ranged import thread_buffer
-from ..urls import atomic_file, resolve, storage_errors
+from ..urls import resolve, storage_errors
 from .checksum import add_checksum_cards, fill_checksums
 from .headers import BLOCK
 from .maps import LazyImageHDU, with_primary

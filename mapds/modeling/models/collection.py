@@ -21,8 +21,9 @@ from ...errors import (
     StorageError,
     UnitMismatchError,
 )
+from ...io.atomic import atomic_file
 from ...io.paths import join, make_path, split
-from ...io.urls import atomic_file, resolve, storage_errors
+from ...io.urls import resolve, storage_errors
 from ..covariance import CovarianceMixin, read_covariance_table, write_covariance_table
 from ..parameter import Parameters
 from ..yaml_io import add_checksum, decode_utf8, dump_yaml, load_yaml, metadata_yaml

@@ -29,8 +29,9 @@ from astropy.time import Time
 
 from ...errors import CorruptFileError, ModelError
 from ...geom import MapAxis
+from ...io.atomic import atomic_file
 from ...io.paths import make_path
-from ...io.urls import atomic_file, resolve, storage_errors
+from ...io.urls import resolve, storage_errors
 from ...maps import Map, RegionNDMap, pixel_interp
 from ..parameter import Parameter
 from .core import ModelBase, model_dict
