@@ -13,8 +13,8 @@ with status 1 (printing a diff) when a README differs from what the results give
 of a figure fails the tests (``tests/test_benchmark_tables.py``).
 
 Tables: ``summary``, ``targets`` and ``fit-summary`` (top-level README), ``runs``, ``io``,
-``dataset``, ``dataset-target``, ``models``, ``stat-memory``, ``stack``, ``fit`` (benchmarks
-README).  Standard library only.
+``dataset``, ``dataset-target``, ``models``, ``stat-memory``, ``stack``, ``fit``, ``cloud``
+(benchmarks README).  Standard library only.
 """
 
 from __future__ import annotations
@@ -441,6 +441,64 @@ def render_stack(results: list[dict]) -> str:
     return table(header, rows)
 
 
+def render_cloud(results: list[dict]) -> str:
+    """Requests, bytes and seconds of each step read from S3 (moto) with an injected latency."""
+    if not results:
+        return missing("bench_cloud", "python benchmarks/bench_cloud.py")
+    kinds = ("get", "head", "list", "put")
+    parts = []
+    for r in results:
+        rows = []
+        for s in r["steps"]:
+            if "latency_ms" not in s:  # the local writes: no request
+                continue
+            step = s["step"].split(" (")[0]
+            if s["seconds"] is None:
+                rows.append([s["format"], f"{s['latency_ms']:g}", step, "failed", "", "", "", "", ""])
+                continue
+            needed = s.get("bytes_needed")
+            rows.append(
+                [
+                    s["format"],
+                    f"{s['latency_ms']:g}",
+                    step,
+                    str(s["requests"]),
+                    " / ".join(str(s[kind]) for kind in kinds) + (f" (+{s['other']})" if s["other"] else ""),
+                    size(s["bytes_fetched"]),
+                    size(needed),
+                    "" if not needed else f"{s['bytes_fetched'] / needed:.2f}",
+                    seconds(s["seconds"]),
+                ]
+            )
+        extra = r["extra"]
+        files = ", ".join(f"{fmt} {size(n)}" for fmt, n in extra.get("file_bytes", {}).items())
+        cutout = next((s for s in r["steps"] if s.get("cutout_shape")), None)
+        shape = f" ({cutout['cutout_shape']} voxels)" if cutout else ""
+        title = f"**{case_title(r)}**; {files}; cutout {extra['cutout_deg']:g}° square{shape}"
+        header = [
+            "format",
+            "latency ms",
+            "step",
+            "requests",
+            "GET / HEAD / LIST / PUT",
+            "bytes fetched",
+            "bytes needed",
+            "fetched / needed",
+            "s",
+        ]
+        notes = "".join(f"\n\n{note}" for note in r["notes"])
+        parts.append(f"{title}\n\n{run_line(r)}\n\n{table(header, rows)}{notes}")
+    what = {}
+    for s in results[-1]["steps"]:
+        if "latency_ms" in s:
+            what.setdefault(s["step"].split(" (")[0], s["what"])
+    return (
+        "\n\n".join(parts)
+        + "\n\nWhat each step is:\n\n"
+        + table(["step", "mapds"], [[step, text] for step, text in what.items()])
+    )
+
+
 FIT_CRAB_CASE = "fermi_3fhl_crab"
 
 
@@ -860,6 +918,7 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "stack": lambda rs: render_stack([r for r in rs if r["script"] == "bench_stack"]),
     "fit": lambda rs: render_fit([r for r in rs if r["script"] == "bench_fit"]),
     "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
+    "cloud": lambda rs: render_cloud([r for r in rs if r["script"] == "bench_cloud"]),
 }
 
 

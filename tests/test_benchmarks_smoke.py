@@ -55,6 +55,13 @@ RUNS = {
         f"{SMALLEST}_1src",
         {"mapds:simulate + write fits", "mapds:fit, 3 free parameters"},
     ),
+    "bench_cloud": (
+        ["--width", "5", "--height", "2", "--binsz", "0.02", "--formats", "fits", "--latency", "1",
+         "--sources", "1"],
+        f"{SMALLEST}_1src",
+        {"mapds:open (fits, 1 ms)", "mapds:cutout (fits, 1 ms)", "mapds:stat_sum cold (fits, 1 ms)",
+         "mapds:stat_sum after an amplitude change (fits, 1 ms)"},
+    ),
     "bench_stack": (
         ["--n", "2", "--npix", "64", "--nbin", "2", "--chunk", "32", "--batch-size", "2", "--workers", "1"],
         "n2_npix64_nbin2_chunk32_batch2_w1",
@@ -83,7 +90,7 @@ def test_script_writes_valid_results(script, tmp_path, capsys):
     args, case, expected_steps = RUNS[script]
     results = tmp_path / "results"
     argv = [*args, "--in-process", "--results-dir", str(results)]
-    if script in ("bench_io", "bench_dataset", "bench_stack", "bench_fit"):  # the scripts that write files
+    if script in ("bench_io", "bench_dataset", "bench_stack", "bench_fit", "bench_cloud"):  # they write files
         argv += ["--dir", str(tmp_path / "work")]
     _script(script).main(argv)
     assert "written:" in capsys.readouterr().err
@@ -106,6 +113,9 @@ def test_script_writes_valid_results(script, tmp_path, capsys):
         assert step["seconds"] >= 0
         assert step["library"] in ("mapds", "astropy", "astropy-memmap", "raw")
     assert data["comparisons"] == [] or script == "bench_io"  # mapds only: ratios only against astropy
+    if script == "bench_cloud":  # the S3 server's counts reached the results
+        opened = next(s for s in data["steps"] if s["step"].startswith("open"))
+        assert opened["requests"] >= 1 and opened["bytes_fetched"] > 0
 
     # The report renders it (into copies of the READMEs).
     copies = []

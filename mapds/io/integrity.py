@@ -24,14 +24,18 @@ as a group instead of warning about an object they do not know.  Its attributes:
      "commit": "<32 hex digits>",
      "written": "<UTC time>",
      "files": {"<key>": [size, crc32c], ...},
-     "chunks": {"<key>": [size, crc32c], ...}}
+     "chunks": {"<key>": [size, crc32c], ...},
+     "inline": {"<key>": "<base64 of its bytes>", ...}}
 
 ``chunks`` are the chunks of arrays whose codecs end with ``crc32c``: the checksum is the one
 stored in their last four bytes.  ``files`` are the other keys (``zarr.json`` metadata...): the
-checksum is that of all their bytes.
+checksum is that of all their bytes.  ``inline`` holds the bytes of the small keys (every
+``zarr.json``, coordinate arrays), so that opening a store is one request: on object storage each
+of them would otherwise be a request of its own, one after the other (417 for a small dataset).
 
 Reads go through :class:`VerifiedStore`, which loads the manifest when the store is opened (one
-small request) and checks each key it serves against it, without any further request: a listed
+small request), serves the inlined keys and every listing from it, and checks each other key it
+serves against it, without any further request: a listed
 chunk that is absent, or whose size or stored checksum differ, is re-checked against the
 manifest now in storage — a different commit (or none) is a :class:`~mapds.errors.StaleFileError`
 (the store was replaced after it was opened), the same commit a
@@ -44,6 +48,7 @@ zarr) keep zarr's semantics.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -51,7 +56,7 @@ import os
 import posixpath
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 import google_crc32c
@@ -83,6 +88,10 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT = "mapds-manifest/1"
+#: Keys at most this long are inlined in the manifest (metadata, coordinates, small chunks)...
+INLINE_MAX_BYTES = 16 * 2**10
+#: ... as long as all inlined keys together stay below this (the manifest is read at every open).
+INLINE_BUDGET_BYTES = 2**20
 #: Root attribute of every store mapds writes, naming its manifest group.
 MARKER_ATTR = "mapds_manifest"
 #: Name of the manifest group (the value of the root attribute MARKER_ATTR).
@@ -166,6 +175,18 @@ def _checksummed_chunk_prefixes(metadata: dict[str, bytes]) -> list[str]:
     return prefixes
 
 
+def _vector_chunk_prefixes(metadata: dict[str, bytes]) -> list[str]:
+    """Chunk-key prefixes (``"<array>/c"``) of the arrays of zero or one dimension."""
+    prefixes = []
+    for key, data in metadata.items():
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            doc = json.loads(data)
+            if doc.get("node_type") == "array" and len(doc.get("shape", ())) <= 1:
+                array = posixpath.dirname(key)
+                prefixes.append(f"{array}/c" if array else "c")
+    return prefixes
+
+
 def build_manifest(location: Location) -> dict[str, Any]:
     """The manifest of the complete store at ``location`` (a new commit id).
 
@@ -185,16 +206,40 @@ def build_manifest(location: Location) -> dict[str, Any]:
         chunk_set = set(chunk_keys)
         other_keys = sorted(k for k in sizes if k not in metadata and k not in chunk_set)
         others = dict(zip(other_keys, _read_keys(location, other_keys, sizes, None), strict=True))
-        tails = _read_keys(location, chunk_keys, sizes, 4)
+        # Chunks of coordinate and table columns (arrays of at most one dimension) are inlined;
+        # maps' chunks are not: their reads are the ones checked against the manifest.
+        vectors = _vector_chunk_prefixes(metadata)
+        small = [
+            k
+            for k in chunk_keys
+            if sizes[k] <= INLINE_MAX_BYTES and any(k == p or k.startswith(p + "/") for p in vectors)
+        ]
+        small_chunks = dict(zip(small, _read_keys(location, small, sizes, None), strict=True))
+        large = [k for k in chunk_keys if k not in small_chunks]
+        tails = dict(zip(large, _read_keys(location, large, sizes, 4), strict=True))
     files = {k: [sizes[k], _crc32c(v)] for k, v in {**metadata, **others}.items()}
-    chunks = {k: [sizes[k], int.from_bytes(t, "little")] for k, t in zip(chunk_keys, tails, strict=True)}
+    stored = {**small_chunks, **tails}
+    chunks = {k: [sizes[k], int.from_bytes(stored[k][-4:], "little")] for k in chunk_keys}
     return {
         "format": MANIFEST_FORMAT,
         "commit": uuid.uuid4().hex,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": dict(sorted(files.items())),
         "chunks": chunks,
+        "inline": _inline({**metadata, **others, **small_chunks}),
     }
+
+
+def _inline(contents: dict[str, bytes]) -> dict[str, str]:
+    """The small keys' bytes (base64), metadata first, within :data:`INLINE_BUDGET_BYTES`."""
+    inline, total = {}, 0
+    for key in sorted(contents, key=lambda k: (posixpath.basename(k) != "zarr.json", len(contents[k]), k)):
+        data = contents[key]
+        if len(data) > INLINE_MAX_BYTES or total + len(data) > INLINE_BUDGET_BYTES:
+            continue
+        inline[key] = base64.b64encode(data).decode("ascii")
+        total += len(data)
+    return inline
 
 
 def write_manifest(location: Location) -> str:
@@ -235,6 +280,7 @@ def parse_manifest(data: bytes, url: str) -> dict[str, Any]:
             raise ValueError(f"format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
         for section in ("files", "chunks"):
             manifest[section] = {str(k): (int(v[0]), int(v[1])) for k, v in manifest[section].items()}
+        manifest["inline"] = {str(k): base64.b64decode(v) for k, v in manifest.get("inline", {}).items()}
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise CorruptFileError(f"{url!r}: {COMMIT_KEY} is damaged ({exc})") from exc
     return manifest
@@ -268,6 +314,11 @@ def describe_key(key: str) -> str:
     if key == "c" or key.endswith("/c"):
         return f"the only chunk of array {key[:-2]!r} (key {key!r})"
     return f"{key!r}"
+
+
+async def _each(items: Iterable[str]) -> AsyncIterator[str]:
+    for item in items:
+        yield item
 
 
 class VerifiedStore(WrapperStore):
@@ -311,15 +362,44 @@ class VerifiedStore(WrapperStore):
         self.commit: str | None = manifest["commit"] if manifest else None
         self._files: dict[str, tuple[int, int]] = dict(manifest["files"]) if manifest else {}
         self._chunks: dict[str, tuple[int, int]] = dict(manifest["chunks"]) if manifest else {}
+        self._inline: dict[str, bytes] = dict(manifest["inline"]) if manifest else {}
         # Without a manifest, the root metadata says whether the store should have one.
         self._root_checked = manifest is not None
 
     def _with_store(self, store: Store) -> VerifiedStore:
         new = type(self)(store, self.location, None, self.on_corrupt, self.name)
         new.commit, new._files, new._chunks = self.commit, self._files, self._chunks
+        new._inline = self._inline
         new._manifest_bytes = self._manifest_bytes
         new._root_checked = self._root_checked
         return new
+
+    def _keys(self) -> list[str] | None:
+        """Every key of the store as opened (None without a manifest: ask the store)."""
+        if self.commit is None:
+            return None
+        return sorted({*self._files, *self._chunks, COMMIT_KEY})
+
+    async def exists(self, key: str) -> bool:
+        keys = self._keys()
+        return await self._store.exists(key) if keys is None else key in set(keys)
+
+    def list(self) -> AsyncIterator[str]:
+        return self.list_prefix("")
+
+    def list_prefix(self, prefix: str) -> AsyncIterator[str]:
+        keys = self._keys()
+        if keys is None:
+            return self._store.list_prefix(prefix)
+        return _each(key for key in keys if key.startswith(prefix))
+
+    def list_dir(self, prefix: str) -> AsyncIterator[str]:
+        # Listings come from the manifest: on object storage each would be a request.
+        keys = self._keys()
+        if keys is None:
+            return self._store.list_dir(prefix)
+        base = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
+        return _each(sorted({key[len(base) :].split("/", 1)[0] for key in keys if key.startswith(base)}))
 
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
@@ -327,6 +407,9 @@ class VerifiedStore(WrapperStore):
         if key == COMMIT_KEY and byte_range is None and self._manifest_bytes is not None:
             # The manifest group's metadata, as read at open (zarr lists it as a member).
             return prototype.buffer.from_bytes(self._manifest_bytes)
+        if key in self._inline and byte_range is None:
+            # Checked when the store was written: the bytes of the version opened.
+            return prototype.buffer.from_bytes(self._inline[key])
         value = await self._store.get(key, prototype, byte_range)
         if byte_range is not None or key == COMMIT_KEY:
             return value  # partial reads (sharding) cannot be checked; mapds writes no shards

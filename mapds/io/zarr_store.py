@@ -110,8 +110,13 @@ def zarr_store(location: Location, read_only: bool = True):
         if not fs.async_impl:
             fs = AsyncFileSystemWrapper(fs, asynchronous=True)
         elif not fs.asynchronous:
-            # zarr drives the filesystem from its own event loop.
-            fs = type(fs)(asynchronous=True, **location.options)
+            # zarr drives the filesystem from its own event loop.  s3fs asks for an object's size
+            # (a HEAD) before every whole-object GET unless it may not split the download:
+            # chunks are small, so one GET each.
+            options = dict(location.options)
+            if "s3" in fs.protocol:
+                options.setdefault("max_concurrency", 1)
+            fs = type(fs)(asynchronous=True, **options)
         store = zarr.storage.FsspecStore(fs, path=location.path, read_only=read_only)
     return open_verified(location, store) if read_only else store
 

@@ -9,10 +9,12 @@ barrier until its rival reaches the same step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import time
 
@@ -79,18 +81,21 @@ def run_writers(*actions, kill_at=None, wait_at=None, no_swap=False, stagger=0.0
     for process in processes:
         process.start()
     deadline = time.monotonic() + 120
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            pytest.fail("a writer hung")
     reports = {}
-    for process in processes:
-        if process.exitcode == 0:
-            pid, *report = results.get(timeout=10)
+    # Reports are read while the writers run: a writer exits only once its report (a pickled
+    # dataset can be larger than a pipe's buffer) has been read.
+    while any(p.is_alive() for p in processes) or not results.empty():
+        if time.monotonic() > deadline:
+            for process in processes:
+                process.kill()
+            pytest.fail("a writer hung")
+        with contextlib.suppress(queue.Empty):
+            pid, *report = results.get(timeout=0.1)
             reports[pid] = tuple(report)
-        else:
-            assert process.exitcode == -signal.SIGKILL, process.exitcode
+    for process in processes:
+        process.join()
+        assert process.exitcode in (0, -signal.SIGKILL), process.exitcode
+        assert (process.exitcode == 0) == (process.pid in reports)
     return [reports.get(p.pid, ("killed", "", [], None)) for p in processes]
 
 
