@@ -13,7 +13,7 @@ from mapds.testing import MAPDS, build_dataset
 
 distributed = pytest.importorskip("distributed")
 
-N_DATASETS = 8
+N_DATASETS = 4
 MAP_MEMBERS = ("counts", "exposure", "background", "mask_safe", "mask_fit")
 
 
@@ -24,7 +24,7 @@ def cluster(local_cluster):
 
 @pytest.fixture(scope="module")
 def dataset_files(tmp_path_factory):
-    """Eight datasets written alternately as gadf FITS files and zarr stores."""
+    """Four datasets written alternately as gadf FITS files and zarr stores."""
     directory = tmp_path_factory.mktemp("observations")
     paths = []
     for seed in range(N_DATASETS):
