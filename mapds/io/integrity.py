@@ -56,7 +56,7 @@ import os
 import posixpath
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import google_crc32c
@@ -153,38 +153,32 @@ def _read_keys(location: Location, keys: list[str], sizes: dict[str, int], tail:
     return list(location.fs.cat_ranges(paths, starts, ends, on_error="raise"))
 
 
-def _checksummed_chunk_prefixes(metadata: dict[str, bytes]) -> list[str]:
-    """Chunk-key prefixes (``"<array>/c"``) of the arrays whose codecs end with ``crc32c``."""
-    prefixes = []
+def _array_docs(metadata: dict[str, bytes]) -> Iterator[tuple[str, dict]]:
+    """``(chunk-key prefix "<array>/c", metadata)`` of every array among the ``zarr.json`` files."""
     for key, data in metadata.items():
         try:
             doc = json.loads(data)
         except ValueError:
             continue
-        if not isinstance(doc, dict) or doc.get("node_type") != "array":
-            continue
-        codecs = [c.get("name") if isinstance(c, dict) else c for c in doc.get("codecs", [])]
-        encoding = doc.get("chunk_key_encoding", {})
-        default_keys = (
-            encoding.get("name") == "default"
-            and encoding.get("configuration", {}).get("separator", "/") == "/"
-        )
-        if codecs and codecs[-1] == "crc32c" and "sharding_indexed" not in codecs and default_keys:
+        if isinstance(doc, dict) and doc.get("node_type") == "array":
             array = posixpath.dirname(key)
-            prefixes.append(f"{array}/c" if array else "c")
-    return prefixes
+            yield (f"{array}/c" if array else "c"), doc
 
 
-def _vector_chunk_prefixes(metadata: dict[str, bytes]) -> list[str]:
-    """Chunk-key prefixes (``"<array>/c"``) of the arrays of zero or one dimension."""
-    prefixes = []
-    for key, data in metadata.items():
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            doc = json.loads(data)
-            if doc.get("node_type") == "array" and len(doc.get("shape", ())) <= 1:
-                array = posixpath.dirname(key)
-                prefixes.append(f"{array}/c" if array else "c")
-    return prefixes
+def _is_checksummed(doc: dict) -> bool:
+    """Whether an array's chunks end with the ``crc32c`` checksum, under default chunk keys."""
+    codecs = [c.get("name") if isinstance(c, dict) else c for c in doc.get("codecs", [])]
+    encoding = doc.get("chunk_key_encoding", {})
+    default_keys = (
+        encoding.get("name") == "default" and encoding.get("configuration", {}).get("separator", "/") == "/"
+    )
+    return bool(codecs) and codecs[-1] == "crc32c" and "sharding_indexed" not in codecs and default_keys
+
+
+def _is_vector(doc: dict) -> bool:
+    """Whether an array has at most one dimension (a coordinate or a table column)."""
+    shape = doc.get("shape", ())
+    return isinstance(shape, list | tuple) and len(shape) <= 1
 
 
 def build_manifest(location: Location) -> dict[str, Any]:
@@ -197,7 +191,8 @@ def build_manifest(location: Location) -> dict[str, Any]:
         sizes = _listing(location)
         meta_keys = sorted(k for k in sizes if posixpath.basename(k) == "zarr.json")
         metadata = dict(zip(meta_keys, _read_keys(location, meta_keys, sizes, None), strict=True))
-        prefixes = _checksummed_chunk_prefixes(metadata)
+        arrays = list(_array_docs(metadata))
+        prefixes = [prefix for prefix, doc in arrays if _is_checksummed(doc)]
         chunk_keys = sorted(
             k
             for k in sizes
@@ -208,7 +203,7 @@ def build_manifest(location: Location) -> dict[str, Any]:
         others = dict(zip(other_keys, _read_keys(location, other_keys, sizes, None), strict=True))
         # Chunks of coordinate and table columns (arrays of at most one dimension) are inlined;
         # maps' chunks are not: their reads are the ones checked against the manifest.
-        vectors = _vector_chunk_prefixes(metadata)
+        vectors = [prefix for prefix, doc in arrays if _is_vector(doc)]
         small = [
             k
             for k in chunk_keys

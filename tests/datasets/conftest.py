@@ -23,7 +23,19 @@ from mapds.testing import (
 )
 
 # Test modules of this folder import these from here as well as from mapds.testing.
-__all__ = ["GAMMAPY", "MAPDS", "build_dataset"]
+__all__ = ["GAMMAPY", "MAPDS", "build_dataset", "write_observations"]
+
+
+def write_observations(directory, n: int, nan_at: int | None = None) -> list:
+    """``n`` mapds datasets (``obs<seed>``, GTIs 300 s apart) written alternately as zarr stores and
+    gadf FITS files into ``directory``; the one at ``nan_at`` holds non-finite values."""
+    paths = []
+    for seed in range(n):
+        dataset = build_dataset(MAPDS, seed, name=f"obs{seed}", gti_start=300.0 * seed, nan=seed == nan_at)
+        path = directory / (f"obs{seed}.fits" if seed % 2 else f"obs{seed}.zarr")
+        dataset.write(path)
+        paths.append(path)
+    return paths
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ from mapds.datasets import Datasets, MapDataset
 from mapds.datasets.core import open_datasets, stack_to_zarr
 from mapds.geom import MapAxis, WcsGeom
 from mapds.maps import Map
-from mapds.testing import MAPDS, build_dataset
+
+from .conftest import write_observations
 
 distributed = pytest.importorskip("distributed")
 
@@ -49,13 +50,7 @@ def spilling_cluster():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("faults")
-    paths = []
-    for seed in range(N_FILES):
-        path = directory / (f"obs{seed}.fits" if seed % 2 else f"obs{seed}.zarr")
-        build_dataset(MAPDS, seed, name=f"obs{seed}", gti_start=300.0 * seed).write(path)
-        paths.append(path)
-    return paths
+    return write_observations(tmp_path_factory.mktemp("faults"), N_FILES)
 
 
 def _arrays(dataset: MapDataset) -> dict:

@@ -9,7 +9,8 @@ import pytest
 
 from mapds.datasets import Datasets, MapDataset
 from mapds.datasets.core import open_datasets, stack_to_zarr
-from mapds.testing import MAPDS, build_dataset
+
+from .conftest import write_observations
 
 distributed = pytest.importorskip("distributed")
 
@@ -25,14 +26,7 @@ def cluster(local_cluster):
 @pytest.fixture(scope="module")
 def dataset_files(tmp_path_factory):
     """Four datasets written alternately as gadf FITS files and zarr stores."""
-    directory = tmp_path_factory.mktemp("observations")
-    paths = []
-    for seed in range(N_DATASETS):
-        dataset = build_dataset(MAPDS, seed, name=f"obs{seed}", gti_start=300.0 * seed, nan=seed == 3)
-        path = directory / (f"obs{seed}.fits" if seed % 2 else f"obs{seed}.zarr")
-        dataset.write(path)
-        paths.append(path)
-    return paths
+    return write_observations(tmp_path_factory.mktemp("observations"), N_DATASETS, nan_at=3)
 
 
 @pytest.fixture(scope="module")
