@@ -103,8 +103,9 @@ def checked_codecs(compressors: Iterable) -> tuple:
     return (*compressors, Crc32cCodec())
 
 
-def _crc32c(data) -> int:
-    return int(google_crc32c.value(data))  # bytes, or a contiguous uint8 numpy array
+def crc32c(data) -> int:
+    """crc32c of bytes or of a contiguous uint8 numpy array."""
+    return int(google_crc32c.value(data))
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def build_manifest(location: Location) -> dict[str, Any]:
         small_chunks = dict(zip(small, _read_keys(location, small, sizes, None), strict=True))
         large = [k for k in chunk_keys if k not in small_chunks]
         tails = dict(zip(large, _read_keys(location, large, sizes, 4), strict=True))
-    files = {k: [sizes[k], _crc32c(v)] for k, v in {**metadata, **others}.items()}
+    files = {k: [sizes[k], crc32c(v)] for k, v in {**metadata, **others}.items()}
     stored = {**small_chunks, **tails}
     chunks = {k: [sizes[k], int.from_bytes(stored[k][-4:], "little")] for k in chunk_keys}
     return {
@@ -425,7 +426,7 @@ class VerifiedStore(WrapperStore):
         if expected is not None:
             if value is None:
                 await self._fail(key, "missing", expected)
-            elif len(value) != expected[0] or _crc32c(value.as_numpy_array()) != expected[1]:
+            elif len(value) != expected[0] or crc32c(value.as_numpy_array()) != expected[1]:
                 await self._fail(key, "damaged (size or checksum differ)", expected)
         return value
 
@@ -514,7 +515,7 @@ def checksum_error(array: zarr.Array, selection: tuple, name: str, exc: Exceptio
             if value is None:
                 continue
             raw = np.asarray(value.as_numpy_array())
-            if len(raw) >= 4 and _crc32c(raw[:-4]) != int.from_bytes(raw[-4:].tobytes(), "little"):
+            if len(raw) >= 4 and crc32c(raw[:-4]) != int.from_bytes(raw[-4:].tobytes(), "little"):
                 hook = getattr(store, "on_corrupt", None)
                 note = hook() if hook is not None else None
                 return CorruptFileError(

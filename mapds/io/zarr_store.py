@@ -45,6 +45,7 @@ from ..maps.dataarray import SKY_COORDS, SPATIAL_DIMS, geom_from_dataarray, meta
 from ..maps.lazy import WindowedArray
 from ..maps.meta import encode_meta
 from .atomic import atomic_directory, recover
+from .chunk_decoder import ChunkDecoder
 from .integrity import (
     MANIFEST_GROUP,
     MARKER_ATTR,
@@ -75,6 +76,14 @@ MAP_COMPRESSORS = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
 #: chunk carries its checksum; see :mod:`mapds.io.integrity`).
 STORE_COMPRESSORS = checked_codecs(MAP_COMPRESSORS)
 _GROUP_KEY = "mapds"
+#: Maps of event counts: whole numbers, stored as :data:`COUNTS_STORAGE_DTYPE` (see
+#: :func:`_counts_storage`).
+COUNTS_MAPS = frozenset({"counts", "counts_off"})
+#: Integers of counts on disk: byte-shuffled LZ4 decodes these 4-7x faster than the float64 values
+#: they stand for (blosc's 8-byte shuffle runs at ~300 MB/s), and they take half the space.
+COUNTS_STORAGE_DTYPE = np.dtype("uint16")
+#: Variable attribute naming the dtype a variable stored as integers is read back as.
+DECODED_DTYPE_ATTR = "mapds_dtype"
 #: Names that are FITS files, never zarr stores (no request needed to tell).
 _FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts", ".fit.gz", ".fts.gz")
 
@@ -132,12 +141,16 @@ class ZarrLazyArray:
         Return ``values != 0`` (masks stored as integers).
     """
 
-    def __init__(self, array: zarr.Array, as_bool: bool = False, url: str | None = None):
+    def __init__(
+        self, array: zarr.Array, as_bool: bool = False, url: str | None = None, decoded_dtype=None
+    ):
         self.array = array
         self.as_bool = as_bool
+        self.decoded_dtype = None if decoded_dtype is None else np.dtype(decoded_dtype)
         store = array.store_path.store
         # How messages name the store
         self.name = store.name if isinstance(store, VerifiedStore) else repr(url or str(array.store_path))
+        self.decoder = ChunkDecoder.for_array(array, self.name)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -145,7 +158,9 @@ class ZarrLazyArray:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(bool) if self.as_bool else np.dtype(self.array.dtype)
+        if self.as_bool:
+            return np.dtype(bool)
+        return self.decoded_dtype or np.dtype(self.array.dtype)
 
     @property
     def native_chunks(self) -> tuple[tuple[int, ...], ...]:
@@ -153,24 +168,58 @@ class ZarrLazyArray:
 
     def __getitem__(self, key) -> np.ndarray:
         try:
-            values = np.asarray(self.array[key])
+            values = self._read(key)
         except ValueError as exc:
             if "checksum" not in str(exc):  # zarr's crc32c codec: a chunk's content is damaged
                 raise
             selection = key if isinstance(key, tuple) else (key,)
             raise checksum_error(self.array, selection, self.name, exc) from exc
-        return values != 0 if self.as_bool else values
+        if self.as_bool:
+            return values != 0
+        return values if self.decoded_dtype is None else values.astype(self.decoded_dtype)
+
+    def _read(self, key) -> np.ndarray:
+        # One whole chunk (what a task of the default chunking asks for): decoded directly.
+        coords = None if self.decoder is None else self.decoder.whole_chunk(key)
+        if self.decoder is not None and coords is not None:
+            values = self.decoder.read(coords)
+            if values is not None:
+                return values
+        return np.asarray(self.array[key])
 
 
 def _jsonable_meta(meta: dict) -> dict:
     return json.loads(encode_meta(meta))
 
 
-def _dataset_of(m: Map, name: str) -> xr.Dataset:
+class _NotWholeNumbers(Exception):
+    """A chunk of a counts map holds values its integer storage cannot represent exactly."""
+
+
+def _as_counts_storage(values: np.ndarray) -> np.ndarray:
+    stored = values.astype(COUNTS_STORAGE_DTYPE)
+    # exact round trip only: fractions, negatives, NaN or values past the integer range fall back
+    if not np.array_equal(stored, values):
+        raise _NotWholeNumbers
+    return stored
+
+
+def _counts_storage(data_array: xr.DataArray) -> xr.DataArray:
+    """A float counts map as whole numbers (checked in each chunk's writing task), read back as
+    its own dtype (attribute :data:`DECODED_DTYPE_ATTR`)."""
+    data = data_array.data
+    stored = data.map_blocks(_as_counts_storage, dtype=COUNTS_STORAGE_DTYPE, name="counts-storage-" + data.name)
+    attrs = {**data_array.attrs, DECODED_DTYPE_ATTR: data.dtype.str}
+    return data_array.copy(data=stored).assign_attrs(attrs)
+
+
+def _dataset_of(m: Map, name: str, whole_counts: bool = False) -> xr.Dataset:
     # lon/lat are computed from the WCS whenever asked for: storing them would triple the store.
     data_array = m.to_xarray(name).drop_vars(list(SKY_COORDS), errors="ignore")
     if not isinstance(data_array.data, da.Array):  # a computed map: written in mapds' default chunks
         data_array = data_array.copy(data=m.dask_data)
+    if whole_counts and data_array.dtype.kind == "f":
+        data_array = _counts_storage(data_array)
     data = data_array.data
     # zarr chunks must be regular: every dask chunk but the last of each dimension equal.
     if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in data.chunks):
@@ -288,12 +337,21 @@ def write_zarr_group(
         root.attrs.update({**(attrs or {}), _GROUP_KEY: contents, MARKER_ATTR: MANIFEST_GROUP})
         for name, table in tables.items():
             _write_dataset(_table_dataset(table), store, name, compute=True)
-        delayed = [
-            _write_dataset(_dataset_of(m, name), store, name, compute=False) for name, m in maps.items()
-        ]
-        dask.compute(*delayed)
+        try:
+            _write_maps(maps, store, whole_counts=True)
+        except _NotWholeNumbers:  # counts that are not whole numbers: all maps again, as they are
+            _write_maps(maps, store, whole_counts=False)
         _consolidate(store)
         write_manifest(tmp)  # last: the store is complete
+
+
+def _write_maps(maps: dict, store, whole_counts: bool) -> None:
+    """Every map of a group in one dask computation, chunk by chunk."""
+    delayed = [
+        _write_dataset(_dataset_of(m, name, whole_counts and name in COUNTS_MAPS), store, name, compute=False)
+        for name, m in maps.items()
+    ]
+    dask.compute(*delayed)
 
 
 def _data_variable(ds: xr.Dataset, name: str | None, url: str) -> str:
@@ -368,6 +426,8 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
     attrs = ds[variable].attrs
     with damaged_metadata(location.url, group):
         meta = meta_from_attrs(attrs)
+        decoded_dtype = attrs.get(DECODED_DTYPE_ATTR)
+        decoded_dtype = None if decoded_dtype is None else np.dtype(decoded_dtype)
         array = cast(zarr.Array, zarr.open_group(store, mode="r", zarr_format=3, path=group or "")[variable])
     key = f"{group}/{variable}" if group else variable
     if isinstance(store, VerifiedStore) and store.commit:
@@ -378,7 +438,7 @@ def _read_map(store, group: str | None, name: str | None, location: Location, ch
     # Default chunks follow the zarr chunks (as in xarray.open_zarr): tasks never split or
     # re-read a stored chunk.
     chunks = {} if chunks is None else chunks
-    lazy = WindowedArray(ZarrLazyArray(array, url=location.url), token)
+    lazy = WindowedArray(ZarrLazyArray(array, url=location.url, decoded_dtype=decoded_dtype), token)
     return Map.from_lazy_array(geom, lazy, chunks, unit=unit_from_attrs(attrs), meta=meta)
 
 

@@ -182,3 +182,41 @@ def test_meta_table_with_array_and_string_columns(tmp_path, cube, recwarn):
     assert back["OBS_ID"].shape == (1, 3) and back["TELESCOP"][0] == "CTA"
     assert back["RA_PNT"].unit == u.deg
     assert not [w for w in recwarn if "zarr" in str(w.category).lower() or "zarr" in str(w.message).lower()]
+
+
+@pytest.mark.parametrize(
+    ("values", "stored"),
+    [
+        (np.arange(4 * 40 * 60) % 7, "uint16"),  # whole numbers: stored as integers
+        (np.arange(4 * 40 * 60) % 7 + 0.5, "float64"),  # fractions: kept as they are
+        (np.arange(4 * 40 * 60) - 3.0, "float64"),  # negative
+        (np.arange(4 * 40 * 60) * 100.0, "float64"),  # past the integer range
+    ],
+)
+def test_counts_are_stored_as_integers_only_when_exact(tmp_path, values, stored):
+    counts = make_cube(chunks={"y": 20, "x": 30}, unit="", dtype="f8")
+    counts.data = values.reshape(counts.data.shape).astype("f8")
+    write_zarr_group(tmp_path / "ds.zarr", {"counts": counts, "background": counts.copy()})
+    assert zarr.open_array(tmp_path / "ds.zarr" / "counts" / "counts").dtype == np.dtype(stored)
+    assert zarr.open_array(tmp_path / "ds.zarr" / "background" / "background").dtype == np.dtype("f8")
+    group = open_zarr_group(tmp_path / "ds.zarr")
+    for name in ("counts", "background"):
+        back = group.read_map(name)
+        assert back.dtype == np.dtype("f8")
+        np.testing.assert_array_equal(back.data.compute(), counts.data.compute())
+
+
+@pytest.mark.parametrize("chunks", [{}, {"y": 7, "x": 11}])
+def test_whole_chunks_decoded_directly_equal_zarrs_reads(tmp_path, chunks):
+    from mapds.io.chunk_decoder import ChunkDecoder
+
+    cube = make_cube(npix=(61, 39), chunks={"y": 20, "x": 30})  # edge chunks are partial
+    cube.write(tmp_path / "cube.zarr")
+    array = zarr.open_array(tmp_path / "cube.zarr" / "data")
+    decoder = ChunkDecoder.for_array(array, "cube")
+    assert decoder is not None
+    assert decoder.whole_chunk((slice(0, 4), slice(20, 39), slice(60, 61))) == (0, 1, 2)
+    assert decoder.whole_chunk((slice(0, 4), slice(0, 10), slice(0, 30))) is None
+    np.testing.assert_array_equal(decoder.read((0, 1, 2)), array[:, 20:39, 60:61])
+    back = Map.read(tmp_path / "cube.zarr", chunks=chunks)
+    np.testing.assert_array_equal(back.data.compute(), cube.data.compute())
