@@ -91,8 +91,11 @@ def finish_values(values: np.ndarray, values_scale: str) -> np.ndarray:
     return values if values_scale == "lin" else scale_inverse(values, values_scale)
 
 
-def _interp_window(values: np.ndarray, cells: list) -> np.ndarray:
+def _interp_window(values: np.ndarray, cells: list, values_scale: str | None = None) -> np.ndarray:
     """Evaluate at points given per data dimension as ``(local index, fraction or None)``.
+
+    With ``values_scale``, the values are prepared (:func:`prepare_values`, element by element)
+    as they are gathered at the corners; without, they are prepared already.
 
     Index arrays (and fractions) broadcast together.  The arithmetic is scipy's
     ``RegularGridInterpolator`` (dimensions in geometry order, corners in its order, its 2D
@@ -103,9 +106,11 @@ def _interp_window(values: np.ndarray, cells: list) -> np.ndarray:
     dims = [d for d in reversed(range(len(cells))) if cells[d][1] is not None]
 
     def corner(shift: dict) -> np.ndarray:
-        return values[tuple(i + shift.get(d, 0) for d, i in enumerate(index))]
+        gathered = values[tuple(i + shift.get(d, 0) for d, i in enumerate(index))]
+        return gathered if values_scale is None else prepare_values(gathered, values_scale)
 
-    if len(dims) == 2 and values.dtype in (np.float64, np.complex128):
+    prepared = values.dtype if values.dtype.kind in "fc" else np.dtype(float)
+    if len(dims) == 2 and prepared in (np.float64, np.complex128):
         (d0, d1), y0, y1 = dims, cells[dims[0]][1], cells[dims[1]][1]
         return (
             corner({}) * (1 - y0) * (1 - y1)
@@ -129,7 +134,15 @@ def evaluate(window: np.ndarray, cells: list, values_scale: str | None, nans=Non
     """Interpolated values (``values_scale`` None: plain lookup of the stored values)."""
     if values_scale is None:
         return window[tuple(idx for idx, _ in cells)]
-    values = finish_values(_interp_window(prepare_values(window, values_scale), cells), values_scale)
+    corners = 2 ** sum(fraction is not None for _, fraction in cells)
+    points = int(np.prod(np.broadcast_shapes(*(np.shape(idx) for idx, _ in cells))))
+    # Whichever is fewer values to prepare: the window, or the corners gathered from it (a
+    # coarse grid over a large window reads few of its values).
+    if window.size <= corners * points:
+        values = _interp_window(prepare_values(window, values_scale), cells)
+    else:
+        values = _interp_window(window, cells, values_scale)
+    values = finish_values(values, values_scale)
     if nans is not None and np.any(nans):
         values = np.array(np.broadcast_to(values, np.broadcast_shapes(values.shape, nans.shape)))
         values[np.broadcast_to(nans, values.shape)] = np.nan

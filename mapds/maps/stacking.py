@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import astropy.units as u
 import dask.array as da
+import numpy as np
 import xarray as xr
 
 from ..errors import GeometryMismatchError, UnitMismatchError
@@ -58,31 +59,65 @@ def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
     except u.UnitConversionError as exc:
         raise UnitMismatchError(f"Cannot stack a map in {other.unit!r} into a map in {m.unit!r}") from exc
     data = other.dask_data[inner]
-    if scale != 1:
-        data = data * scale
-    data = data.astype(m.dtype)
-    if nan_to_num and data.dtype.kind in "fc":
-        data = da.where(da.isfinite(data), data, 0)
-    if weights is not None:
-        if not other.geom.to_image() == weights.geom.to_image():
-            raise GeometryMismatchError(
-                "Incompatible spatial geometries between map and weights: "
-                f"{other.geom.data_shape[-2:]} and {weights.geom.data_shape[-2:]}"
-            )
-        data = data * weights.data[inner]
+    if weights is not None and not other.geom.to_image() == weights.geom.to_image():
+        raise GeometryMismatchError(
+            "Incompatible spatial geometries between map and weights: "
+            f"{other.geom.data_shape[-2:]} and {weights.geom.data_shape[-2:]}"
+        )
     out = m.dask_data.copy()
-    if parent == (Ellipsis,):
-        out = _add(out, data, m.dtype)
+    if m.dtype == bool:
+        data = data.astype(bool)  # numpy's in-place bool + is OR
+        if weights is not None:
+            data = (data * weights.data[inner]).astype(bool)
+        value = (out if parent == (Ellipsis,) else out[parent]) | data
     else:
-        out[parent] = _add(out[parent], data, m.dtype)
+        # One task per chunk computes the sum in one pass (survey chunks are 100+ MB: every
+        # intermediate array of a chain of dask operations costs an allocation and a pass).
+        target = out if parent == (Ellipsis,) else out[parent]
+        arrays = [target, data.rechunk(target.chunks)]
+        if weights is not None:
+            arrays.append(_chunked_like(weights.data[inner], target))
+        value = da.map_blocks(
+            add_values,
+            *arrays,
+            scale=scale,
+            nan_to_num=nan_to_num,
+            dtype=m.dtype,
+            meta=np.empty((0,) * out.ndim, m.dtype),
+        )
+    if parent == (Ellipsis,):
+        out = value
+    else:
+        out[parent] = value
     m.data = out
 
 
-def _add(target: da.Array, value: da.Array, dtype) -> da.Array:
-    """``target += value`` with numpy's in-place casting (bool ``+`` is OR)."""
-    if target.dtype == bool:
-        return target | value.astype(bool)
-    return (target + value).astype(dtype)
+def _chunked_like(array: da.Array, target: da.Array) -> da.Array:
+    """``array`` (broadcastable to ``target``, trailing dimensions aligned) in ``target``'s chunks."""
+    chunks = target.chunks[target.ndim - array.ndim :]
+    return array.rechunk(tuple((1,) if n == 1 else c for n, c in zip(array.shape, chunks, strict=True)))
+
+
+def add_values(
+    target: np.ndarray, values: np.ndarray, weights=None, *, scale=1.0, nan_to_num=True
+) -> np.ndarray:
+    """``target + w · values`` in ``target``'s dtype, as numpy's ``target += ...`` does.
+
+    ``values`` is scaled (unit conversion), cast to ``target``'s dtype, its non-finite values are
+    zeroed when ``nan_to_num``, then multiplied by ``weights`` (broadcast; the product in their
+    common dtype, cast back) before the addition.
+    """
+    addend = np.multiply(values, scale) if scale != 1 else values
+    addend = addend.astype(target.dtype, copy=True)
+    if nan_to_num and addend.dtype.kind in "fc":
+        addend[~np.isfinite(addend)] = 0
+    if weights is not None:
+        if np.result_type(addend, weights) == addend.dtype:
+            np.multiply(addend, weights, out=addend)
+        else:
+            addend = (addend * weights).astype(target.dtype)
+    np.add(target, addend, out=addend)
+    return addend
 
 
 def from_stack(maps: Sequence[Map], axis: MapAxis | None = None, axis_name: str | None = None) -> Map:
