@@ -1,5 +1,22 @@
-"""Stacking benchmark: many observations stacked on a ``dask.distributed`` cluster, streamed to zarr.
+"""Stacking benchmarks: survey datasets from files beside gammapy, and many observations on a
+``dask.distributed`` cluster.
 
+**Survey** (``--survey CASE --copies N``, the baseline's "stack x10 from files"): ``N`` copies of one
+survey case (the mapds simulation of ``cases/survey-benchmark-cases.json``, counts drawn once, the
+GTI of copy ``i`` shifted by ``i`` hours) are written by mapds as FITS (which gammapy reads) and as
+zarr.  Each stack runs in a fresh process with the files evicted from the page cache:
+
+- gammapy: ``MapDataset.read`` of each FITS file in turn, stacked into the first one's
+  ``to_masked()`` (``Datasets.stack_reduce`` without holding every dataset at once);
+- mapds: :func:`mapds.datasets.stack_to_zarr` of the N files (FITS, then zarr) on the threaded
+  scheduler, the stacked dataset written to a zarr store chunk by chunk (mapds also writes the
+  result; gammapy's stays in memory).
+
+The step "stack N datasets from files (fits)" is the like step of both libraries (ratio); the zarr
+step is mapds reading its own format.  Counts, background and exposure sums of the stacked datasets
+are compared.
+
+**Cluster** (default):
 ``N`` synthetic datasets (counts, background, exposure, PSF, EDisp kernel map, safe mask, GTI,
 meta table) on one ``NPIX x NPIX`` grid are written as zarr stores, then stacked with
 :func:`mapds.datasets.stack_to_zarr` (files opened by tasks, batches of tree-reduced
@@ -12,6 +29,7 @@ mapds only: gammapy has no distributed stacking to compare with.  Results go to
 
 Usage::
 
+    python benchmarks/bench_stack.py --survey 18000x500 --copies 10
     python benchmarks/bench_stack.py --n 32 --npix 512 --chunk 128 --batch-size 16
 """
 
@@ -30,6 +48,8 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 from record import Report, add_common_arguments, default_workdir
+from step_runner import StepRunner, drop_cache, parse_or_serve, size_on_disk, timed
+from survey_case import CASES_FILE, case_info, load_case
 
 
 def make_dataset(seed: int, npix: int, nbin: int, chunk: int):
@@ -65,10 +85,134 @@ def make_dataset(seed: int, npix: int, nbin: int, chunk: int):
     return dataset
 
 
+# -- survey copies beside gammapy -------------------------------------------------------------------
+
+
+def survey_paths(workdir: str, copies: int) -> dict[str, list[str]]:
+    return {fmt: [f"{workdir}/copy{i}.{fmt}" for i in range(copies)] for fmt in ("fits", "zarr")}
+
+
+def write_copies(args: dict) -> dict:
+    """The survey once, then ``copies`` FITS and zarr files of it with shifted GTIs."""
+    from mapds.data import GTI
+    from mapds.simulate import survey_dataset
+
+    def write():
+        survey = survey_dataset(args["case"]).persist()
+        reference = survey.gti.time_ref
+        start, stop = ((t - reference).to(u.s) for t in (survey.gti.time_start, survey.gti.time_stop))
+        for paths in survey_paths(args["dir"], args["copies"]).values():
+            for i, path in enumerate(paths):
+                copy = survey.copy(name=f"copy{i}")
+                copy.gti = GTI.create(start + i * u.h, stop + i * u.h, reference_time=reference)
+                copy.write(path, overwrite=True)
+
+    seconds, _ = timed(write)
+    paths = survey_paths(args["dir"], args["copies"])
+    return {"seconds": seconds, "file_bytes": {fmt: size_on_disk(p[0]) for fmt, p in paths.items()}}
+
+
+def _sums(dataset) -> dict[str, float]:
+    import numpy as np
+
+    def total(m) -> float:
+        data = m.data
+        return float((data.compute() if hasattr(data, "compute") else np.asarray(data)).sum(dtype="f8"))
+
+    return {name: total(getattr(dataset, name)) for name in ("counts", "background", "exposure")}
+
+
+def gammapy_stack(args: dict) -> dict:
+    from gammapy.datasets import MapDataset
+
+    paths = args["paths"]
+    for path in paths:
+        drop_cache(path)
+
+    def stack():
+        stacked = None
+        for path in paths:
+            dataset = MapDataset.read(path)
+            if stacked is None:
+                stacked = dataset.to_masked(name="stacked")
+            else:
+                stacked.stack(dataset)
+        return stacked
+
+    seconds, stacked = timed(stack)
+    return {"seconds": seconds, "sums": _sums(stacked)}
+
+
+def mapds_stack(args: dict) -> dict:
+    from mapds.datasets import stack_to_zarr
+
+    paths = args["paths"]
+    for path in paths:
+        drop_cache(path)
+    out = f"{args['dir']}/stacked.zarr"
+    seconds, stacked = timed(stack_to_zarr, paths, out, name="stacked", overwrite=True)
+    sums = _sums(stacked)
+    shutil.rmtree(out)
+    return {"seconds": seconds, "sums": sums}
+
+
+STEPS = {"write_copies": write_copies, "gammapy_stack": gammapy_stack, "mapds_stack": mapds_stack}
+
+
+def run_survey(args, argv) -> None:
+    """Stack ``--copies`` survey files with both libraries (see the module docstring)."""
+    case = load_case(args.survey, 5, CASES_FILE)
+    label = f"{case['label']}_x{args.copies}"
+    report = Report(__file__, label, {**case_info(case), "label": label, "copies": args.copies}, argv,
+                    fresh_processes=not args.in_process)
+    workdir = args.dir / "survey"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    runner = StepRunner(__file__, STEPS, fresh=not args.in_process)
+    common = {"case": case, "dir": str(workdir), "copies": args.copies}
+    written = runner.run("write_copies", common)
+    report.step("mapds", "write the input datasets", "build the survey once, write N FITS and N zarr copies",
+                written)
+    paths = survey_paths(str(workdir), args.copies)
+    step = f"stack {args.copies} datasets from files ({{}})"
+    what = {
+        "gammapy": "MapDataset.read of each file, stacked into the first's to_masked(), in memory",
+        "mapds": "stack_to_zarr of the files on the threaded scheduler, written to a zarr store",
+    }
+    results = {}
+    runs = [("gammapy", "fits")] * (not args.no_gammapy) + [("mapds", "fits"), ("mapds", "zarr")]
+    for library, fmt in runs:
+        results[library, fmt] = runner.run(f"{library}_stack", {**common, "paths": paths[fmt]})
+        entry = report.step(library, step.format(fmt), what[library], results[library, fmt])
+        print(f"  {library:<8s} {entry['step']:<40s} {entry['seconds']:.2f} s, "
+              f"peak {entry['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    if not args.no_gammapy:
+        report.compare(step.format("fits"))
+        reference = results["gammapy", "fits"]["sums"]
+        report.data["extra"]["agreement_rel_diff"] = {
+            f"{fmt} {name}": abs(results["mapds", fmt]["sums"][name] - value) / abs(value)
+            for fmt in ("fits", "zarr") for name, value in reference.items()
+        }
+    report.finish(cold_cache=all(drop_cache(p) for p in paths["fits"] + paths["zarr"]))
+    shutil.rmtree(workdir, ignore_errors=True)
+    for entry in report.steps:
+        print(f"{entry['library']:<8s} {entry['step']:<40s} {entry['seconds']:8.2f} s "
+              f"{entry['peak_rss_mib'] or 0:8.0f} MiB")
+    for comparison in report.data["comparisons"]:
+        print(f"gammapy / mapds, {comparison['step']}: {comparison['ratio']:.2f}")
+    print(f"written: {report.write(args.results_dir)}", file=sys.stderr)
+
+
+# -- many observations on a cluster -----------------------------------------------------------------
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--survey", help="survey case (label or WIDTHxHEIGHT): stack copies beside gammapy")
+    parser.add_argument("--copies", type=int, default=10, help="survey copies to stack (with --survey)")
+    parser.add_argument("--no-gammapy", action="store_true", help="with --survey: measure mapds only")
     parser.add_argument("--n", type=int, default=32, help="number of datasets")
     parser.add_argument("--npix", type=int, default=512, help="image width and height (pixels)")
     parser.add_argument("--nbin", type=int, default=4, help="reco-energy bins")
@@ -77,7 +221,12 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=default_workdir(__file__), help="work directory")
     add_common_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse_or_serve(parser, argv, STEPS)
+    if args is None:
+        return
+    if args.survey:
+        run_survey(args, sys.argv[1:] if argv is None else argv)
+        return
 
     from distributed import Client, LocalCluster
     from distributed.diagnostics import MemorySampler

@@ -95,7 +95,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def case_title(report: dict) -> str:
     info = report["case_info"]
-    if report["script"] == "bench_stack":
+    if _is_cluster_stack(report):
         return (
             f"{info['n']} datasets of {info['nbin_reco']} × {info['npix'][0]} × {info['npix'][1]} "
             f"({info['chunk']}-pixel chunks, batches of {info['batch_size']}, {info['workers']} workers)"
@@ -107,16 +107,24 @@ def case_title(report: dict) -> str:
         f"{info['nbin_reco']} reco bins = {voxels(info['voxels'])} reco voxels)"
     )
     n_models = info.get("n_models")
-    if isinstance(n_models, int) and report["script"] != "bench_io":
+    if "copies" in info:
+        text += f", {info['copies']} copies"
+    elif isinstance(n_models, int) and report["script"] != "bench_io":
         text += f", {n_models} sources"
     return text
 
 
+def _is_cluster_stack(report: dict) -> bool:
+    """A ``bench_stack`` run of many synthetic observations on a cluster (not survey copies)."""
+    return report["script"] == "bench_stack" and "copies" not in report["case_info"]
+
+
 def short_case(report: dict) -> str:
     info = report["case_info"]
-    if report["script"] == "bench_stack":
+    if _is_cluster_stack(report):
         return f"{info['n']} × {info['npix'][0]}²"
-    return f"{info['width_deg']:g}° × {info['height_deg']:g}° ({voxels(info['voxels'])} voxels)"
+    text = f"{info['width_deg']:g}° × {info['height_deg']:g}° ({voxels(info['voxels'])} voxels)"
+    return f"{info['copies']} × {text}" if "copies" in info else text
 
 
 def run_line(report: dict) -> str:
@@ -438,6 +446,29 @@ def render_stack(results: list[dict]) -> str:
         "of the input",
         "results",
     ]
+    return table(header, rows)
+
+
+def render_stack_survey(results: list[dict]) -> str:
+    """Survey copies stacked from files by both libraries (``bench_stack.py --survey``)."""
+    if not results:
+        return missing("bench_stack", "python benchmarks/bench_stack.py --survey 18000x500 --copies 10")
+    rows = []
+    for r in results:
+        found = ratios(r)
+        for entry in r["steps"][1:]:
+            value = found.get(("gammapy", entry["step"])) if entry["library"] == "mapds" else None
+            rows.append(
+                [
+                    case_title(r),
+                    entry["step"],
+                    entry["library"],
+                    seconds(entry["seconds"]),
+                    mib(entry["peak_rss_mib"]),
+                    "" if value is None else ratio(value),
+                ]
+            )
+    header = ["case", "step", "library", "seconds", "peak RSS MiB", "gammapy / mapds"]
     return table(header, rows)
 
 
@@ -849,18 +880,20 @@ def render_targets(results: list[dict]) -> str:
                 short_case(target),
             ]
         )
-    if dataset:
+    for report in (dataset, target):
+        if not report:
+            continue
         rates = []
         for fmt in ("fits", "zarr"):
-            entry = steps_by_id(dataset).get(f"mapds:stat_sum cold ({fmt})")
+            entry = steps_by_id(report).get(f"mapds:stat_sum cold ({fmt})")
             if entry and entry["seconds"]:
-                rates.append(f"{fmt} {dataset['case_info']['voxels'] / entry['seconds'] / 1e6:.3g} M/s")
+                rates.append(f"{fmt} {report['case_info']['voxels'] / entry['seconds'] / 1e6:.3g} M/s")
         if rates:
             rows.append(
                 [
                     "3. cold stat_sum from disk ≥ 200 M voxels/s (open + models + statistic)",
                     ", ".join(rates),
-                    short_case(dataset),
+                    short_case(report),
                 ]
             )
     if memory:
@@ -884,6 +917,28 @@ def render_targets(results: list[dict]) -> str:
                 ]
             )
     rows.extend(_fit_targets([r for r in results if r["script"] == "bench_fit"]))
+    stacked = _largest(results, "bench_stack", lambda r: not _is_cluster_stack(r))
+    if stacked:
+        by_id, found = steps_by_id(stacked), ratios(stacked)
+        cells = []
+        for fmt in ("fits", "zarr"):
+            step = f"stack {stacked['case_info']['copies']} datasets from files ({fmt})"
+            entry, other = by_id.get(f"mapds:{step}"), by_id.get(f"gammapy:{step.replace('zarr', 'fits')}")
+            if entry and entry["seconds"] and other and other["seconds"]:
+                relation = "" if (("gammapy", step) in found) else " (gammapy reads FITS)"
+                cells.append(
+                    f"from {fmt}: {ratio(other['seconds'] / entry['seconds'])}× "
+                    f"({seconds(entry['seconds'])} s vs {seconds(other['seconds'])} s{relation}), "
+                    f"peak {entry['peak_rss_mib'] / 1024:.2f} GiB vs {other['peak_rss_mib'] / 1024:.2f} GiB"
+                )
+        if cells:
+            rows.append(
+                [
+                    "6. stacking from files ≥ 4× faster than gammapy, peak ≤ 1.5 GiB",
+                    "; ".join(cells),
+                    short_case(stacked),
+                ]
+            )
     if io:
         entry = steps_by_id(io).get("mapds:cutout FITS")
         if entry and entry.get("disk_over_needed") is not None:
@@ -915,7 +970,10 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "dataset-target": lambda rs: render_dataset_target([r for r in rs if r["script"] == "bench_dataset"]),
     "models": lambda rs: render_models([r for r in rs if r["script"] == "bench_models"]),
     "stat-memory": lambda rs: render_stat_memory([r for r in rs if r["script"] == "bench_stat_memory"]),
-    "stack": lambda rs: render_stack([r for r in rs if r["script"] == "bench_stack"]),
+    "stack": lambda rs: render_stack([r for r in rs if _is_cluster_stack(r)]),
+    "stack-survey": lambda rs: render_stack_survey(
+        [r for r in rs if r["script"] == "bench_stack" and not _is_cluster_stack(r)]
+    ),
     "fit": lambda rs: render_fit([r for r in rs if r["script"] == "bench_fit"]),
     "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
     "cloud": lambda rs: render_cloud([r for r in rs if r["script"] == "bench_cloud"]),
