@@ -88,14 +88,20 @@ class ChunkDecoder:
             # as zarr's crc32c codec says it: the caller names the chunk (see ZarrLazyArray)
             raise ValueError("Stored and computed checksum do not match")
         out = np.empty(self.chunk_shape, dtype=self.dtype)
+        # Blosc's header: bytes 4-7 hold the decompressed size (little-endian); a chunk that
+        # decompresses to another size than the chunk's would leave part of the result unset.
+        nbytes = int.from_bytes(body[4:8].tobytes(), "little") if len(body) >= 16 else -1
+        if nbytes != out.nbytes:
+            raise CorruptFileError(
+                f"{self.name}: chunk {chunk_key!r} of array {self.array.path!r} holds {nbytes} bytes "
+                f"once decompressed, {out.nbytes} expected"
+            )
         try:
-            nbytes = blosc._cbuffer_sizes(body)[0]
-            if nbytes != out.nbytes:
-                raise ValueError(f"{nbytes} bytes decompressed, {out.nbytes} expected")
             blosc.decompress(body, out)
         except (ValueError, RuntimeError) as exc:
             raise CorruptFileError(
                 f"{self.name}: chunk {chunk_key!r} of array {self.array.path!r} cannot be decompressed: {exc}"
             ) from exc
-        edge = tuple(slice(0, min(c, n - i * c)) for i, n, c in zip(coords, self.shape, self.chunk_shape, strict=True))
+        grid = zip(coords, self.shape, self.chunk_shape, strict=True)
+        edge = tuple(slice(0, min(c, n - i * c)) for i, n, c in grid)
         return out[edge]

@@ -208,7 +208,8 @@ def _counts_storage(data_array: xr.DataArray) -> xr.DataArray:
     """A float counts map as whole numbers (checked in each chunk's writing task), read back as
     its own dtype (attribute :data:`DECODED_DTYPE_ATTR`)."""
     data = data_array.data
-    stored = data.map_blocks(_as_counts_storage, dtype=COUNTS_STORAGE_DTYPE, name="counts-storage-" + data.name)
+    name = f"counts-storage-{data.name}"
+    stored = data.map_blocks(_as_counts_storage, dtype=COUNTS_STORAGE_DTYPE, name=name)
     attrs = {**data_array.attrs, DECODED_DTYPE_ATTR: data.dtype.str}
     return data_array.copy(data=stored).assign_attrs(attrs)
 
