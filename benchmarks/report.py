@@ -13,8 +13,8 @@ with status 1 (printing a diff) when a README differs from what the results give
 of a figure fails the tests (``tests/test_benchmark_tables.py``).
 
 Tables: ``summary``, ``targets`` and ``fit-summary`` (top-level README), ``runs``, ``io``,
-``dataset``, ``dataset-target``, ``models``, ``stat-memory``, ``stack``, ``fit``, ``cloud``
-(benchmarks README).  Standard library only.
+``dataset``, ``dataset-target``, ``models``, ``stat-memory``, ``stack``, ``fit``, ``cloud``,
+``import`` (benchmarks README).  Standard library only.
 """
 
 from __future__ import annotations
@@ -530,6 +530,41 @@ def render_cloud(results: list[dict]) -> str:
     )
 
 
+def render_import(results: list[dict]) -> str:
+    """``import mapds`` beside ``import gammapy.datasets``, fresh interpreters (``bench_import.py``)."""
+    if not results:
+        return missing("bench_import", "python benchmarks/bench_import.py --repeat 7")
+    rows = []
+    for r in results:
+        found = ratios(r)
+        for s in r["steps"]:
+            value = found.get(("gammapy", s["step"])) if s["library"] == "mapds" else None
+            rows.append(
+                [
+                    r["case_info"]["bytecode"],
+                    f"`{r['case_info']['statements'][s['library']]}`",
+                    "failed" if s["seconds"] is None else seconds(s["seconds"]),
+                    seconds(s.get("cpu_seconds")),
+                    seconds(s.get("min_seconds")),
+                    str(s.get("modules", "")),
+                    mib(s.get("peak_rss_mib")),
+                    ratio(value),
+                ]
+            )
+    header = [
+        "bytecode",
+        "python -c",
+        "wall s (median)",
+        "CPU s (median)",
+        "fastest s",
+        "modules",
+        "peak MiB",
+        "gammapy / mapds",
+    ]
+    runs = "\n\n".join(run_line(r) for r in results)
+    return f"{table(header, rows)}\n\n{runs}"
+
+
 FIT_CRAB_CASE = "fermi_3fhl_crab"
 
 
@@ -977,6 +1012,7 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "fit": lambda rs: render_fit([r for r in rs if r["script"] == "bench_fit"]),
     "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
     "cloud": lambda rs: render_cloud([r for r in rs if r["script"] == "bench_cloud"]),
+    "import": lambda rs: render_import([r for r in rs if r["script"] == "bench_import"]),
 }
 
 

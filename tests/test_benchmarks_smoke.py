@@ -67,6 +67,11 @@ RUNS = {
         "n2_npix64_nbin2_chunk32_batch2_w1",
         {"mapds:stack_to_zarr on a LocalCluster"},
     ),
+    "bench_import": (
+        ["--repeat", "1", "--no-gammapy"],
+        "cached_bytecode",
+        {"mapds:import", "raw:start python"},
+    ),
     "bench_stack --survey": (
         ["--survey", SMALLEST, "--copies", "2", "--no-gammapy"],
         f"{SMALLEST}_x2",

@@ -28,17 +28,9 @@ from astropy.table import Table
 
 from ..data import GTI
 from ..errors import InvalidArgumentError
-from ..io import (
-    FitsFile,
-    LazyImageHDU,
-    map_from_hdulist,
-    map_to_hdus,
-    open_zarr_group,
-    write_fits,
-    write_zarr_group,
-)
+from ..io import FitsFile, LazyImageHDU, map_from_hdulist, map_to_hdus, write_fits
+from ..io.formats import is_zarr
 from ..io.urls import Location, resolve
-from ..io.zarr_store import is_zarr
 from ..irf import EDispKernelMap, EDispMap, PSFMap, RecoPSFMap
 from ..maps import Map
 from ..maps.dataarray import SPATIAL_DIMS
@@ -200,6 +192,8 @@ def write_dataset(
         "meta": encode_meta(dataset.meta),
         **{key.lower(): value for key, value in creation_cards().items()},
     }
+    from ..io.zarr_store import write_zarr_group  # deferred: zarr is imported on first use
+
     write_zarr_group(location, _zarr_maps(dataset), attrs=attrs, tables=tables, overwrite=overwrite)
 
 
@@ -379,6 +373,8 @@ class ZarrDatasetStore(DatasetStore):
     """A dataset stored as a zarr group (see :func:`write_dataset`)."""
 
     def __init__(self, location: Location):
+        from ..io.zarr_store import open_zarr_group  # deferred: zarr is imported on first use
+
         self.group = open_zarr_group(location)
         self.url = location.url
 

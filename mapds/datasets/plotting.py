@@ -11,7 +11,6 @@ from __future__ import annotations
 import dask
 import dask.array as da
 import numpy as np
-from regions import RectangleSkyRegion
 
 from ..errors import GeometryError, InvalidArgumentError
 from ..geom import MapAxes, RegionGeom
@@ -353,6 +352,7 @@ def peek_map_dataset(dataset, figsize=(13, 7)):
     plt = pyplot()  # first: it says how to install matplotlib when it is missing
     import matplotlib
     from matplotlib.colors import LogNorm
+    from regions import RectangleSkyRegion
 
     geom = dataset.counts.geom
     exposure = dataset.exposure

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import astropy.units as u
 import dask.array as da
 import numpy as np
-from regions import CircleSkyRegion
 
 from ..errors import GeometryError, InvalidArgumentError, IRFError, UnitMismatchError
 from ..geom import WcsGeom
@@ -437,6 +436,8 @@ def to_spectrum_dataset(
     fractions are a small lookup in the PSF map (numpy); the exposure stays a lazy graph.
     """
     if containment_correction:
+        from regions import CircleSkyRegion  # deferred: regions imports matplotlib
+
         if not isinstance(on_region, CircleSkyRegion):
             raise InvalidArgumentError(
                 "Containment correction is only supported for `CircleSkyRegion`, "

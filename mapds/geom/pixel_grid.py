@@ -5,6 +5,8 @@ and a *dask* form that maps the block form over a chunked ``(ny, nx)`` image wit
 :func:`dask.array.map_blocks`, so that a chunk of sky coordinates, pixel solid angles or region
 masks is computed only when asked for, and only for its own pixels.  Nothing is computed when the
 graphs are built.
+
+`regions` (which imports matplotlib) is imported inside the functions that use it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import dask.array as da
 import numpy as np
 from astropy.wcs import WCS
 from dask.base import tokenize
-from regions import PixCoord, PixelRegion, PointSkyRegion
 
 from .coord import transform_lonlat
 from .spherical import pixel_solid_angle
@@ -134,6 +135,8 @@ def solid_angle_dask(wcs: WCS, shape, chunks) -> da.Array:
 
 def pixel_regions(regions, wcs: WCS) -> tuple[list, list]:
     """Split regions into pixel-space regions and pixel positions of sky points."""
+    from regions import PixelRegion, PointSkyRegion
+
     extended, points = [], []
     for region in regions:
         if isinstance(region, PointSkyRegion):
@@ -161,6 +164,8 @@ def region_mask_block(extended, points, y0, y1, x0, x1) -> np.ndarray:
     along both axes), as gammapy does for point regions.  Only the pixels inside each region's
     bounding box are tested, so a small region costs little on a large block.
     """
+    from regions import PixCoord
+
     out = np.zeros((y1 - y0, x1 - x0), dtype=bool)
     windows = []
     for region in extended:

@@ -4,6 +4,8 @@ Used for spectra (``SpectrumDataset``) and for IRFs given at one position.  Sema
 gammapy: the region is projected on a TAN WCS of pixel size ``binsz_wcs`` centred on it; the
 region's centre and width are those of its pixel bounding box on that WCS; the spatial pixel
 ``0`` is the region itself.
+
+`regions` (which imports matplotlib) is imported inside the methods that use it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_area, proj_plane_pixel_scales, wcs_to_celestial_frame
-from regions import CompoundSkyRegion, PixCoord, PointSkyRegion, RectanglePixelRegion, Regions
 
 from ..errors import AxisError, GeometryError, GeometryMismatchError, MissingHDUError
 from .axes import MapAxes
@@ -132,6 +133,8 @@ class RegionGeom(Geom):
 
     @cached_property
     def _rectangle_bbox(self):
+        from regions import PixCoord, RectanglePixelRegion
+
         self._require_region("width")
         boxes = [
             part.to_pixel(self._bbox_wcs).bounding_box for part in compound_region_to_regions(self._region)
@@ -171,6 +174,8 @@ class RegionGeom(Geom):
     @property
     def is_all_point_sky_regions(self) -> bool:
         """Whether the region is made of point regions only."""
+        from regions import PointSkyRegion
+
         return all(isinstance(part, PointSkyRegion) for part in compound_region_to_regions(self._region))
 
     # -- coordinates ----------------------------------------------------------------------------
@@ -185,6 +190,8 @@ class RegionGeom(Geom):
 
     def contains_wcs_pix(self, pix) -> np.ndarray:
         """Whether WCS pixel positions ``(x, y)`` are inside the region (True for points)."""
+        from regions import PixCoord
+
         if self.is_all_point_sky_regions:
             return np.ones(np.shape(pix[0]), dtype=bool)
         return self._region.to_pixel(self._wcs).contains(PixCoord(pix[0], pix[1]))
@@ -261,6 +268,8 @@ class RegionGeom(Geom):
         Analytic pixel area on the WCS; compound regions (no analytic area) count the
         pixel centres inside on a 10× finer grid.
         """
+        from regions import CompoundSkyRegion
+
         self._require_region("solid_angle")
         if isinstance(self._region, CompoundSkyRegion):
             factor = COMPOUND_AREA_OVERSAMPLING
@@ -367,6 +376,8 @@ class RegionGeom(Geom):
     # -- FITS form ------------------------------------------------------------------------------
 
     def _to_region_table(self) -> Table:
+        from regions import Regions
+
         self._require_region("to_hdulist")
         parts = [part.to_pixel(self._wcs) for part in compound_region_to_regions(self._region)]
         table = Regions(parts).serialize(format="fits")
@@ -400,6 +411,8 @@ class RegionGeom(Geom):
         ``format="gadf"`` reads ``<hdu>_REGION`` and ``<hdu>_BANDS``; ``ogip`` reads
         ``REGION`` and ``EBOUNDS``; ``ogip-arf`` reads ``REGION`` and ``SPECRESP``.
         """
+        from regions import Regions
+
         if format == "gadf" and not hdu:
             raise GeometryError("RegionGeom.from_hdulist(format='gadf') needs the map HDU name `hdu`")
         region_hdu = f"{hdu}_REGION" if format == "gadf" else "REGION"
@@ -431,6 +444,8 @@ class RegionGeom(Geom):
 
     def to_spatial_attrs(self) -> dict:
         """JSON-friendly description of the region (kept on the ``spatial_ref`` coord)."""
+        from regions import Regions
+
         attrs = {"geom_type": "region", "binsz_wcs": str(self._binsz_wcs)}
         if self._region is not None:
             parts = compound_region_to_regions(self._region)

@@ -1,4 +1,8 @@
-"""Helpers on `regions` objects shared by the WCS and region geometries."""
+"""Helpers on `regions` objects shared by the WCS and region geometries.
+
+`regions` (which imports matplotlib) and ``scipy.optimize`` are imported inside the functions
+that use them, so that ``import mapds`` loads neither.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import warnings
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
-from regions import CompoundPixelRegion, CompoundSkyRegion, PixelRegion, PointSkyRegion, Regions, SkyRegion
-from scipy.optimize import Bounds, minimize
 
 from ..errors import GeometryError
 
@@ -27,6 +29,8 @@ def parse_regions(regions) -> list | None:
 
     Returns ``None`` for ``None`` or an empty list.
     """
+    from regions import PixelRegion, PointSkyRegion, SkyRegion
+
     if regions is None:
         return None
     if isinstance(regions, str):
@@ -41,6 +45,8 @@ def parse_regions(regions) -> list | None:
 
 def parse_ds9(text: str) -> list:
     """Regions of a DS9 region string; shapes the parser skips (with a warning) are errors."""
+    from regions import Regions
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -54,6 +60,8 @@ def parse_ds9(text: str) -> list:
 
 def compound_region_to_regions(region) -> list:
     """The parts of a (nested) union of regions; any other region is returned alone."""
+    from regions import CompoundPixelRegion, CompoundSkyRegion
+
     if isinstance(region, (CompoundSkyRegion, CompoundPixelRegion)) and region.operator is operator.or_:
         return compound_region_to_regions(region.region1) + compound_region_to_regions(region.region2)
     return [region]
@@ -61,6 +69,8 @@ def compound_region_to_regions(region) -> list:
 
 def _leaf_regions(region) -> list:
     """All non-compound parts of a region, whatever the compound operators."""
+    from regions import CompoundPixelRegion, CompoundSkyRegion
+
     if isinstance(region, (CompoundSkyRegion, CompoundPixelRegion)):
         return _leaf_regions(region.region1) + _leaf_regions(region.region2)
     return [region]
@@ -81,6 +91,8 @@ def compound_region_center(region) -> SkyCoord:
     at the mean RA/Dec and bounded by the centres' RA (wrapped at 180°) and Dec range), in ICRS,
     as gammapy defines it.
     """
+    from scipy.optimize import Bounds, minimize
+
     parts = _leaf_regions(region)
     for part in parts:
         if not hasattr(part, "center"):

@@ -7,6 +7,9 @@ Large geometries never materialise coordinate arrays unless asked: :meth:`WcsGeo
 :meth:`WcsGeom.solid_angle`, :meth:`WcsGeom.region_mask` and :meth:`WcsGeom.region_weights`
 accept ``chunks=`` and then return dask arrays computed per chunk from the WCS
 (see :mod:`mapds.geom.pixel_grid`).
+
+`regions` (which imports matplotlib), ``astropy.convolution`` (which imports ``astropy.modeling``)
+and ``astropy.nddata`` are imported inside the methods that use them.
 """
 
 from __future__ import annotations
@@ -14,17 +17,14 @@ from __future__ import annotations
 import ast
 import copy
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import numpy as np
-from astropy.convolution import Tophat2DKernel
 from astropy.coordinates import Angle, SkyCoord
 from astropy.io import fits
-from astropy.nddata import Cutout2D, NoOverlapError, PartialOverlapError
-from astropy.nddata.utils import overlap_slices
 from astropy.wcs import WCS
 from astropy.wcs.utils import celestial_frame_to_wcs, proj_plane_pixel_scales, wcs_to_celestial_frame
-from regions import RectangleSkyRegion
 
 from ..errors import GeometryError, GeometryMismatchError, InvalidArgumentError, MissingHDUError
 from .axes import MapAxes
@@ -40,6 +40,9 @@ from .pixel_grid import (
     solid_angle_dask,
 )
 from .sky_regions import parse_regions
+
+if TYPE_CHECKING:
+    from regions import RectangleSkyRegion
 
 __all__ = ["WcsGeom", "deg_pair", "round_up_to_even", "round_up_to_odd"]
 
@@ -413,6 +416,8 @@ class WcsGeom(Geom):
     @property
     def footprint_rectangle_sky_region(self) -> RectangleSkyRegion:
         """The image as a `~regions.RectangleSkyRegion`."""
+        from regions import RectangleSkyRegion
+
         width = self.width
         return RectangleSkyRegion(center=self.center_skydir, width=width[0][0], height=width[1][0])
 
@@ -647,6 +652,8 @@ class WcsGeom(Geom):
         ``odd_npix``); the cutout follows astropy's ``Cutout2D`` (modes ``trim``, ``partial``,
         ``strict``), as in gammapy.
         """
+        from astropy.nddata import Cutout2D, NoOverlapError, PartialOverlapError
+
         if mode not in CUTOUT_MODES:
             raise InvalidArgumentError(f"Invalid cutout mode {mode!r}, expected one of {CUTOUT_MODES}")
         width = u.Quantity(positive_angles(width, "width"), "deg")
@@ -669,6 +676,8 @@ class WcsGeom(Geom):
 
         Returns ``{"parent-slices": (y, x), "cutout-slices": (y, x)}``.
         """
+        from astropy.nddata.utils import overlap_slices
+
         position = geom.to_image().coord_to_pix(self.center_skydir)
         slices = overlap_slices(
             large_array_shape=geom.data_shape[-2:],
@@ -728,6 +737,8 @@ class WcsGeom(Geom):
             width = width / self.pixel_scales
         width = np.atleast_1d(round_up_to_odd(width.to_value("")))
         if kernel == "disk":
+            from astropy.convolution import Tophat2DKernel
+
             disk = Tophat2DKernel(width[0])
             disk.normalize("peak")
             structure = disk.array

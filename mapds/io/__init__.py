@@ -10,9 +10,18 @@ the version of the file opened: dask config ``mapds.storage.*`` (:mod:`.remote_o
 :mod:`.remote_reads`, :mod:`.versions`.
 """
 
+from typing import TYPE_CHECKING
+
 from .api import map_from_hdulist, map_to_hdulist, read_map, write_map
 from .fits import FitsFile, LazyImageHDU, map_to_hdus, write_fits
-from .zarr_store import ZarrGroup, open_zarr_group, read_zarr_map, write_zarr_group, write_zarr_map
+
+if TYPE_CHECKING:
+    from .zarr_store import ZarrGroup, open_zarr_group, read_zarr_map, write_zarr_group, write_zarr_map
+
+#: Names of :mod:`.zarr_store`, imported on first use: zarr is not imported by ``import mapds``.
+_ZARR_NAMES = frozenset(
+    {"ZarrGroup", "open_zarr_group", "read_zarr_map", "write_zarr_group", "write_zarr_map"}
+)
 
 __all__ = [
     "FitsFile",
@@ -29,3 +38,11 @@ __all__ = [
     "write_zarr_group",
     "write_zarr_map",
 ]
+
+
+def __getattr__(name: str):
+    if name in _ZARR_NAMES:
+        from . import zarr_store
+
+        return getattr(zarr_store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,8 @@
 
 FITS (gammapy's "gadf" layout and the Fermi-LAT ``fgst-ccube``/``fgst-template`` layouts,
 plain or gzip-compressed) is handled by :mod:`mapds.io.fits`; zarr stores (a ``.zarr`` URL or
-``format="zarr"``) by :mod:`mapds.io.zarr_store`.
+``format="zarr"``) by :mod:`mapds.io.zarr_store`, imported when a store is first read or written
+(zarr is not imported by ``import mapds``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from astropy.io import fits
 from .fits import FitsFile, map_to_hdus, write_fits
 from .fits.maps import LazyImageHDU, map_from_source, with_primary
 from .fits.source import HDUListSource
+from .formats import is_zarr
 from .urls import resolve
-from .zarr_store import is_zarr, read_zarr_map, write_zarr_map
 
 __all__ = ["map_from_hdulist", "map_to_hdulist", "read_map", "write_map"]
 
@@ -63,6 +64,8 @@ def read_map(
     """
     location = resolve(filename, storage_options)
     if format == "zarr" or (format is None and is_zarr(location)):
+        from .zarr_store import read_zarr_map
+
         return read_zarr_map(location, name=hdu, chunks=chunks)
     fits_file = FitsFile.open(location, cache_dir=cache_dir, checksum=checksum)
     return fits_file.read_map(hdu=hdu, hdu_bands=hdu_bands, map_type=map_type, format=format, chunks=chunks)
@@ -92,6 +95,8 @@ def write_map(
     if format == "zarr":
         if sparse:
             raise ValueError("sparse=True is a FITS layout; zarr stores are chunked and compressed already")
+        from .zarr_store import write_zarr_map
+
         write_zarr_map(m, location, name=hdu, overwrite=overwrite)
         return
     hdus = map_to_hdus(m, hdu=hdu, hdu_bands=hdu_bands, sparse=sparse, format=format)

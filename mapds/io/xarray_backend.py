@@ -57,8 +57,8 @@ from ..errors import CorruptFileError
 from ..maps import Map
 from ..maps.dataset_layout import combine_dataarrays
 from .fits import FitsFile
+from .formats import is_zarr
 from .urls import Location, resolve
-from .zarr_store import is_zarr, open_zarr_group, read_zarr_map, zarr_store
 
 __all__ = [
     "MapBackendArray",
@@ -240,6 +240,8 @@ def _fits_contents(fits_file: FitsFile, drop: set[str]) -> _Contents:
 
 
 def _zarr_contents(location: Location, drop: set[str]) -> _Contents:
+    from .zarr_store import open_zarr_group, read_zarr_map, zarr_store  # deferred: zarr is imported on use
+
     contents = _Contents()
     try:
         group = open_zarr_group(location)

@@ -46,6 +46,7 @@ from ..maps.lazy import WindowedArray
 from ..maps.meta import encode_meta
 from .atomic import atomic_directory, recover
 from .chunk_decoder import ChunkDecoder
+from .formats import is_zarr
 from .integrity import (
     MANIFEST_GROUP,
     MARKER_ATTR,
@@ -84,23 +85,6 @@ COUNTS_MAPS = frozenset({"counts", "counts_off"})
 COUNTS_STORAGE_DTYPE = np.dtype("uint16")
 #: Variable attribute naming the dtype a variable stored as integers is read back as.
 DECODED_DTYPE_ATTR = "mapds_dtype"
-#: Names that are FITS files, never zarr stores (no request needed to tell).
-_FITS_SUFFIXES = (".fits", ".fits.gz", ".fit", ".fts", ".fit.gz", ".fts.gz")
-
-
-def is_zarr(location: Location, must_exist: bool = True) -> bool:
-    """Whether a location is (or, for writing, names) a zarr store."""
-    if location.path.rstrip("/").endswith(".zarr"):
-        return True
-    # A FITS name is not a store: on object storage asking would cost two requests per open.
-    if not must_exist or location.path.rstrip("/").lower().endswith(_FITS_SUFFIXES):
-        return False
-    if location.is_local:
-        recover(location)  # a store a killed writer moved aside is put back first
-    # Only the store's root metadata is asked for: fsspec's HTTP filesystem answers isdir() by
-    # downloading the URL to look for links in it (a whole FITS file).
-    with storage_errors(location.url):
-        return bool(location.fs.exists(f"{location.path.rstrip('/')}/zarr.json"))
 
 
 def zarr_store(location: Location, read_only: bool = True):

@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, cast
 import astropy.units as u
 import dask.array as da
 import numpy as np
-import scipy.ndimage as ndi
-import scipy.signal
-from astropy.convolution import Tophat2DKernel
 
 from ..errors import GeometryMismatchError, InvalidArgumentError
 from ..geom import WcsGeom
@@ -52,6 +49,8 @@ def fft_convolve(image: np.ndarray, kernel: np.ndarray, method: str = "fft") -> 
     ndarray
         float32 array of the shape of ``image`` (gammapy's convolution output type).
     """
+    import scipy.signal  # deferred: scipy.signal (and scipy.stats under it) cost ~1 s to import
+
     image = np.asarray(image)
     kernel = np.asarray(kernel)
     if kernel.ndim > 2 and kernel.shape[:-2] != image.shape[:-2]:
@@ -168,11 +167,15 @@ def convolve(m: Map, kernel, method="fft", mode="same") -> Map:
 
 def _smooth_filter(kernel: str, width: float, kwargs: dict):
     """The per-plane filter and its radius in pixels."""
+    import scipy.ndimage as ndi  # deferred, as scipy.signal above
+
     if kernel == "gauss":
         truncate = kwargs.get("truncate", 4.0)
         radius = kwargs.get("radius") or int(truncate * width + 0.5)
         return (lambda img: ndi.gaussian_filter(img, width, **kwargs)), radius
     if kernel == "disk":
+        from astropy.convolution import Tophat2DKernel  # deferred: it imports astropy.modeling
+
         disk = Tophat2DKernel(width)
         disk.normalize("integral")
         weights = disk.array

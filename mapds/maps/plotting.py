@@ -26,7 +26,6 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
-from scipy.ndimage import label as connected_runs
 
 from ..errors import GeometryError, InvalidArgumentError, MissingDependencyError
 from ..geom import LabelMapAxis, WcsGeom
@@ -691,6 +690,8 @@ def draw_hist(ax, axis, weights: np.ndarray, unit, **kwargs):
 def draw_mask_spans(ax, axis, mask: np.ndarray, **kwargs):
     """Shade the ranges of ``axis`` where a computed 1-D mask is True, one span per run of True
     bins (gammapy's ``RegionNDMap.plot_mask``; default black at alpha 0.05, label "mask")."""
+    from scipy.ndimage import label as connected_runs  # deferred, as matplotlib
+
     ax = pyplot().gca() if ax is None else ax
     kwargs.setdefault("color", "k")
     kwargs.setdefault("alpha", 0.05)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
-import scipy.ndimage as ndi
 
 from ..errors import AxisError, InvalidArgumentError
 from .chunks import multiple_chunks
@@ -109,6 +108,8 @@ def _upsample_block(block: np.ndarray, factor: int, order: int, dims: tuple[int,
             frac = (coords - lo).reshape([-1 if i == d else 1 for i in range(block.ndim)])
             out = np.take(out, lo, axis=d) * (1 - frac) + np.take(out, lo + 1, axis=d) * frac
         return out.astype(block.dtype)
+    import scipy.ndimage as ndi  # deferred: not needed at import time
+
     grid = [
         _upsample_coords(n, factor, halo) if i in dims else np.arange(n, dtype=float)
         for i, n in enumerate(block.shape)

@@ -6,7 +6,6 @@ finding on the statistic profile for confidence intervals (as gammapy).
 from __future__ import annotations
 
 import numpy as np
-import scipy.optimize
 
 from .likelihood import Likelihood, factor_bounds
 from .parameter import Parameters
@@ -22,6 +21,8 @@ def optimize_scipy(parameters: Parameters, function, store_trace: bool = False, 
     factors, info, None
         Best factors and ``success``/``nfev``/``message``/``trace``.
     """
+    import scipy.optimize  # deferred: ~0.5 s to import, and the default backend is iminuit
+
     method = kwargs.pop("method", "Nelder-Mead")
     likelihood = Likelihood(function, parameters, store_trace)
     free = parameters.free_parameters
@@ -101,6 +102,8 @@ def _crossing(
 ):
     """Where the statistic has risen by ``sigma²`` above its value now, on one side of
     ``parameter`` (the others re-optimised with L-BFGS-B if ``reoptimize``)."""
+    import scipy.optimize
+
     stat_null = function()
     start = parameter.factor
     end = (parameter.conf_max if upper else parameter.conf_min) / parameter.scale

@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 import astropy.units as u
 import numpy as np
-from scipy.stats import gennorm, loguniform, norm, uniform
 
 from ..errors import ModelError, ParameterError, UnknownModelTypeError
 from .parameter import PRIOR_REGISTRY, Parameter, Parameters
@@ -61,16 +60,22 @@ PRIOR_PARAMETER_KEYS = frozenset(
 
 def gaussian_distribution(mu: float, sigma: float):
     """Normal distribution of mean ``mu`` and standard deviation ``sigma`` (frozen scipy rv)."""
+    from scipy.stats import norm  # deferred: scipy.stats costs ~1 s to import
+
     return norm(loc=mu, scale=sigma)
 
 
 def uniform_distribution(min: float, max: float):
     """Uniform distribution on ``[min, max]`` (frozen scipy rv)."""
+    from scipy.stats import uniform
+
     return uniform(loc=min, scale=max - min)
 
 
 def log_uniform_distribution(min: float, max: float):
     """Distribution uniform in ``log(x)`` on ``[min, max]``, ``0 < min < max`` (frozen scipy rv)."""
+    from scipy.stats import loguniform
+
     return loguniform(min, max)
 
 
@@ -80,6 +85,8 @@ def generalized_gaussian_distribution(mu: float, sigma: float, eta: float):
     ``eta = 0.5`` is the normal distribution of standard deviation ``sigma``; ``eta = 1`` a
     Laplace distribution.
     """
+    from scipy.stats import gennorm
+
     return gennorm(1.0 / eta, loc=mu, scale=sigma * np.sqrt(2.0))
 
 

@@ -12,8 +12,6 @@ of coordinates.
 from __future__ import annotations
 
 import numpy as np
-import scipy.integrate
-import scipy.interpolate
 import scipy.special
 
 from ..geom.scale import scale, scale_inverse
@@ -106,6 +104,8 @@ def disk_norm(r_0, e=0.0):
     (``scipy.integrate.quad``), as gammapy does.  ``1 − cos ρ`` is evaluated as
     ``s / (1 + sqrt(1 − s))`` with ``s = sin² ρ`` to avoid cancellation for small disks.
     """
+    import scipy.integrate  # deferred (as scipy.interpolate below): not needed at import time
+
     inv_sin2_major = 1.0 / np.sin(r_0) ** 2
     inv_sin2_minor = 1.0 / np.sin(r_0 * np.sqrt(1 - e**2)) ** 2
 
@@ -232,6 +232,8 @@ def interpolate_grid(data, pix, method: str = "linear", values_scale: str = "lin
         Interpolated values, of the broadcast shape of ``pix``.  Dimensions of length one are
         ignored (their pixel coordinate does not matter), as in gammapy's interpolator.
     """
+    import scipy.interpolate
+
     data = np.where(np.isfinite(data), data, 0).astype(data.dtype, copy=False)
     pix = np.broadcast_arrays(*pix)
     shape = pix[0].shape

@@ -22,7 +22,6 @@ from functools import cached_property
 
 import astropy.units as u
 import numpy as np
-from regions import CircleSkyRegion
 
 from ...errors import GeometryError
 from ...geom import WcsGeom
@@ -191,6 +190,8 @@ def _region_lookup(spec: ModelSpec, edisp) -> Lookup:
     """Spectrum datasets (gammapy's rules): a point source in a circle gets the PSF
     containment within the circle; another model with a PSF a kernel, applied on a WCS grid
     around the region; ``contributes`` if the model's evaluation square meets the region."""
+    from regions import CircleSkyRegion  # deferred: regions imports matplotlib
+
     fp, inputs = spec.footprint, spec.inputs
     spatial = spec.model.spatial_model
     containment = kernel = None

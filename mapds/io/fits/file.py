@@ -17,7 +17,6 @@ from astropy.table import Table
 from ...errors import CorruptFileError, MissingHDUError, StorageError
 from ...maps import Map
 from ...maps.lazy import LazyArray
-from ..gzip_cache import open_cached
 from ..ranged import RangeReader, range_reader
 from ..urls import Location, resolve
 from .backend import FitsBackend
@@ -87,6 +86,8 @@ class FitsFile:
         first = size if size <= reader.merge_gap else max(BLOCK, reader.read_ahead)
         head = reader.read(0, min(size, first))
         if head.startswith(GZIP_MAGIC):
+            from ..gzip_cache import open_cached  # deferred: the cache is a zarr store
+
             hdus, backend = open_cached(location, token, cache_dir=cache_dir, checksum=checksum)
             return cls(location, hdus, token, backend)
         hdus = scan_hdus(reader.read, size, location.url, head=head, read_ahead=reader.read_ahead)

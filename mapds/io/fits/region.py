@@ -13,7 +13,6 @@ from typing import cast
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
-from regions import Regions
 
 from ...errors import CorruptFileError
 from ...geom import RegionGeom, WcsGeom
@@ -27,6 +26,8 @@ __all__ = ["read_region_map", "region_map_hdus"]
 
 def read_region_map(source: HduSource, index: int, hdu_bands, where: str) -> Map:
     """Region map: a ``CHANNEL``/``DATA`` table, ``<HDU>_BANDS`` and optional ``<HDU>_REGION``."""
+    from regions import Regions  # deferred: regions imports matplotlib
+
     name = source.names[index]
     table = Table.read(source.read_hdu(index))
     if "DATA" not in table.colnames:
@@ -55,6 +56,8 @@ def read_region_map(source: HduSource, index: int, hdu_bands, where: str) -> Map
 
 def region_map_hdus(m: Map, name: str, hdu_bands=None) -> list:
     """``<NAME>`` (``CHANNEL``/``DATA``), ``<NAME>_BANDS`` and, with a region, ``<NAME>_REGION``."""
+    from regions import Regions
+
     geom = cast(RegionGeom, m.geom)
     name = name.upper()
     values = m.quantity

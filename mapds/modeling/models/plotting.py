@@ -5,23 +5,28 @@ bounds); their error band is gammapy's: the 16th and 84th percentiles of the mod
 parameter vectors drawn from the multivariate normal of the values and the covariance (``n_samples``
 draws per parameter, seeded as gammapy seeds them, so the same ``random_state`` gives gammapy's
 band).  Spatial models are drawn as a lazy map of their surface brightness, computed chunk by
-chunk at display resolution by :meth:`mapds.maps.Map.plot`.
+chunk at display resolution by :meth:`mapds.maps.Map.plot`.  `regions` (which imports matplotlib)
+is imported by the functions that return regions.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import astropy.units as u
 import dask.array as da
 import numpy as np
 from astropy.coordinates import Angle, SkyCoord
-from regions import EllipseAnnulusSkyRegion, EllipseSkyRegion
-from scipy.stats import norm as normal_distribution
+from scipy.special import ndtr  # the normal CDF (scipy.stats costs ~1 s to import)
 
 from ...errors import GeometryError, InvalidArgumentError, ModelError
 from ...geom import MapAxis, WcsGeom
 from ...maps import Map
 from ...maps.plotting import UNIT_STRING_FORMAT, pyplot, quantity_support
 from .spectral_errors import parameter_samples, sampled_integrals
+
+if TYPE_CHECKING:
+    from regions import EllipseAnnulusSkyRegion, EllipseSkyRegion
 
 __all__ = [
     "DEFAULT_SED_UNIT",
@@ -158,7 +163,7 @@ def plot_spectral_error(
         samples = parameter_samples(model, len(model.parameters) * n_samples, random_state)
     sed = u.Quantity(_sampled_sed(model, energy, sed_type, samples))
     values = np.where(np.isfinite(sed.value), sed.value, np.nan)
-    low, high = np.nanpercentile(values, 100 * normal_distribution.cdf([-1, 1]), axis=-1) * sed.unit
+    low, high = np.nanpercentile(values, 100 * ndtr([-1, 1]), axis=-1) * sed.unit
     with quantity_support():
         ax.fill_between(
             energy.center,
@@ -231,6 +236,8 @@ def plot_spatial_model(model, ax=None, geom=None, **kwargs):
 def position_error_region(model) -> EllipseSkyRegion:
     """95 % containment ellipse of the position from the ``lon_0``/``lat_0`` covariance
     (gammapy's ``SpatialModel.position_error``)."""
+    from regions import EllipseSkyRegion
+
     covariance = model.covariance.get_subcovariance(["lon_0", "lat_0"]).data.copy()
     cos_lat = np.cos(model.lat_0.quantity.to_value("rad"))
     # longitude errors are angles on the sky only once scaled by cos(lat)
@@ -254,6 +261,8 @@ def position_error_region(model) -> EllipseSkyRegion:
 def extension_error_region(model, size_factor=1.0) -> EllipseAnnulusSkyRegion | None:
     """The band between the model outline at size −1σ and +1σ (size and eccentricity), for
     Gaussian, generalized Gaussian and disk models; None for other models (gammapy's rule)."""
+    from regions import EllipseAnnulusSkyRegion
+
     name = _EXTENSION_PARAMETER.get(type(model).__name__)
     if name is None:
         return None

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import astropy.units as u
 import numpy as np
-import scipy.interpolate
 import scipy.special
 from astropy.io import fits
 from astropy.io.registry import identify_format
@@ -36,6 +35,9 @@ from ...maps import Map, RegionNDMap, pixel_interp
 from ..parameter import Parameter
 from .core import ModelBase, model_dict
 from .registry import TEMPORAL_MODEL_REGISTRY
+
+if TYPE_CHECKING:
+    from scipy.interpolate import InterpolatedUnivariateSpline
 
 __all__ = [
     "ConstantTemporalModel",
@@ -720,10 +722,12 @@ class TemplatePhaseCurveTemporalModel(TemporalModel):
         self.filename = None if filename is None else make_path(filename)
         super().__init__(**kwargs)
 
-    def _spline(self) -> scipy.interpolate.InterpolatedUnivariateSpline:
+    def _spline(self) -> InterpolatedUnivariateSpline:
         """Linear interpolation of the table over one period (an error outside [0, 1])."""
+        from scipy.interpolate import InterpolatedUnivariateSpline  # deferred: not needed at import time
+
         phase = np.asarray(self.table["PHASE"], dtype=float)
-        return scipy.interpolate.InterpolatedUnivariateSpline(
+        return InterpolatedUnivariateSpline(
             phase, self.table["NORM"], k=1, ext="raise", bbox=[0.0, 1.0]
         )
 
