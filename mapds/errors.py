@@ -24,6 +24,7 @@ __all__ = [
     "ModelError",
     "OverwriteError",
     "ParameterError",
+    "RangeRequestsUnsupportedError",
     "StaleFileError",
     "StorageError",
     "UndefinedVariableError",
@@ -87,6 +88,12 @@ class MissingHDUError(StorageError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class RangeRequestsUnsupportedError(StorageError):
+    """A server answers byte-range requests (HTTP ``Range``) with the whole file, as
+    ``python -m http.server`` does: mapds reads FITS files by ranges, so such a file cannot be read
+    lazily from there.  The message says what to do (a server honouring ``Range``, or a local copy)."""
 
 
 class OverwriteError(StorageError, FileExistsError):

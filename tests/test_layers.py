@@ -27,6 +27,7 @@ LAYERS = [
     "simulate",
     "testing",
     "cli",
+    "__main__",  # python -m mapds: runs the command
 ]
 #: The one allowed upward import: ``Map.read``/``Map.write`` (and their HDUList twins) import the
 #: storage layer inside the method, as xarray's ``to_zarr`` does.

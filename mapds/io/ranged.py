@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CorruptFileError, StorageError
+from ..errors import CorruptFileError
 from . import remote_options, remote_reads
 from .remote_options import RetryPolicy
 from .urls import Location, storage_errors
@@ -298,10 +298,8 @@ class FsspecRangeReader(RangeReader):
         self._check_version()
         for start, end, part in zip(starts, ends, fetched, strict=True):
             if len(part) > end - start:
-                raise StorageError(
-                    f"{self.url!r}, bytes {start}-{end - 1}: got {len(part)} bytes instead of "
-                    f"{end - start}: the storage does not serve byte ranges"
-                )
+                where = f"{self.url!r}, bytes {start}-{end - 1}"
+                raise remote_reads.ranges_unsupported(where, f"{len(part)} bytes instead of {end - start}")
             if len(part) < end - start:
                 raise self._short(start, end - start, len(part))
         return fetched

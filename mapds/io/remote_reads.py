@@ -30,11 +30,11 @@ from typing import Any
 import fsspec
 import fsspec.asyn
 
-from ..errors import CorruptFileError, MissingFileError, StorageError
+from ..errors import CorruptFileError, MissingFileError, RangeRequestsUnsupportedError, StorageError
 from .remote_options import RetryPolicy, read_timeout_of
 from .versions import FileVersion, stale
 
-__all__ = ["fetch_ranges", "handles", "info_with_retries"]
+__all__ = ["fetch_ranges", "handles", "info_with_retries", "ranges_unsupported"]
 
 #: Requests of one call in flight at once (the connection pools of the clients bound it too).
 MAX_CONCURRENT = 32
@@ -171,6 +171,27 @@ def _transient_http_cause(exc: BaseException) -> str | None:
             return f"connection failed ({type(seen).__name__}: {seen})"
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def ranges_unsupported(where: str, answer: str) -> RangeRequestsUnsupportedError:
+    """The error for storage that answers a byte-range request with something else (``answer``).
+
+    Static servers such as ``python -m http.server`` ignore the HTTP ``Range`` header and send the
+    whole file; the message says so and what to do instead.
+
+    Parameters
+    ----------
+    where : str
+        The URL and byte range asked for (``'url', bytes a-b``).
+    answer : str
+        What came instead (``the whole file, 639360 bytes``).
+    """
+    return RangeRequestsUnsupportedError(
+        f"{where}: the server does not serve byte ranges (HTTP Range requests): it answered with "
+        f"{answer}. mapds reads remote FITS files by byte ranges: serve the file from a server that "
+        "supports Range requests (nginx, Apache, object storage; not 'python -m http.server'), "
+        "or download the file and read the local copy"
+    )
 
 
 def _where(url: str, start: int, end: int) -> str:
@@ -386,11 +407,7 @@ class _HTTPRanges:
             if start == 0 and length is not None and int(length) == end:
                 return  # the whole file was asked for, and sent
             # The body is not read: the connection is dropped instead of downloading the file.
-            raise StorageError(
-                f"{where}: the server does not serve byte ranges (it answered a Range request with "
-                f"the whole file, {length or 'unknown'} bytes); mapds reads remote FITS by ranges — "
-                f"serve the file from a server that honours Range, or download it"
-            )
+            raise ranges_unsupported(where, f"the whole file, {length or 'an unknown number of'} bytes")
         if status == 412:
             raise stale(self.url, f"its ETag is no longer {self.version.etag}")
         if status in (404, 410):

@@ -1,0 +1,5 @@
+"""``python -m mapds``: the ``mapds`` command."""
+
+from mapds.cli import main
+
+raise SystemExit(main())
