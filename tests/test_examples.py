@@ -104,3 +104,61 @@ def test_fermi_diffuse(crab_dir, tmp_path):
     assert result["figure"].stat().st_size > 10_000
     models = GammapyModels.read(tmp_path / "fit-result.yaml")
     assert models["galactic-diffuse"].spectral_model.norm.value == pytest.approx(norm, rel=1e-12)
+
+
+def test_survey_on_a_laptop(tmp_path):
+    """At its smallest size (4° × 2°, 32-pixel tiles): the fit converges to the simulated spectra,
+    and the stat_sum is that of the zarr store reopened, and of the simulated dataset itself."""
+    from mapds.datasets import MapDataset
+    from mapds.simulate import survey_dataset, survey_models
+
+    result = load_example("survey_on_a_laptop").main(["--output", str(tmp_path), "--chunk", "32"])
+    assert result["success"]
+    assert len(result["parameters"]) == 7  # amplitude and index of 3 sources, the background norm
+    for key, (value, error) in result["parameters"].items():
+        assert 0 < error and abs(value - result["truth"][key]) < 3 * error, key
+    reopened = MapDataset.read(result["paths"]["dataset"])
+    reopened.models = survey_models(result["case"], dataset_name=reopened.name)
+    assert reopened.stat_sum() == pytest.approx(result["stat_sum"], rel=1e-12)
+    simulated = survey_dataset(result["case"], chunks={"x": 32, "y": 32})  # the same draw, not written
+    assert simulated.stat_sum() == pytest.approx(result["stat_sum"], rel=1e-9)
+    assert [step["step"] for step in result["steps"]][:2] == ["simulate + write zarr", "reopen lazily"]
+    assert result["peak_rss_mib"] >= max(step["peak_rss_mib"] for step in result["steps"]) > 0
+
+
+def test_stack_on_a_cluster(tmp_path, local_cluster):
+    """4 small observations stacked in 2 batches on the session's cluster (2 worker processes):
+    the sums of the stacked maps are the sums of the FITS files, as gammapy reads them."""
+    argv = ["--output", str(tmp_path), "--address", local_cluster.scheduler_address, "--batch-size", "3"]
+    result = load_example("stack_on_a_cluster").main(argv)
+    inputs = [GammapyMapDataset.read(path) for path in result["paths"]["inputs"]]
+    assert len(inputs) == result["n_observations"] == 4
+    expected = {
+        "counts": sum(d.counts.data.sum() for d in inputs),
+        "background": sum(d.background.data.sum(dtype="f8") for d in inputs),
+        "exposure": sum(d.exposure.quantity.to_value("m2 s").sum(dtype="f8") for d in inputs),
+    }
+    from mapds.datasets import MapDataset
+
+    stacked = MapDataset.read(result["paths"]["stacked"])
+    assert stacked.gti.time_sum.to_value("s") == pytest.approx(4 * 1800)
+    for name, value in expected.items():
+        assert result["inputs"][name] == pytest.approx(value, rel=1e-6), name
+        assert result["stacked"][name] == pytest.approx(value, rel=1e-6), name
+    assert float(stacked.counts.data.sum()) == expected["counts"] > 0
+
+
+def test_open_with_xarray(crab_dir):
+    """xr.open_dataset(engine="mapds") on the Crab file: the selected bins, their counts and the
+    spectra are gammapy's."""
+    result = load_example("open_with_xarray").main([str(crab_dir / CRAB_FITS), "--energy", "0.03", "0.3"])
+    reference = GammapyMapDataset.read(crab_dir / CRAB_FITS)
+    counts = reference.counts.data
+    centres = reference.counts.geom.axes["energy"].center.to_value("TeV")
+    selected = (centres >= 0.03) & (centres <= 0.3)
+    assert_allclose(result["energies"], centres[selected])
+    assert result["total"] == counts[selected].sum()
+    assert_allclose(result["spectrum"], counts.sum(axis=(1, 2)))
+    assert_allclose(result["excess"], (counts - reference.background.data).sum(axis=(1, 2)), rtol=1e-6)
+    assert {"counts", "exposure", "background", "psf", "edisp", "mask_safe"} <= set(result["variables"])
+    assert result["chunks"]["counts"] == ((5,), (40,), (50,))
