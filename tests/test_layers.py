@@ -24,6 +24,7 @@ LAYERS = [
     "stats",
     "modeling",
     "datasets",
+    "estimators",
     "simulate",
     "testing",
     "cli",

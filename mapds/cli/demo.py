@@ -81,7 +81,7 @@ def _picture(dataset, significance, plt):
         ax.imshow(smoothed, origin="lower", cmap="magma", vmin=0, vmax=vmax)
         ax.set_title(f"{title} (summed over energy, smoothed 0.1°)")
     ax = figure.add_subplot(2, 2, 3, projection=wcs)
-    shown = ax.imshow(significance.data, origin="lower", cmap="RdBu_r", vmin=-5, vmax=5)
+    shown = ax.imshow(significance.data[0], origin="lower", cmap="RdBu_r", vmin=-5, vmax=5)
     ax.set_title("residual significance after the fit (0.1° disk)")
     figure.colorbar(shown, ax=ax, label="σ")
     for ax in figure.axes[:3]:
@@ -141,7 +141,7 @@ def run_demo(
     import matplotlib.pyplot as plt
 
     from ..datasets import MapDataset
-    from ..datasets.residuals import residual_significance
+    from ..estimators import ExcessMapEstimator
     from ..simulate import make_survey_case, survey_dataset, survey_models
 
     steps = steps or Steps()
@@ -200,7 +200,8 @@ def run_demo(
     ):
         result.write(out / "fit-result.yaml", overwrite=True)
         reopened.npred().write(out / "npred.fits", overwrite=True)
-        significance = residual_significance(reopened.counts, reopened.npred(), reopened.mask).compute()
+        excess = ExcessMapEstimator(correlation_radius="0.1 deg").run(reopened)
+        significance = excess["sqrt_ts"].compute()
         significance.write(out / "residual-significance.fits", overwrite=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         figure = _picture(reopened, significance, plt)

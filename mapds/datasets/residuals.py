@@ -4,19 +4,16 @@ behind the residual plots), as lazy maps.
 
 from __future__ import annotations
 
-import astropy.units as u
 import dask.array as da
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..maps import Map
-from ..stats import CashCountsStatistic
 
 __all__ = [
     "RESIDUAL_LABELS",
     "check_method",
     "masked_residuals",
-    "residual_significance",
     "residual_values",
     "smoothed_residuals",
 ]
@@ -98,45 +95,3 @@ def smoothed_residuals(counts: Map, npred: Map, mask: Map | None, method: str = 
         counts = counts.copy(data=_quiet(np.divide, counts.data, smoothed_mask.data))
         npred = npred.copy(data=_quiet(np.divide, npred.data, smoothed_mask.data))
     return _nan_outside(_residual_map(counts, npred, method), mask)
-
-
-def _signed_significance(n_on, mu_bkg):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return CashCountsStatistic(n_on.astype(np.float64), mu_bkg.astype(np.float64)).sqrt_ts
-
-
-def residual_significance(counts: Map, npred: Map, mask: Map | None, radius="0.1 deg") -> Map:
-    """Significance of the counts over the predicted counts in a disk around each pixel (lazy).
-
-    Counts and npred inside the mask are summed over the non-spatial axes and over a disk of
-    ``radius`` around each pixel (the correlation of gammapy's ``ExcessMapEstimator``), and the
-    signed Cash significance of the summed counts against the summed npred is returned: positive
-    where the data exceed the model, negative where the model is too high.
-
-    Parameters
-    ----------
-    counts, npred : Map
-        Counts and predicted counts on one WCS geometry.
-    mask : Map or None
-        Pixels used (True); pixels whose disk holds no unmasked pixel are NaN.
-    radius : str or Quantity
-        Correlation radius (an angle).
-
-    Returns
-    -------
-    Map
-        float64 image.
-    """
-    from astropy.convolution import Tophat2DKernel  # deferred: it imports astropy.modeling
-
-    if mask is not None:
-        counts, npred = counts * mask, npred * mask
-    counts, npred = counts.sum_over_axes(keepdims=False), npred.sum_over_axes(keepdims=False)
-    radius_pix = (u.Quantity(radius) / counts.geom.pixel_scales.mean()).to_value("")
-    disk = (Tophat2DKernel(radius_pix).array > 0).astype(np.float32)
-    n_on, mu_bkg = counts.convolve(disk), npred.convolve(disk)
-    significance = da.map_blocks(_signed_significance, n_on.data, mu_bkg.data, dtype=np.float64)
-    if mask is not None:
-        covered = mask.reduce_over_axes(np.logical_or, keepdims=False).astype(np.float32).convolve(disk)
-        significance = da.where(covered.data > 0.5, significance, np.nan)
-    return counts.copy(data=significance.astype(np.float64))

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from mapds.cli import main
 from mapds.datasets import MapDataset
-from mapds.datasets.residuals import residual_significance
+from mapds.estimators import ExcessMapEstimator
 from mapds.maps import Map
 from mapds.modeling.models import Models
 from mapds.simulate import make_survey_case, survey_models
@@ -63,7 +63,7 @@ def test_demo_fit_result_reproduces_its_statistic(demo_dir):
     fit = json.loads((demo_dir / "summary.json").read_text())["fit"]
     assert_allclose(dataset.stat_sum(), fit["total_stat"], rtol=1e-9)
     significance = Map.read(demo_dir / "residual-significance.fits")
-    expected = residual_significance(dataset.counts, dataset.npred(), dataset.mask).compute()
+    expected = ExcessMapEstimator(correlation_radius="0.1 deg").run(dataset)["sqrt_ts"].compute()
     assert_allclose(significance.data, expected.data, rtol=1e-6, atol=1e-6)
     assert np.nanstd(significance.data) < 2  # residuals of a good fit are noise
 

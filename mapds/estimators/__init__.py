@@ -1,0 +1,8 @@
+"""Estimators: maps of excess, significance, flux and their errors from a dataset (gammapy's
+``gammapy.estimators`` names and numbers), as lazy dask graphs."""
+
+from .excess_map import ExcessMapEstimator
+from .flux_maps import FluxMaps
+from .reco_exposure import estimate_exposure_reco_energy
+
+__all__ = ["ExcessMapEstimator", "FluxMaps", "estimate_exposure_reco_energy"]
