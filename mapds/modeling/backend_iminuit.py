@@ -5,6 +5,12 @@ strategy 1) and parameter names ``par_000_<name>``.
 Each function takes the `~mapds.modeling.Parameters` (their free ones are varied, as factors)
 and the statistic ``function``; what they return is turned into results by
 `~mapds.modeling.Fit`.
+
+Unlike gammapy, MINUIT is handed the statistic shifted by a constant when it is larger than
+``±1e4`` at the start (`.likelihood.OFFSET_LEVEL`): MINUIT's step sizes follow the magnitude of
+the function, and a survey's statistic of ~1e7 otherwise makes MIGRAD stall and HESSE's matrix
+wrong (see :mod:`.likelihood`).  ``minuit.fval`` is then shifted too; the results give the
+statistic itself.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ def optimize_iminuit(parameters: Parameters, function, store_trace: bool = False
         Best factors, ``success``/``nfev``/``message``/``trace``, and the ``Minuit`` object.
     """
     migrad_opts = kwargs.pop("migrad_opts", {})
-    likelihood = Likelihood(function, parameters, store_trace)
+    likelihood = Likelihood(function, parameters, store_trace, offset=True)
     minuit = setup_minuit(parameters, likelihood, **kwargs)
     minuit.migrad(**migrad_opts)
     info = {
@@ -80,7 +86,7 @@ def optimize_iminuit(parameters: Parameters, function, store_trace: bool = False
 def covariance_iminuit(parameters: Parameters, function, minuit=None, **kwargs):
     """HESSE: the covariance of the free factors (that of ``minuit`` after MIGRAD if given)."""
     if minuit is None:
-        minuit = setup_minuit(parameters, Likelihood(function, parameters), **kwargs)
+        minuit = setup_minuit(parameters, Likelihood(function, parameters, offset=True), **kwargs)
         minuit.hesse()
     try:
         matrix = np.array(minuit.covariance)
@@ -96,7 +102,7 @@ def covariance_iminuit(parameters: Parameters, function, minuit=None, **kwargs):
 def confidence_iminuit(parameters: Parameters, function, parameter, reoptimize=True, sigma=1.0, **kwargs):
     """MINOS interval of ``parameter`` at ``sigma`` (others re-optimised, as MINOS does)."""
     migrad_opts = kwargs.pop("migrad_opts", {})
-    minuit = setup_minuit(parameters, Likelihood(function, parameters), **kwargs)
+    minuit = setup_minuit(parameters, Likelihood(function, parameters, offset=True), **kwargs)
     minuit.migrad(**migrad_opts)
     index = parameters.free_parameters.index(parameter)
     name = parameter_name(index, parameter.name)
@@ -117,7 +123,7 @@ def confidence_iminuit(parameters: Parameters, function, parameter, reoptimize=T
 
 def contour_iminuit(parameters: Parameters, function, x, y, numpoints=10, sigma=1.0, **kwargs):
     """MNCONTOUR of the free parameters ``x`` and ``y`` (factors) at ``sigma``."""
-    minuit = setup_minuit(parameters, Likelihood(function, parameters), **kwargs)
+    minuit = setup_minuit(parameters, Likelihood(function, parameters, offset=True), **kwargs)
     minuit.migrad()
     free = parameters.free_parameters
     name_x = parameter_name(free.index(x), x.name)
