@@ -10,30 +10,23 @@ from mapds.cli import main
 from mapds.datasets import Datasets, MapDataset
 from mapds.modeling import Fit
 from mapds.modeling.models import Models
-from mapds.simulate import make_survey_case, survey_dataset, survey_models
+from mapds.simulate import make_survey_case, survey_dataset
 
 CASE = make_survey_case(2, 1, 0.05, n_models=2, seed=3)
 
 
-def _models() -> Models:
-    models = survey_models(CASE, dataset_name="survey")
-    for parameter in models.parameters:
-        parameter.frozen = parameter.name not in ("amplitude", "norm")
-    return models
-
-
 @pytest.fixture(scope="module")
-def survey_files(tmp_path_factory):
+def survey_files(tmp_path_factory, amplitude_models):
     """A small simulated survey in a FITS file and its models (amplitudes and norm free)."""
     path = tmp_path_factory.mktemp("fit")
     survey_dataset(CASE, name="survey").write(path / "survey.fits")
-    _models().write(path / "models.yaml")
+    amplitude_models(CASE).write(path / "models.yaml")
     return path
 
 
-def _library_fit(survey_files):
+def _library_fit(survey_files, amplitude_models):
     dataset = MapDataset.read(survey_files / "survey.fits", name="survey")
-    dataset.models = _models()
+    dataset.models = amplitude_models(CASE)
     Fit().run([dataset])
     return dataset.models
 
@@ -50,13 +43,13 @@ def _fit_argv(survey_files, out) -> list[str]:
     ]
 
 
-def test_fit_gives_the_library_result(survey_files, capsys):
+def test_fit_gives_the_library_result(survey_files, amplitude_models, capsys):
     out = survey_files / "result" / "fit.yaml"
     argv = _fit_argv(survey_files, out)
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "success    : True" in printed and "amplitude" in printed
-    expected = _library_fit(survey_files)
+    expected = _library_fit(survey_files, amplitude_models)
     fitted = Models.read(out)
     for name in ("src000", "src001"):
         value = fitted[name].spectral_model.amplitude.value

@@ -11,31 +11,24 @@ from mapds.datasets import MapDataset
 from mapds.maps import Map
 from mapds.modeling import Fit
 from mapds.modeling.models import Models
-from mapds.simulate import make_survey_case, survey_dataset, survey_models
+from mapds.simulate import make_survey_case, survey_dataset
 
 CASE = make_survey_case(2, 1, 0.05, n_models=2, seed=5)
 
 
-def _models() -> Models:
-    models = survey_models(CASE, dataset_name="survey")
-    for parameter in models.parameters:
-        parameter.frozen = parameter.name not in ("amplitude", "norm")
-    return models
-
-
 @pytest.fixture
-def survey_on_s3(s3_bucket, tmp_path):
+def survey_on_s3(s3_bucket, tmp_path, amplitude_models):
     """A small survey dataset on S3, its models in a local file, and the ``--storage-option``s."""
     prefix, options = s3_bucket
     survey_dataset(CASE, name="survey").write(f"{prefix}/survey.fits", storage_options=options)
-    _models().write(tmp_path / "models.yaml")
+    amplitude_models(CASE).write(tmp_path / "models.yaml")
     endpoint = options["client_kwargs"]["endpoint_url"]
     flags = ["--storage-option", f"key={options['key']}", "--storage-option", f"secret={options['secret']}"]
     flags += ["--storage-option", f"client_kwargs.endpoint_url={endpoint}"]
     return prefix, options, tmp_path / "models.yaml", flags
 
 
-def test_stack_npred_and_fit_on_s3(survey_on_s3, tmp_path, capsys):
+def test_stack_npred_and_fit_on_s3(survey_on_s3, amplitude_models, tmp_path, capsys):
     prefix, options, models, flags = survey_on_s3
     source = f"{prefix}/survey.fits"
     dataset = MapDataset.read(source, name="survey", storage_options=options)
@@ -46,7 +39,7 @@ def test_stack_npred_and_fit_on_s3(survey_on_s3, tmp_path, capsys):
 
     npred_url = f"{prefix}/npred.zarr"
     assert main(["-q", "npred", source, "--models", str(models), "-o", npred_url, *flags]) == 0
-    dataset.models = _models()
+    dataset.models = amplitude_models(CASE)
     npred = Map.read(f"{prefix}/npred.zarr", storage_options=options)
     assert_allclose(np.asarray(npred.data), np.asarray(dataset.npred().data), rtol=1e-6)
 
