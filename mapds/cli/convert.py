@@ -1,6 +1,6 @@
 """``mapds convert``: a dataset or map from FITS (plain or gzip) to zarr and back, at any URL.
 
-The input is opened lazily (:func:`mapds.cli.info.open_source`) and written chunk by chunk with
+The input is opened lazily (:func:`mapds.cli.sources.open_source`) and written chunk by chunk with
 mapds' ``write`` methods, which publish the output atomically: it appears only once complete, an
 interrupted conversion leaves any earlier output as it was.
 """
@@ -8,9 +8,9 @@ interrupted conversion leaves any earlier output as it was.
 from __future__ import annotations
 
 from .arguments import add_command, chunks_spec
-from .info import bytes_on_disk, open_source, read_source_map
 from .locations import add_storage_options, check_output, dataset_chunks, storage_options
 from .progress import progress
+from .sources import bytes_on_disk, open_source, read_source_map
 from .steps import Steps, format_size
 
 __all__ = ["add_parser", "run"]

@@ -18,7 +18,7 @@ import pytest
 from astropy.io import fits
 
 from mapds.cli import main
-from mapds.cli.info import storage_options
+from mapds.cli.locations import storage_options
 from mapds.datasets import MapDataset
 from mapds.errors import InvalidArgumentError, RangeRequestsUnsupportedError
 from mapds.maps import Map
