@@ -25,11 +25,62 @@ STORED = (
     "alpha",
     "acceptance_on",
     "acceptance_off",
+    "stat_scan",
+    "dnde_scan_values",
 )
 #: Suffixes of the norm quantities (``norm``, ``norm_err``...).
 NORM_SUFFIXES = ("", "_err", "_errn", "_errp", "_ul", "_sensitivity")
 #: SED types and the reference quantity converting a norm to them.
 SED_TYPES = ("dnde", "e2dnde", "flux", "eflux")
+#: Quantities of each SED type, in gammapy's order (``FluxMaps.all_quantities``).
+SED_QUANTITIES = {
+    "likelihood": ["norm", "norm_err", "norm_errn", "norm_errp", "norm_ul", "norm_sensitivity"],
+    **{
+        sed: [sed, f"{sed}_err", f"{sed}_errp", f"{sed}_errn", f"{sed}_ul", f"{sed}_sensitivity"]
+        for sed in SED_TYPES
+    },
+}
+#: Quantities of every SED type, in gammapy's order.
+COMMON_QUANTITIES = (
+    "ts",
+    "sqrt_ts",
+    "npred",
+    "npred_excess",
+    "stat",
+    "stat_null",
+    "stat_scan",
+    "dnde_scan_values",
+    "niter",
+    "is_ul",
+    "counts",
+    "success",
+    "n_dof",
+)
+
+
+def _check_sed_type(sed_type) -> None:
+    if sed_type not in SED_QUANTITIES:
+        raise InvalidArgumentError(f"Unknown SED type {sed_type!r}; expected one of {list(SED_QUANTITIES)}")
+
+
+def reference_values(model, geom, sed_type: str):
+    """The reference ``sed_type`` value of a spectral model per energy bin of ``geom``, shaped to
+    broadcast on its maps (a Quantity)."""
+    axis = geom.axes["energy"]
+    if sed_type == "dnde":
+        value = model(axis.center)
+    elif sed_type == "e2dnde":
+        value = model(axis.center) * axis.center**2
+    elif sed_type == "flux":
+        value = model.integral(axis.edges[:-1], axis.edges[1:])
+    elif sed_type == "eflux":
+        value = model.energy_flux(axis.edges[:-1], axis.edges[1:])
+    else:
+        _check_sed_type(sed_type)
+        raise InvalidArgumentError("The 'likelihood' SED type has no reference values")
+    shape = [1] * len(geom.data_shape)
+    shape[geom.axes.index_data("energy")] = -1
+    return value.reshape(shape)
 
 
 class FluxMaps:
@@ -64,13 +115,33 @@ class FluxMaps:
 
     @classmethod
     def from_maps(cls, maps, sed_type=None, reference_model=None, gti=None, meta=None) -> FluxMaps:
-        """From a dictionary of maps in the "likelihood" SED type (norms)."""
+        """From a dictionary of maps in one SED type.
+
+        ``sed_type`` "likelihood" (the default) keeps the maps as they are; "dnde", "e2dnde",
+        "flux" and "eflux" divide the SED maps (``dnde``, ``dnde_err``...) by the reference
+        model's values into norms and keep the common quantities (``ts``, ``counts``...), as
+        gammapy does.
+        """
         sed_type = "likelihood" if sed_type is None else sed_type
-        if sed_type != "likelihood":
-            raise InvalidArgumentError(f"FluxMaps.from_maps: only sed_type 'likelihood', got {sed_type!r}")
+        _check_sed_type(sed_type)
+        required = SED_QUANTITIES[sed_type][0]
+        if required not in maps:
+            raise InvalidArgumentError(f"Missing data / column for SED type {sed_type!r}: {{{required!r}}}")
         if reference_model is None:
             reference_model = cls.reference_model_default()
-        return cls(data=dict(maps), reference_model=reference_model, meta=meta, gti=gti)
+        if sed_type == "likelihood":
+            return cls(data=dict(maps), reference_model=reference_model, meta=meta, gti=gti)
+        if not isinstance(reference_model, SkyModel):
+            reference_model = SkyModel(reference_model)
+        map_ref = maps[sed_type]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = reference_values(reference_model.spectral_model, map_ref.geom, sed_type).to(map_ref.unit)
+        data = {}
+        for name in SED_QUANTITIES[sed_type]:
+            if name in maps:
+                data[name.replace(sed_type, "norm", 1)] = maps[name] / factor
+        data.update({name: maps[name] for name in COMMON_QUANTITIES if name in maps})
+        return cls(data=data, reference_model=reference_model, meta=meta, gti=gti)
 
     @staticmethod
     def reference_model_default() -> SkyModel:
@@ -163,21 +234,40 @@ class FluxMaps:
         ts = np.clip(self._stored("ts"), 0, None)
         return Map.from_geom(self.geom, data=np.where(self._data["norm"] > 0, np.sqrt(ts), -np.sqrt(ts)))
 
+    @property
+    def is_ul(self) -> Map:
+        """Whether each value is an upper limit (stored, or from ``sqrt_ts``, ``norm_ul`` or
+        ``norm`` as gammapy decides)."""
+        if "is_ul" in self._data:
+            return self._data["is_ul"]
+        if self.has_any_ts and self.has_ul:
+            return self.sqrt_ts < self.sqrt_ts_threshold_ul
+        if self.has_ul:
+            return np.isfinite(self._data["norm_ul"])
+        return np.isnan(self._data["norm"])
+
+    def all_quantities(self, sed_type: str) -> list[str]:
+        """The quantities a ``sed_type`` can hold, in gammapy's order."""
+        _check_sed_type(sed_type)
+        scan = ["stat_scan", "stat"] if sed_type == "likelihood" else []
+        return [*SED_QUANTITIES[sed_type], *COMMON_QUANTITIES, *scan]
+
+    def to_maps(self, sed_type=None) -> dict[str, Map]:
+        """The maps of ``sed_type`` (default: :attr:`sed_type_init`) that can be computed, lazily,
+        in gammapy's order."""
+        sed_type = self.sed_type_init if sed_type is None else sed_type
+        maps = {}
+        for name in self.all_quantities(sed_type):
+            if name not in maps:
+                try:
+                    maps[name] = self.get(name)
+                except AttributeError:
+                    continue
+        return maps
+
     def _reference(self, sed_type: str) -> np.ndarray:
         """The reference ``sed_type`` value per energy bin, shaped to broadcast on the maps."""
-        axis = self.energy_axis
-        model = self.reference_spectral_model
-        if sed_type == "dnde":
-            value = model(axis.center)
-        elif sed_type == "e2dnde":
-            value = model(axis.center) * axis.center**2
-        elif sed_type == "flux":
-            value = model.integral(axis.edges[:-1], axis.edges[1:])
-        else:
-            value = model.energy_flux(axis.edges[:-1], axis.edges[1:])
-        shape = [1] * len(self.geom.data_shape)
-        shape[self.geom.axes.index_data("energy")] = -1
-        return value.reshape(shape)
+        return reference_values(self.reference_spectral_model, self.geom, sed_type)
 
     @property
     def dnde_ref(self):
@@ -203,6 +293,8 @@ class FluxMaps:
             return self.npred_background
         if name == "sqrt_ts":
             return self.sqrt_ts
+        if name == "is_ul":
+            return self.is_ul
         sed_type, _, suffix = name.partition("_")
         if sed_type in SED_TYPES and suffix == "ref":
             return self._reference(sed_type)
@@ -226,6 +318,65 @@ class FluxMaps:
         names = list(self._data)
         computed = dask.compute(*[self._data[name] for name in names], **kwargs)
         return FluxMaps(dict(zip(names, computed, strict=True)), self._reference_model, self.meta, self.gti)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        filename,
+        filename_model=None,
+        overwrite=False,
+        sed_type=None,
+        checksum=False,
+        *,
+        storage_options=None,
+    ) -> None:
+        """Write the maps to a FITS file and the reference model to a YAML file, as gammapy does.
+
+        The maps are streamed chunk by chunk into a temporary file, published only once complete.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            FITS file (local or fsspec URL).
+        filename_model : str, optional
+            YAML file of the reference model; default ``<filename>_model.yaml`` (gammapy's
+            default).  Its name goes into the primary ``MODEL`` card.
+        overwrite : bool
+            Replace existing files; otherwise :class:`~mapds.errors.OverwriteError`.
+        sed_type : {None, "likelihood", "dnde", "e2dnde", "flux", "eflux"}
+            SED type of the written maps; default :attr:`sed_type_init`.
+        checksum : bool
+            Add ``CHECKSUM``/``DATASUM`` cards (and a checksum to nothing else: the YAML file
+            is written as gammapy writes it).
+        storage_options : dict, optional, keyword-only
+            fsspec options of the FITS target.
+        """
+        from .flux_maps_io import write_flux_maps  # deferred: file I/O is not needed to estimate
+
+        write_flux_maps(self, filename, filename_model, overwrite, sed_type, checksum, storage_options)
+
+    @classmethod
+    def read(cls, filename, filename_model=None, checksum=False, *, storage_options=None) -> FluxMaps:
+        """Read flux maps written by :meth:`write` or gammapy, lazily (headers only).
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            FITS file (local or fsspec URL).
+        filename_model : str, optional
+            YAML file of the reference model; default the primary ``MODEL`` card (as written,
+            else next to ``filename``); none: the default reference model.
+        checksum : bool
+            Verify the FITS checksums.
+        storage_options : dict, optional, keyword-only
+            fsspec options of the FITS file.
+        """
+        from .flux_maps_io import read_flux_maps
+
+        return read_flux_maps(
+            cls, filename, filename_model=filename_model, checksum=checksum, storage_options=storage_options
+        )
 
     def __str__(self) -> str:
         lines = [
