@@ -4,5 +4,6 @@
 from .excess_map import ExcessMapEstimator
 from .flux_maps import FluxMaps
 from .reco_exposure import estimate_exposure_reco_energy
+from .ts_map import TSMapEstimator
 
-__all__ = ["ExcessMapEstimator", "FluxMaps", "estimate_exposure_reco_energy"]
+__all__ = ["ExcessMapEstimator", "FluxMaps", "TSMapEstimator", "estimate_exposure_reco_energy"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -231,8 +232,8 @@ class FluxMaps:
         """Signed significance (stored, or ``±sqrt(ts)`` with the sign of the norm)."""
         if "sqrt_ts" in self._data:
             return self._data["sqrt_ts"]
-        ts = np.clip(self._stored("ts"), 0, None)
-        return Map.from_geom(self.geom, data=np.where(self._data["norm"] > 0, np.sqrt(ts), -np.sqrt(ts)))
+        root = da.sqrt(da.clip(self._stored("ts").data, 0, None))  # dask all the way: stays lazy
+        return Map.from_geom(self.geom, data=da.where(self._data["norm"].data > 0, root, -root))
 
     @property
     def is_ul(self) -> Map:

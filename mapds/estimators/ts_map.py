@@ -1,0 +1,333 @@
+"""Test statistic maps: the amplitude of a source kernel fitted at every pixel (gammapy's
+``TSMapEstimator``).
+
+The kernel (the model convolved with the IRFs at the map centre, normalised per energy bin) is
+computed when the estimator runs; the per-pixel fits are a dask graph: the counts, background,
+predicted counts of the reference spectrum and the mask are extended by the kernel radius
+(``dask.array.overlap``, zeros beyond the map as gammapy's padding) and every block is fitted at
+once by :func:`~mapds.estimators.ts_fit.fit_amplitude`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import dask
+import dask.array as da
+import numpy as np
+from astropy.coordinates import Angle
+
+from ..datasets import MapDataset
+from ..errors import InvalidArgumentError
+from ..geom import MapAxis
+from ..maps import Map
+from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
+from .flux_maps import FluxMaps
+from .reco_exposure import estimate_exposure_reco_energy
+from .ts_fit import fit_amplitude
+
+__all__ = ["TSMapEstimator"]
+
+SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
+SUPPORTED_OPTIONAL = ()
+#: Quantities of the fit, in gammapy's order.
+QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
+#: Footprint elements × pixels fitted at once (bounds the memory of a block's fit).
+MAX_STACK = 4_000_000
+
+
+def _selection(selection) -> list[str]:
+    """The optional steps asked for ("all": every one), in the order given."""
+    chosen = list(selection or ())
+    chosen = list(SELECTION_OPTIONAL) if "all" in chosen else chosen
+    if not set(chosen) <= set(SELECTION_OPTIONAL):
+        raise InvalidArgumentError(f"{set(chosen) - set(SELECTION_OPTIONAL)} is not a valid method.")
+    return chosen
+
+
+def _footprint_stack(array, shape):
+    """``(n_footprint, ny, nx)`` views of ``array`` (``(..., ny + ky − 1, nx + kx − 1)``) shifted
+    over the ``shape = (ky, kx)`` footprint, footprint in C order over the leading axes too."""
+    ky, kx = shape
+    ny, nx = array.shape[-2] - ky + 1, array.shape[-1] - kx + 1
+    windows = np.lib.stride_tricks.sliding_window_view(array, (ky, kx), axis=(-2, -1))
+    # (..., ny, nx, ky, kx) -> (..., ky, kx, ny, nx) -> (n, ny, nx)
+    windows = np.moveaxis(windows, (-2, -1), (-4, -3))
+    return windows.reshape((-1, ny, nx))
+
+
+def fit_block(counts, background, exposure, weights, *, kernel, summed, n_sigma, max_niter) -> np.ndarray:
+    """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
+
+    Parameters
+    ----------
+    counts, background, exposure : ndarray, shape ``(n_e, ny + ky − 1, nx + kx − 1)``
+        Masked counts, background and predicted counts of norm 1 (summed over energy when
+        ``summed``: ``n_e`` is 1).
+    weights : ndarray, shape ``(n_energy, ny + ky − 1, nx + kx − 1)``
+        The mask (weights of the energy-averaged kernel when ``summed``).
+    kernel : ndarray, shape ``(n_energy, ky, kx)``
+        Kernel normalised per energy bin.
+
+    Returns
+    -------
+    ndarray, shape ``(len(QUANTITIES), ny, nx)``
+        NaN where no energy bin is in the mask or the background is not positive.
+    """
+    n_e, ky, kx = kernel.shape
+    ny, nx = counts.shape[-2] - ky + 1, counts.shape[-1] - kx + 1
+    out = np.full((len(QUANTITIES), ny, nx), np.nan)
+    hy, hx = ky // 2, kx // 2
+    inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
+    inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
+    rows = max(1, MAX_STACK // max(1, kernel.size * nx))
+    for start in range(0, ny, rows):
+        stop = min(ny, start + rows)
+        part = slice(start, stop + ky - 1)
+        c = _footprint_stack(counts[:, part], (ky, kx)).astype(np.float64)
+        b = _footprint_stack(background[:, part], (ky, kx)).astype(np.float64)
+        e = _footprint_stack(exposure[:, part], (ky, kx)).astype(np.float64)
+        if summed:
+            w = _footprint_stack(weights[:, part], (ky, kx)).astype(np.float64)
+            w = w.reshape((n_e, ky * kx, *w.shape[1:]))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                k = (kernel.reshape(n_e, ky * kx, 1, 1) * w).sum(axis=0) / w.sum(axis=0)
+            k[~np.isfinite(k)] = 0
+        else:
+            k = kernel.reshape(-1, 1, 1)
+        result = fit_amplitude(c, b, k * e, n_sigma=n_sigma, max_niter=max_niter)
+        for i, name in enumerate(QUANTITIES):
+            out[i, start:stop] = result[name]
+    out[:, ~inside] = np.nan
+    return out
+
+
+class TSMapEstimator:
+    """Test statistic, amplitude and error maps of a source kernel (gammapy's
+    ``TSMapEstimator``, Cash statistic; the background is the dataset's ``npred()``).
+
+    Parameters
+    ----------
+    model : SkyModel, optional
+        Kernel model; default a point source with a power law of index 2.
+    kernel_width : str or `~astropy.coordinates.Angle`, optional
+        Truncate the kernel at this width.
+    downsampling_factor : int, optional
+        Not supported yet (must be None or 1).
+    n_sigma, n_sigma_ul : float
+        Confidence levels of the errors and upper limits.
+    threshold : float, optional
+        Not supported yet (must be None).
+    rtol : float
+        gammapy's precision of the norm; mapds converges to far better than that.
+    selection_optional : list of str, optional
+        Not supported yet (must be None or empty).
+    energy_edges : Quantity, optional
+        Edges of the output energy bins (snapped to the dataset's); default one bin.
+    sum_over_energy_groups : bool
+        Sum counts, background and exposure over the energy bins of each output bin before the
+        fit (with the mask-weighted mean kernel), or fit the cube.
+    n_jobs : int, optional
+        Kept for the signature (dask schedules the blocks).
+    max_niter : int
+        Iterations where the fit fails are reported as ``max_niter``.
+    """
+
+    tag = "TSMapEstimator"
+    _available_selection_optional = SELECTION_OPTIONAL
+
+    def __init__(
+        self,
+        model=None,
+        kernel_width=None,
+        downsampling_factor=None,
+        n_sigma=1,
+        n_sigma_ul=2,
+        threshold=None,
+        rtol=0.01,
+        selection_optional=None,
+        energy_edges=None,
+        sum_over_energy_groups=True,
+        n_jobs=None,
+        max_niter=100,
+    ):
+        if model is None:
+            model = SkyModel(
+                spectral_model=PowerLawSpectralModel(),
+                spatial_model=PointSpatialModel(),
+                name="ts-kernel",
+            )
+        self.model = model
+        self.kernel_width = None if kernel_width is None else Angle(kernel_width)
+        if downsampling_factor not in (None, 1):
+            raise NotImplementedError("TSMapEstimator: downsampling_factor is not supported yet")
+        if threshold is not None:
+            raise NotImplementedError("TSMapEstimator: threshold is not supported yet")
+        self.downsampling_factor = downsampling_factor
+        self.n_sigma = n_sigma
+        self.n_sigma_ul = n_sigma_ul
+        self.threshold = threshold
+        self.rtol = rtol
+        self.selection_optional = _selection(selection_optional)
+        unsupported = set(self.selection_optional) - set(SUPPORTED_OPTIONAL)
+        if unsupported:
+            raise NotImplementedError(f"TSMapEstimator: {sorted(unsupported)} not supported yet")
+        self.energy_edges = energy_edges
+        self.sum_over_energy_groups = sum_over_energy_groups
+        self.n_jobs = n_jobs
+        self.max_niter = max_niter
+
+    @property
+    def selection_all(self) -> list[str]:
+        """Quantities computed."""
+        return list(QUANTITIES)
+
+    # -- kernel ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _nearest_valid_exposure(dataset, position) -> np.ndarray:
+        """True-energy exposure of the valid pixel nearest to ``position`` (gammapy's choice:
+        first minimum of the separation in C order).  Computes the exposure image's validity."""
+        exposure = dataset.exposure
+        image = exposure.geom.to_image()
+        separation = image.get_coord().skycoord.separation(position).deg
+        valid = dask.compute(da.any(exposure.dask_data > 0, axis=0))[0]
+        separation = np.where(np.asarray(valid), separation, np.inf)
+        if not np.isfinite(separation).any():
+            raise ValueError("No valid exposure. Impossible to compute kernel for TS Map.")
+        iy, ix = np.unravel_index(np.argmin(separation), separation.shape)
+        return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
+
+    def estimate_kernel(self, dataset) -> Map:
+        """The model convolved with the IRFs at the map centre, with the exposure of the nearest
+        valid pixel, normalised to a sum of 1 in each energy bin (computed now)."""
+        from ..datasets.evaluator import MapEvaluator
+
+        geom = dataset.exposure.geom
+        if self.kernel_width is not None:
+            geom = geom.to_odd_npix(max_radius=self.kernel_width / 2)
+        model = self.model.copy()
+        model.spatial_model.position = geom.center_skydir
+        values = self._nearest_valid_exposure(dataset, geom.center_skydir)
+        if not np.any(values):
+            raise ValueError("No valid exposure. Impossible to compute kernel for TS Map.")
+        data = np.broadcast_to(values.reshape(-1, 1, 1), geom.data_shape).astype(np.float32)
+        exposure = Map.from_geom(geom, data=data, unit=dataset.exposure.unit)
+        evaluator = MapEvaluator(model=model)
+        counts_geom = dataset.counts.geom
+        if self.kernel_width is not None:  # evaluate on the kernel's grid (gammapy's pixels)
+            counts_geom = geom.to_image().to_cube([counts_geom.axes["energy"]])
+        evaluator.update(exposure=exposure, psf=dataset.psf, edisp=dataset.edisp, geom=counts_geom, mask=None)
+        kernel = evaluator.compute_npred()
+        array = np.array(kernel.data, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            array /= array.sum(axis=(1, 2))[:, None, None]
+        array[~np.isfinite(array)] = 0
+        return Map.from_geom(kernel.geom, data=array)
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def estimate_mask_default(dataset) -> Map:
+        """The fit mask (``mask``), else ``mask_safe``, else everywhere; and finite npred."""
+        npred = dataset.npred()
+        finite = da.isfinite(npred.dask_data)
+        if dataset.mask_fit is not None:
+            mask = dataset.mask.dask_data.astype(bool)
+        elif dataset.mask_safe is not None:
+            mask = dataset.mask_safe.dask_data.astype(bool)
+        else:
+            mask = da.ones_like(finite, dtype=bool)
+        return Map.from_geom(dataset.counts.geom, data=mask & finite)
+
+    def _energy_datasets(self, dataset) -> list:
+        if self.energy_edges is None:
+            return [dataset]
+        axis = MapAxis.from_energy_edges(self.energy_edges)
+        return [
+            dataset.slice_by_energy(energy_min=lo, energy_max=hi, name=dataset.name)
+            for lo, hi in zip(axis.edges[:-1], axis.edges[1:], strict=True)
+        ]
+
+    def _fit_dataset(self, dataset, kernel_width) -> tuple[da.Array, MapAxis]:
+        """``(len(QUANTITIES), ny, nx)`` lazy fit results of one energy slice, and its axis."""
+        estimator = copy.copy(self)
+        estimator.kernel_width = kernel_width
+        kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
+        exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
+        mask = self.estimate_mask_default(dataset).dask_data
+        counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
+        background = da.where(mask, dataset.npred().dask_data, 0).astype(np.float64)
+        exposure = da.where(mask, exposure.dask_data, 0).astype(np.float64)
+        weights = mask.astype(np.float64)
+        if self.sum_over_energy_groups:
+            counts, background, exposure = (
+                a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
+            )
+        _, ky, kx = kernel.shape
+        hy, hx = ky // 2, kx // 2
+        arrays = []
+        for array in (counts, background, exposure, weights):
+            array = array.rechunk({0: -1})
+            chunks = array.chunks
+            need = {
+                1: max(max(chunks[1]), hy + 1) if min(chunks[1]) < hy else chunks[1],
+                2: max(max(chunks[2]), hx + 1) if min(chunks[2]) < hx else chunks[2],
+            }
+            arrays.append(array.rechunk(need))
+        spatial = arrays[0].chunks[1:]
+        arrays = [a.rechunk((a.chunks[0], *spatial)) for a in arrays]
+        extended = [
+            da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
+            for a in arrays
+        ]
+        result = da.map_blocks(
+            fit_block,
+            *extended,
+            kernel=kernel,
+            summed=self.sum_over_energy_groups,
+            n_sigma=self.n_sigma,
+            max_niter=self.max_niter,
+            chunks=((len(QUANTITIES),), *spatial),
+            dtype=np.float64,
+        )
+        axis = dataset.counts.geom.axes["energy"].squash()
+        return result, axis
+
+    # -- run ------------------------------------------------------------------------------------
+
+    def run(self, dataset) -> FluxMaps:
+        """TS, norm and error maps of ``dataset`` as a `FluxMaps`.
+
+        The kernel is computed now; the maps are lazy.  Quantities (float32, ``success`` bool):
+        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success; NaN outside
+        the mask (and where the background is not positive).
+        """
+        if not isinstance(dataset, MapDataset) or not hasattr(dataset.counts.geom, "wcs"):
+            raise InvalidArgumentError("Unsupported dataset type: the TS map needs a WCS MapDataset.")
+        if dataset.stat_type != "cash":
+            raise TypeError(f"{type(dataset)} is not a valid type for {self.__class__}")
+        kernel_width = self.kernel_width
+        if kernel_width is None:  # gammapy: the width of the whole-map kernel, then centred
+            kernel_width = np.max(self.estimate_kernel(dataset).geom.width)
+        results, edges = [], []
+        for sliced in self._energy_datasets(dataset):
+            result, axis = self._fit_dataset(sliced, kernel_width)
+            results.append(result)
+            edges.append(axis.edges)
+        energy_edges = np.concatenate([edges[0][:1]] + [e[1:] for e in edges])
+        axis = MapAxis.from_energy_edges(energy_edges)
+        geom = dataset.counts.geom.to_image().to_cube([axis])
+        stacked = da.stack(results, axis=1)  # (quantity, energy, y, x)
+        maps = {}
+        for i, name in enumerate(QUANTITIES):
+            data = stacked[i]
+            if name == "success":
+                data = data.astype(bool)
+            maps[name] = Map.from_geom(geom, data=data)
+        return FluxMaps(
+            data=maps,
+            reference_model=self.model,
+            gti=dataset.gti,
+            meta={"n_sigma": self.n_sigma, "n_sigma_ul": self.n_sigma_ul},
+        )

@@ -1,0 +1,146 @@
+"""TSMapEstimator against gammapy 2.1 on the twin datasets, the vectorised fit, and the graph."""
+
+from __future__ import annotations
+
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from mapds.datasets import MapDataset
+from mapds.estimators import FluxMaps, TSMapEstimator
+from mapds.estimators.ts_fit import fit_amplitude
+from mapds.testing import build_dataset, raise_if_dask_computes
+
+gammapy_estimators = pytest.importorskip("gammapy.estimators")
+
+NPIX = (40, 36)
+QUANTITIES = ["ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success"]
+#: Quantities compared (niter: gammapy counts Brent iterations, mapds Newton steps).
+COMPARED = [*(name for name in QUANTITIES if name != "niter"), "sqrt_ts", "flux", "flux_err", "dnde"]
+
+
+def _pair():
+    return build_dataset("gammapy", 0, npix=NPIX), build_dataset("mapds", 0, npix=NPIX)
+
+
+def _assert_map_close(md_map, gp_map, rtol, what):
+    expected, actual = np.asarray(gp_map.data), np.asarray(md_map.data)
+    assert actual.shape == expected.shape, what
+    assert actual.dtype == expected.dtype, what
+    assert md_map.unit == gp_map.unit, what
+    np.testing.assert_allclose(md_map.geom.axes["energy"].edges, gp_map.geom.axes["energy"].edges, rtol=1e-12)
+    if actual.dtype == bool:
+        np.testing.assert_array_equal(actual, expected, err_msg=what)
+        return
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=what)
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(actual[finite], expected[finite], rtol=rtol, err_msg=what)
+
+
+CASES = {
+    "default": {},
+    "energy-edges": {"energy_edges": [1, 3, 10] * u.TeV},
+    "cube-fit": {"sum_over_energy_groups": False},
+    "kernel-width-sigma": {"kernel_width": "0.7 deg", "n_sigma": 2},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ts_map_matches_gammapy_converged(case):
+    """With a tight rtol gammapy's Brent root is converged: every quantity agrees closely."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, **CASES[case]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    result = TSMapEstimator(**kwargs).run(md).compute()
+    assert result.available_quantities == expected.available_quantities == QUANTITIES
+    for name in COMPARED:
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
+def test_ts_map_default_rtol():
+    """gammapy stops at rtol=0.01 (its norm is off by up to ~0.5 %); ts is flat at the optimum."""
+    gp, md = _pair()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator().run(gp)
+    result = TSMapEstimator().run(md).compute()
+    for name in ("ts", "sqrt_ts", "stat", "stat_null", "success"):
+        _assert_map_close(result[name], expected[name], rtol=1e-4, what=name)
+    for name in ("norm", "norm_err", "flux", "npred"):
+        _assert_map_close(result[name], expected[name], rtol=1e-2, what=name)
+    assert result.meta == {**expected.meta, "sed_type_init": "likelihood"}
+
+
+def test_kernel_matches_gammapy():
+    gp, md = _pair()
+    for width in (None, "0.7 deg"):
+        expected = gammapy_estimators.TSMapEstimator(kernel_width=width).estimate_kernel(gp)
+        result = TSMapEstimator(kernel_width=width).estimate_kernel(md)
+        np.testing.assert_allclose(np.asarray(result.data), expected.data, rtol=1e-6, atol=1e-12)
+
+
+def _rechunked(dataset, chunks):
+    """The dataset with its counts-grid maps in ``chunks``."""
+    members = ("counts", "exposure", "background", "mask_safe", "mask_fit")
+    maps = {name: getattr(dataset, name) for name in members}
+    maps = {name: None if m is None else m.rechunk(chunks) for name, m in maps.items()}
+    return MapDataset(**maps, psf=dataset.psf, edisp=dataset.edisp, name=dataset.name)
+
+
+def test_chunked_equals_unchunked():
+    md = build_dataset("mapds", 0, npix=NPIX)
+    estimator = TSMapEstimator(kernel_width="1 deg")
+    tiled = estimator.run(_rechunked(md, {"x": 16, "y": 12}))
+    assert tiled["ts"].dask_data.npartitions > 1
+    tiled = tiled.compute()
+    whole = estimator.run(_rechunked(md, {"x": -1, "y": -1})).compute()
+    for name in QUANTITIES:
+        np.testing.assert_allclose(np.asarray(tiled[name].data), np.asarray(whole[name].data), rtol=1e-12)
+
+
+def test_graph_computes_only_the_kernel():
+    """Only the kernel is computed by ``run`` (the exposure's validity image, its column at the
+    centre and the model evaluation: small computations); the maps themselves are a lazy graph."""
+    md = build_dataset("mapds", 0, npix=NPIX)
+    with raise_if_dask_computes(max_computes=4) as counter:
+        result = TSMapEstimator(kernel_width="1 deg").run(md)
+    assert 0 < counter.count <= 4
+    with raise_if_dask_computes():
+        flux = result["flux_err"]
+        result["sqrt_ts"]  # derived from ts and norm (not stored), lazily
+    assert isinstance(result, FluxMaps)
+    assert flux.unit == u.Unit("cm-2 s-1")
+
+
+def test_fit_amplitude_matches_brentq_estimator():
+    from gammapy.estimators.map.ts import BrentqFluxEstimator, SimpleMapDataset
+
+    rng = np.random.default_rng(1)
+    n, npix = 50, 20
+    background = rng.uniform(0.1, 3, (n, npix))
+    model = rng.uniform(0, 2, (n, npix))
+    counts = rng.poisson(background + rng.uniform(0, 2, npix) * model).astype(float)
+    counts[:, 0] = 0  # no counts: norm at its lower bound
+    counts[:, 1] = rng.poisson(0.5 * background[:, 1])  # deficit: negative norm
+    result = fit_amplitude(counts, background, model, n_sigma=1)
+    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=[])
+    for i in range(npix):
+        expected = estimator.run(SimpleMapDataset(model[:, i], counts[:, i], background[:, i], 1.0))
+        for name in ("norm", "norm_err", "ts", "stat", "npred", "npred_excess"):
+            np.testing.assert_allclose(result[name][i], expected[name], rtol=1e-6, err_msg=name)
+        assert result["success"][i] == expected["success"]
+
+
+def test_unsupported_options():
+    with pytest.raises(NotImplementedError):
+        TSMapEstimator(selection_optional=["ul"])
+    with pytest.raises(NotImplementedError):
+        TSMapEstimator(threshold=10)
+    with pytest.raises(NotImplementedError):
+        TSMapEstimator(downsampling_factor=2)
+    with pytest.raises(ValueError, match="not a valid method"):
+        TSMapEstimator(selection_optional=["bogus"])
