@@ -21,6 +21,7 @@ from .excess_stats import COUNTS_QUANTITIES, excess_block
 from .flux_maps import FluxMaps
 from .kernel import tophat_kernel
 from .reco_exposure import estimate_exposure_reco_energy
+from .selection import optional_selection
 
 __all__ = ["ExcessMapEstimator"]
 
@@ -28,17 +29,6 @@ SELECTION_OPTIONAL = ["errn-errp", "ul", "sensitivity", "alpha", "acceptance_on"
 #: Selections that only apply to on-off datasets (not supported by mapds: ignored, as gammapy
 #: ignores them for a ``MapDataset``).
 ONOFF_ONLY = ("alpha", "acceptance_on", "acceptance_off")
-
-
-def _selection(selection) -> list[str]:
-    if selection is None:
-        return []
-    if "all" in selection:
-        return list(SELECTION_OPTIONAL)
-    unknown = set(selection) - set(SELECTION_OPTIONAL)
-    if unknown:
-        raise InvalidArgumentError(f"{unknown} is not a valid method.")
-    return list(selection)
 
 
 class ExcessMapEstimator:
@@ -98,7 +88,7 @@ class ExcessMapEstimator:
         self.correlation_radius = Angle(correlation_radius)
         self.n_sigma = n_sigma
         self.n_sigma_ul = n_sigma_ul
-        self.selection_optional = _selection(selection_optional)
+        self.selection_optional = optional_selection(selection_optional, SELECTION_OPTIONAL)
         self.energy_edges = energy_edges
         self.correlate_off = correlate_off
         self.spectral_model = PowerLawSpectralModel(index=2) if spectral_model is None else spectral_model

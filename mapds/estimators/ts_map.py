@@ -24,6 +24,7 @@ from ..maps import Map
 from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 from .flux_maps import FluxMaps
 from .reco_exposure import estimate_exposure_reco_energy
+from .selection import optional_selection
 from .ts_fit import fit_amplitude
 
 __all__ = ["TSMapEstimator"]
@@ -34,15 +35,6 @@ SUPPORTED_OPTIONAL = ()
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Footprint elements × pixels fitted at once (bounds the memory of a block's fit).
 MAX_STACK = 4_000_000
-
-
-def _selection(selection) -> list[str]:
-    """The optional steps asked for ("all": every one), in the order given."""
-    chosen = list(selection or ())
-    chosen = list(SELECTION_OPTIONAL) if "all" in chosen else chosen
-    if not set(chosen) <= set(SELECTION_OPTIONAL):
-        raise InvalidArgumentError(f"{set(chosen) - set(SELECTION_OPTIONAL)} is not a valid method.")
-    return chosen
 
 
 def _footprint_stack(array, shape):
@@ -168,7 +160,7 @@ class TSMapEstimator:
         self.n_sigma_ul = n_sigma_ul
         self.threshold = threshold
         self.rtol = rtol
-        self.selection_optional = _selection(selection_optional)
+        self.selection_optional = optional_selection(selection_optional, SELECTION_OPTIONAL)
         unsupported = set(self.selection_optional) - set(SUPPORTED_OPTIONAL)
         if unsupported:
             raise NotImplementedError(f"TSMapEstimator: {sorted(unsupported)} not supported yet")

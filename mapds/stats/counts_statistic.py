@@ -64,8 +64,8 @@ class CashCountsStatistic:
 
     @property
     def sqrt_ts(self) -> np.ndarray:
-        """Signed significance ``sign(excess) sqrt(max(ts, 0))``."""
-        return np.sign(self.n_sig) * np.sqrt(np.clip(self.ts, 0, None))
+        """Signed significance ``sign(excess) sqrt(max(ts, 0))`` (see :func:`cash_sqrt_ts`)."""
+        return cash_sqrt_ts(self.n_on, self.mu_bkg)
 
     def compute_errn(self, n_sigma=1.0) -> np.ndarray:
         """Downward excess error at ``n_sigma`` (see :func:`cash_errn`)."""
@@ -131,9 +131,7 @@ def cash_upper_limit(n_on, mu_bkg, n_sigma: float = 3.0) -> np.ndarray:
     ``n_on <= 0``)."""
     n_on = np.asanyarray(n_on)
     excess = n_on - np.asanyarray(mu_bkg)
-    positive = n_on > 0
-    width = _profile_width(np.where(positive, n_on, 1), n_sigma, branch=-1)
-    return np.where(positive, width + excess, n_sigma**2 / 2).astype(np.float64)
+    return np.where(n_on > 0, cash_errp(n_on, n_sigma) + excess, n_sigma**2 / 2).astype(np.float64)
 
 
 def cash_excess_matching_significance(mu_bkg, significance: float) -> np.ndarray:
