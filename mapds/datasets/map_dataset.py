@@ -655,7 +655,8 @@ class MapDataset(Dataset):
             raise InvalidArgumentError(f"MapDataset {self.name!r} has no counts: no fit statistic")
         graph = self._npred_graph(maps=maps)
         masks = tuple(aligned(m, graph.chunks) for m in (maps.mask_safe, maps.mask_fit) if m is not None)
-        counts = aligned(maps.counts, graph.chunks)
+        # the tiles take the counts as stored (integers): the same values, without the float64 copy
+        counts = aligned(maps.counts, graph.chunks).as_stored_dtype()
         weighted = self.stat_type == "cash_weighted"
         return stat_sum_graph(graph, counts, masks, weighted, self._stat_cache), graph
 

@@ -24,6 +24,7 @@ never zarr's fill value (see :mod:`mapds.io.integrity`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import warnings
 from collections.abc import Iterator
@@ -149,6 +150,14 @@ class ZarrLazyArray:
     @property
     def native_chunks(self) -> tuple[tuple[int, ...], ...]:
         return da.core.normalize_chunks(self.array.chunks, self.shape)
+
+    def as_stored(self) -> ZarrLazyArray | None:
+        """This array without the conversion to ``decoded_dtype``, or None without one."""
+        if self.decoded_dtype is None or self.as_bool:
+            return None
+        stored = copy.copy(self)
+        stored.decoded_dtype = None
+        return stored
 
     def __getitem__(self, key) -> np.ndarray:
         try:

@@ -101,6 +101,13 @@ class WindowedArray:
             out.append(w.start + k if isinstance(k, int) else slice(w.start + k.start, w.start + k.stop))
         return tuple(out)
 
+    def as_stored(self) -> WindowedArray | None:
+        """The same window read in the dtype the store holds, or None when reading converts
+        nothing (whole-number counts stored as integers and read as floats are converted)."""
+        stored = getattr(self.base, "as_stored", None)
+        base = None if stored is None else stored()
+        return None if base is None else WindowedArray(base, f"{self.token}-stored", self.window)
+
     def window_of(self, key) -> WindowedArray:
         """The sub-window selected by ``key`` (basic indexing, step 1)."""
         return WindowedArray(self.base, self.token, self._compose(key))

@@ -206,6 +206,34 @@ def test_replaced_data_start_from_scratch(monkeypatch):
     assert doubled == md.stat_sum()
 
 
+def test_stat_sum_of_a_zarr_store_reads_counts_as_stored_integers(tmp_path, monkeypatch):
+    """Counts stored as integers reach the tiles as integers (no float64 copy), with the same
+    statistic, cold and after a change, as the dataset they were written from."""
+    from mapds.datasets import MapDataset
+
+    _, md = _large_pair()
+    md.write(tmp_path / "ds.zarr")
+    back = MapDataset.read(tmp_path / "ds.zarr")
+    back.models = md.models.copy()
+    back.resident_max_bytes = 0  # read from the store, not from an in-memory copy
+    assert back.counts.dtype == md.counts.dtype  # float, as written
+    expected = _cold(md)
+    dtypes = []
+    original = stat_sum_module.region_tiles
+
+    def recording(counts, *args):
+        dtypes.append(np.asarray(counts).dtype)
+        return original(counts, *args)
+
+    monkeypatch.setattr(stat_sum_module, "region_tiles", recording)
+    assert back.stat_sum() == expected
+    assert set(dtypes) == {np.dtype("uint16")}
+    monkeypatch.setattr(stat_sum_module, "region_tiles", original)
+    for dataset in (md, back):
+        dataset.models[0].spectral_model.amplitude.value *= 1.5
+    assert back.stat_sum() == md.stat_sum()
+
+
 def test_lazy_stat_sum_is_pure(monkeypatch):
     """Computing the lazy statistic keeps nothing (its tasks write to no object); stat_sum()
     keeps the tiles it computed, so the next one computes no region."""

@@ -206,6 +206,29 @@ def test_counts_are_stored_as_integers_only_when_exact(tmp_path, values, stored)
         np.testing.assert_array_equal(back.data.compute(), counts.data.compute())
 
 
+def test_as_stored_dtype_reads_the_stored_integers(tmp_path):
+    counts = make_cube(chunks={"y": 20, "x": 30}, unit="", dtype="f8")
+    counts.data = (np.arange(counts.data.size) % 7).reshape(counts.data.shape).astype("f8")
+    write_zarr_group(tmp_path / "ds.zarr", {"counts": counts, "background": counts * 0.5})
+    group = open_zarr_group(tmp_path / "ds.zarr")
+    back = group.read_map("counts")
+    stored = back.as_stored_dtype()
+    assert stored.dtype == np.dtype("uint16") and stored.data.chunks == back.data.chunks
+    np.testing.assert_array_equal(stored.data.compute(), back.data.compute())
+    assert back.as_stored_dtype() is stored  # kept for the next evaluation of a fit
+    np.testing.assert_array_equal(
+        stored.cutout(back.geom.center_skydir, 0.5).data.compute(),
+        back.cutout(back.geom.center_skydir, 0.5).data.compute(),
+    )
+    # nothing converted on reading, a computed map, or data replaced in place: the map itself
+    background = group.read_map("background")
+    assert background.as_stored_dtype() is background
+    doubled = back * 2
+    assert doubled.as_stored_dtype() is doubled
+    back.data[0, 0, 0] = 100.0
+    assert back.as_stored_dtype() is back
+
+
 @pytest.mark.parametrize("chunks", [{}, {"y": 7, "x": 11}])
 def test_whole_chunks_decoded_directly_equal_zarrs_reads(tmp_path, chunks):
     from mapds.io.chunk_decoder import ChunkDecoder
