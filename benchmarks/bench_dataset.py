@@ -53,7 +53,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import Report, add_common_arguments, default_workdir
-from step_runner import StepRunner, drop_cache, parse_or_serve, size_on_disk, timed, timed_io
+from step_runner import (
+    StepRunner,
+    drop_cache,
+    import_deferred_modules,
+    parse_or_serve,
+    size_on_disk,
+    timed,
+    timed_io,
+)
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 FORMATS = ("fits", "zarr")
@@ -106,7 +114,9 @@ def _open_with_models(library: str, args: dict):
 
 def _warm_up(library: str, path: str | None, counts: bool = False) -> None:
     """Open the file once (imports, lazily loaded modules; with ``counts``, the modules of reading
-    the counts too), then evict it again, so that the step's time and bytes are the file's."""
+    the counts too), then evict it again, so that the step's time and bytes are the file's.
+    Both libraries import the modules mapds defers to first use (see ``import_deferred_modules``)."""
+    import_deferred_modules()
     if path is None:
         return
     if library == "mapds":
@@ -309,8 +319,9 @@ def _paths(workdir: Path, case: dict) -> dict[str, str]:
     }
 
 
-def benchmark_case(case: dict, workdir: Path, argv, *, formats, with_gammapy: bool, io: bool,
-                   fresh: bool) -> Report:
+def benchmark_case(
+    case: dict, workdir: Path, argv, *, formats, with_gammapy: bool, io: bool, fresh: bool
+) -> Report:
     """Every step of one case; files are written under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     paths = _paths(workdir, case)
@@ -333,14 +344,21 @@ def benchmark_case(case: dict, workdir: Path, argv, *, formats, with_gammapy: bo
         return entry, result
 
     def stat(library, fmt, path, what, cold_path):
-        entry, result = run(library, "stat", CHANGES[0][1].format(fmt), what, {"case": case, "path": path},
-                            cold_path)
+        entry, result = run(
+            library, "stat", CHANGES[0][1].format(fmt), what, {"case": case, "path": path}, cold_path
+        )
         if "changes" not in result:
             return
         entry.update({k: v for k, v in result["changes"]["cold"].items()})
         for change, label in CHANGES[1:]:
-            report.step(library, label.format(fmt), WHAT[(library, "stat change")], result["changes"][change],
-                        peak_rss_mib=None, same_process_as=entry["id"])
+            report.step(
+                library,
+                label.format(fmt),
+                WHAT[(library, "stat change")],
+                result["changes"][change],
+                peak_rss_mib=None,
+                same_process_as=entry["id"],
+            )
 
     libraries = ["mapds", *(["gammapy"] if with_gammapy else [])]
     for library in libraries:
@@ -350,8 +368,13 @@ def benchmark_case(case: dict, workdir: Path, argv, *, formats, with_gammapy: bo
         args = {"case": case, "path": path}
         run("mapds", "mapds_write", f"build + fake + write {fmt}", ("mapds", "write"), args)
     if with_gammapy:
-        run("gammapy", "gammapy_write", "build + fake + write fits", ("gammapy", "write"),
-            {"case": case, "path": paths["gammapy fits"]})
+        run(
+            "gammapy",
+            "gammapy_write",
+            "build + fake + write fits",
+            ("gammapy", "write"),
+            {"case": case, "path": paths["gammapy fits"]},
+        )
         os.remove(paths["gammapy fits"])  # its job is done; later steps read mapds' file
     for fmt, path in sources.items():
         for library in libraries if fmt == "fits" else ["mapds"]:
@@ -359,8 +382,14 @@ def benchmark_case(case: dict, workdir: Path, argv, *, formats, with_gammapy: bo
             run(library, f"{library}_open", f"open {fmt}", (library, "open"), shared, path)
             if with_gammapy and fmt == "fits":  # gammapy's way to read; in mapds only for the comparison
                 run(library, f"{library}_load", f"read every map ({fmt})", (library, "load"), shared, path)
-            run(library, f"{library}_counts_sum", f"open + counts sum ({fmt})", (library, "counts sum"),
-                shared, path)
+            run(
+                library,
+                f"{library}_counts_sum",
+                f"open + counts sum ({fmt})",
+                (library, "counts sum"),
+                shared,
+                path,
+            )
             run(library, "npred", f"npred cold ({fmt})", (library, "npred"), shared, path)
             stat(library, fmt, path, (library, "stat"), path)
     if not io:
@@ -400,12 +429,16 @@ def remove_files(workdir: Path, case: dict) -> None:
 def print_table(data: dict) -> None:
     """Times, bytes read, peak RSS, the gammapy / mapds ratio of like steps, the agreement."""
     info = data["case_info"]
-    print(f"\nCase {data['case']}: {info['npix'][0]} x {info['npix'][1]} px x {info['nbin_reco']} reco bins "
-          f"({info['voxels'] / 1e6:.1f} M reco voxels), {info['n_models']} sources")
+    print(
+        f"\nCase {data['case']}: {info['npix'][0]} x {info['npix'][1]} px x {info['nbin_reco']} reco bins "
+        f"({info['voxels'] / 1e6:.1f} M reco voxels), {info['n_models']} sources"
+    )
     ratios = {c["step"]: c["ratio"] for c in data["comparisons"]}
     agreement = data["extra"].get("agreement_rel_diff", {})
-    print("| step | mapds s | mapds peak MiB | mapds bytes read | gammapy s | gammapy peak MiB | "
-          "gammapy bytes read | gammapy / mapds | rel. diff |")
+    print(
+        "| step | mapds s | mapds peak MiB | mapds bytes read | gammapy s | gammapy peak MiB | "
+        "gammapy bytes read | gammapy / mapds | rel. diff |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     steps = []
     for s in data["steps"]:
@@ -451,10 +484,17 @@ def main(argv=None) -> None:
     parser.add_argument("--formats", nargs="+", choices=FORMATS, help="file formats (default: fits zarr)")
     parser.add_argument("--no-io", action="store_true", help="skip files: npred/stat of the lazy formulas")
     parser.add_argument("--no-gammapy", action="store_true", help="measure mapds only")
-    parser.add_argument("--gammapy-max-voxels", type=float, default=200e6,
-                        help="skip gammapy above this many reco voxels (default 2e8, ≈9 GiB)")
-    parser.add_argument("--target", action="store_true",
-                        help="the 1e9-voxel target and a smaller survey, mapds only, zarr only")
+    parser.add_argument(
+        "--gammapy-max-voxels",
+        type=float,
+        default=200e6,
+        help="skip gammapy above this many reco voxels (default 2e8, ≈9 GiB)",
+    )
+    parser.add_argument(
+        "--target",
+        action="store_true",
+        help="the 1e9-voxel target and a smaller survey, mapds only, zarr only",
+    )
     parser.add_argument("--target-sizes", nargs="+", default=["360x7", "360x28"], help="WIDTHxHEIGHT (deg)")
     parser.add_argument("--target-binsz", type=float, default=0.01)
     parser.add_argument("--keep", action="store_true", help="keep the written files")
@@ -476,8 +516,15 @@ def main(argv=None) -> None:
             print("  gammapy skipped: it reads mapds' FITS file", file=sys.stderr)
             with_gammapy = False
         print(f"{case['label']}: {voxels / 1e6:.1f} M reco voxels", file=sys.stderr)
-        report = benchmark_case(case, args.dir, sys.argv[1:] if argv is None else argv, formats=formats,
-                                with_gammapy=with_gammapy, io=not args.no_io, fresh=not args.in_process)
+        report = benchmark_case(
+            case,
+            args.dir,
+            sys.argv[1:] if argv is None else argv,
+            formats=formats,
+            with_gammapy=with_gammapy,
+            io=not args.no_io,
+            fresh=not args.in_process,
+        )
         if not args.keep:
             remove_files(args.dir, case)
         print_table(report.data)

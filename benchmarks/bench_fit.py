@@ -72,7 +72,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stat_memory import BYTES_PER_VOXEL, available_bytes
 from record import REPO, Report, add_common_arguments, default_workdir
-from step_runner import StepFailed, StepRunner, drop_cache, parse_or_serve, size_on_disk, timed
+from step_runner import (
+    StepFailed,
+    StepRunner,
+    drop_cache,
+    import_deferred_modules,
+    parse_or_serve,
+    size_on_disk,
+    timed,
+)
 from survey_case import CASES_FILE, case_info, load_case, with_sources
 
 LIBRARIES = ("mapds", "gammapy")
@@ -109,14 +117,8 @@ def _imports(library: str):
     """``(MapDataset, Datasets, Fit)`` of ``library``, with the minimiser imported (not timed)."""
     import iminuit  # noqa: F401  (imported before any timing, in both libraries)
 
+    import_deferred_modules()
     if library == "mapds":
-        # gammapy imports scipy's modules with itself; mapds imports them at first use, which would
-        # put ~1.8 s of imports into mapds' first evaluation: import them here, also untimed.
-        import scipy.ndimage
-        import scipy.optimize
-        import scipy.signal
-        import scipy.stats  # noqa: F401
-
         from mapds.datasets import Datasets, MapDataset
         from mapds.modeling import Fit
     else:
