@@ -103,49 +103,61 @@ class BackgroundSums:
 def background_sums(counts, background, mask, y_edges, x_edges) -> BackgroundSums:
     """:class:`BackgroundSums` of a region (``background`` None: no background, b = 0).
 
-    Works energy plane by plane and band of tile rows by band, so that each block is read from
-    memory once and then stays in the processor cache for all the passes over it.
+    The linear sums go band of tile rows by band, so that each block is read from memory once
+    and then stays in the processor cache; the sums over the bins with counts (few: counts are
+    sparse) gather those bins of a whole energy plane at once.
     """
     n_e = counts.shape[0]
     shape = (len(y_edges) - 1, len(x_edges) - 1)
     out = BackgroundSums.empty(n_e, (1, *shape))
-    tile_width = int(x_edges[1] - x_edges[0])
-    for e, (ty, (y0, y1)) in itertools.product(range(n_e), enumerate(itertools.pairwise(y_edges))):
-        n_block = counts[e, y0:y1]
-        m_block = None if mask is None else mask[e, y0:y1]
-        b_block = None if background is None else background[e, y0:y1]
-        if b_block is not None:
-            weighted = b_block if m_block is None else b_block * m_block
-            out.total[e, ty] = np.add.reduceat(weighted.sum(axis=0, dtype=np.float64), x_edges[:-1])
-            if not b_block.min() >= 0:  # negative or NaN
-                bad = ~(b_block >= 0)
-                if m_block is not None:
-                    bad &= m_block.astype(bool, copy=False)
-                out.nonnegative[0, ty] &= np.add.reduceat(bad.sum(axis=0), x_edges[:-1]) == 0
-        positive = n_block > 0
-        if m_block is not None:
-            positive &= m_block.astype(bool, copy=False)
+    tile_of_pixel = _tile_of_pixels(y_edges, x_edges)
+    for e in range(n_e):
+        n_plane = counts[e]
+        m_plane = None if mask is None else mask[e]
+        b_plane = None if background is None else background[e]
+        if b_plane is not None:
+            _linear_sums(b_plane, m_plane, y_edges, x_edges, out.total[e], out.nonnegative[0])
+        positive = n_plane > 0
+        if m_plane is not None:
+            positive &= m_plane.astype(bool, copy=False)
         pixels = np.flatnonzero(positive)
         if pixels.size == 0:
             continue
-        tiles = pixels % n_block.shape[1] // tile_width
-        n = n_block.reshape(-1)[pixels].astype(np.float64)
-        if m_block is not None and m_block.dtype != bool:
-            n *= m_block.reshape(-1)[pixels]
-        out.counts[e, ty] = np.bincount(tiles, weights=n, minlength=shape[1])
-        if b_block is None:
-            out.positive_min[e, ty, out.counts[e, ty] > 0] = 0.0
+        tiles = tile_of_pixel[pixels]
+        # bincount adds in pixel order: each tile's sums are those of its own bins in row order
+        n = n_plane.reshape(-1)[pixels].astype(np.float64)
+        if m_plane is not None and m_plane.dtype != bool:
+            n *= m_plane.reshape(-1)[pixels]
+        out.counts[e] = np.bincount(tiles, weights=n, minlength=tile_of_pixel[-1] + 1).reshape(shape)
+        if b_plane is None:
+            out.positive_min[e, out.counts[e] > 0] = 0.0
             continue
-        b = b_block.reshape(-1)[pixels].astype(np.float64)
+        b = b_plane.reshape(-1)[pixels].astype(np.float64)
         lowest = b.min()
         if lowest > LOWEST_SAFE_BACKGROUND:
             # a lower bound is enough to tell that ``norm · b`` stays above the truncation value
-            out.positive_min[e, ty, out.counts[e, ty] > 0] = lowest
+            out.positive_min[e, out.counts[e] > 0] = lowest
         else:
-            np.minimum.at(out.positive_min[e, ty], tiles, b)
+            np.minimum.at(out.positive_min[e].reshape(-1), tiles, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out.log[e, ty] = np.bincount(tiles, weights=n * np.log(b), minlength=shape[1])
+            log = np.bincount(tiles, weights=n * np.log(b), minlength=tile_of_pixel[-1] + 1)
+        out.log[e] = log.reshape(shape)
     return out
+
+
+def _linear_sums(b_plane, m_plane, y_edges, x_edges, total, nonnegative) -> None:
+    """Σ w b per tile of one energy plane into ``total``, and whether every used b is finite
+    and ≥ 0 into ``nonnegative`` (both ``(n_tiles_y, n_tiles_x)``, in place)."""
+    for ty, (y0, y1) in enumerate(itertools.pairwise(y_edges)):
+        b_block = b_plane[y0:y1]
+        weighted = b_block if m_plane is None else b_block * m_plane[y0:y1]
+        total[ty] = np.add.reduceat(weighted.sum(axis=0, dtype=np.float64), x_edges[:-1])
+    if b_plane.min() >= 0:
+        return
+    bad = ~(b_plane >= 0)  # negative or NaN
+    if m_plane is not None:
+        bad &= m_plane.astype(bool, copy=False)
+    nonnegative &= tile_sums(bad, y_edges, x_edges) == 0
 
 
 def cash_tiles_binwise(counts, mu, mask, y_edges, x_edges) -> np.ndarray:
@@ -198,7 +210,7 @@ def region_tiles(counts, terms, mask, y_edges, x_edges, direct, want_sums: bool)
         Which tiles those are.
     """
     counts = np.asarray(counts)
-    if mask is not None and mask.dtype == bool and mask.all():
+    if mask is not None and mask.dtype == bool and _all_true(mask):
         mask = None
     sums = None
     direct = direct.copy()
@@ -216,6 +228,13 @@ def region_tiles(counts, terms, mask, y_edges, x_edges, direct, want_sums: bool)
         mu = terms.window(ys, xs).npred()
         values[ty, tx] = cash_tiles_binwise(run_counts, mu, run_mask, run_y, run_x)
     return sums, values, direct
+
+
+def _all_true(mask: np.ndarray) -> bool:
+    """``mask.all()``, reading a broadcast mask (zero strides, as ``da.ones`` persists) once
+    rather than element by element."""
+    distinct = tuple(slice(0, 1) if stride == 0 else slice(None) for stride in mask.strides)
+    return bool(mask[distinct].all())
 
 
 def _runs(tiles: np.ndarray):
