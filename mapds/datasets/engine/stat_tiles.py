@@ -44,9 +44,27 @@ LOWEST_SAFE_BACKGROUND = 1e-10
 
 
 def tile_sums(values: np.ndarray, y_edges, x_edges) -> np.ndarray:
-    """float64 sums over the tiles of the last two axes (rows added in order within a tile)."""
-    bands = [values[..., y0:y1, :].sum(axis=-2, dtype=np.float64) for y0, y1 in itertools.pairwise(y_edges)]
-    return np.add.reduceat(np.stack(bands, axis=-2), x_edges[:-1], axis=-1)
+    """float64 sums over the tiles of a 2-d array (rows added in order within a tile)."""
+    return np.add.reduceat(_tile_row_sums(values, y_edges), x_edges[:-1], axis=1)
+
+
+def _tile_row_sums(plane: np.ndarray, y_edges) -> np.ndarray:
+    """float64 sums over the rows of each tile row of a 2-d ``plane``, ``(n_tiles_y, width)``.
+
+    Rows are added in order (as ``sum(axis=0)`` of each band does); tile rows of equal height
+    are summed in one call, which matters for the GIL: a call per band of 32 rows made the
+    Python overhead a third of the statistic's time.
+    """
+    heights = np.diff(y_edges)
+    n_regular = len(heights) - 1 if len(heights) > 1 and heights[-1] != heights[0] else len(heights)
+    if not np.all(heights[:n_regular] == heights[0]):
+        bands = itertools.pairwise(y_edges)
+        return np.stack([plane[y0:y1].sum(axis=0, dtype=np.float64) for y0, y1 in bands])
+    height = int(heights[0])
+    regular = plane[: n_regular * height].reshape(n_regular, height, -1).sum(axis=1, dtype=np.float64)
+    if n_regular == len(heights):
+        return regular
+    return np.concatenate([regular, plane[n_regular * height :].sum(axis=0, dtype=np.float64)[None]])
 
 
 def _tile_of_pixels(y_edges, x_edges) -> np.ndarray:
@@ -148,10 +166,7 @@ def background_sums(counts, background, mask, y_edges, x_edges) -> BackgroundSum
 def _linear_sums(b_plane, m_plane, y_edges, x_edges, total, nonnegative) -> None:
     """Σ w b per tile of one energy plane into ``total``, and whether every used b is finite
     and ≥ 0 into ``nonnegative`` (both ``(n_tiles_y, n_tiles_x)``, in place)."""
-    for ty, (y0, y1) in enumerate(itertools.pairwise(y_edges)):
-        b_block = b_plane[y0:y1]
-        weighted = b_block if m_plane is None else b_block * m_plane[y0:y1]
-        total[ty] = np.add.reduceat(weighted.sum(axis=0, dtype=np.float64), x_edges[:-1])
+    total[...] = tile_sums(b_plane if m_plane is None else b_plane * m_plane, y_edges, x_edges)
     if b_plane.min() >= 0:
         return
     bad = ~(b_plane >= 0)  # negative or NaN
