@@ -201,7 +201,10 @@ def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool, p
     members = {}
     mask_safe = None if premasked else other.mask_safe
     if dataset.counts is not None and other.counts is not None:
-        members["counts"] = _stacked_map(dataset.counts, other.counts, mask_safe, nan_to_num)
+        # counts stored as integers are added as read (the same values, cast once to the target's
+        # dtype), without a float64 copy of every chunk
+        counts = other.counts.as_stored_dtype()
+        members["counts"] = _stacked_map(dataset.counts, counts, mask_safe, nan_to_num)
     if dataset.exposure is not None and other.exposure is not None:
         weights = None if premasked else other.mask_safe_image
         members["exposure"] = _stacked_map(dataset.exposure, other.exposure, weights, nan_to_num)

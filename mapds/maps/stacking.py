@@ -107,9 +107,15 @@ def add_values(
     zeroed when ``nan_to_num``, then multiplied by ``weights`` (broadcast; the product in their
     common dtype, cast back) before the addition.
     """
-    addend = np.multiply(values, scale) if scale != 1 else values
-    addend = addend.astype(target.dtype, copy=True)
-    if nan_to_num and addend.dtype.kind in "fc":
+    # the result is the only new array: chunks are 100+ MB and each fresh one costs page faults
+    addend = np.empty(values.shape, target.dtype)
+    if scale != 1:
+        np.multiply(values, scale, out=addend, casting="unsafe")
+    else:
+        np.copyto(addend, values, casting="unsafe")
+    # A finite sum proves every value finite (NaN and ±inf propagate): one pass without
+    # temporaries, where the masks of non-finite values take three.
+    if nan_to_num and addend.dtype.kind in "fc" and not np.isfinite(addend.sum()):
         addend[~np.isfinite(addend)] = 0
     if weights is not None:
         if np.result_type(addend, weights) == addend.dtype:

@@ -139,3 +139,16 @@ def test_from_stack_errors(two_pairs, make_maps):
     _, image = make_maps(nbin=0)
     with pytest.raises(GeometryMismatchError, match="non-spatial axis"):
         Map.from_stack([image, image])
+
+
+def test_add_values_zeroes_only_non_finite_values():
+    """The finite-sum shortcut: a sum that overflows (finite values) or is NaN (a NaN among
+    them) falls back to the element-wise check."""
+    from mapds.maps.stacking import add_values
+
+    big = np.array([3e38, 3e38, -1.0], dtype=np.float32)  # finite, but its sum overflows
+    np.testing.assert_array_equal(add_values(np.zeros(3, np.float32), big), big)
+    mixed = np.array([np.nan, 2.0, np.inf], dtype=np.float32)
+    np.testing.assert_array_equal(add_values(np.ones(3, np.float32), mixed), [1.0, 3.0, 1.0])
+    counts = np.array([0, 3, 65535], dtype=np.uint16)  # counts as stored, added to float32
+    np.testing.assert_array_equal(add_values(np.ones(3, np.float32), counts, scale=2.0), [1.0, 7.0, 131071.0])
