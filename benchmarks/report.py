@@ -479,6 +479,38 @@ def render_stack_survey(results: list[dict]) -> str:
     return table(header, rows)
 
 
+def render_estimators(results: list[dict]) -> str:
+    """Excess and TS maps of each case by both libraries, with the agreement of their values."""
+    if not results:
+        return missing("bench_estimators", "python benchmarks/bench_estimators.py")
+    rows = []
+    for r in results:
+        found = ratios(r)
+        agreement = r["extra"].get("agreement", {})
+        for entry in r["steps"][1:]:
+            value = found.get(("gammapy", entry["step"])) if entry["library"] == "mapds" else None
+            agree = agreement.get(entry["step"], {}) if entry["library"] == "gammapy" else {}
+            diffs = []
+            if agree.get("sqrt_ts_max_abs_diff") is not None:
+                diffs.append(f"sqrt_ts ≤ {agree['sqrt_ts_max_abs_diff']:.1e}")
+            if agree.get("norm_max_rel_diff_ts_above_25") is not None:
+                diffs.append(f"norm (ts > 25) ≤ {agree['norm_max_rel_diff_ts_above_25']:.1e} rel.")
+            rows.append(
+                [
+                    case_title(r),
+                    entry["step"],
+                    entry["library"],
+                    "failed" if entry["seconds"] is None else seconds(entry["seconds"]),
+                    mib(entry["peak_rss_mib"]),
+                    "" if value is None else ratio(value),
+                    ", ".join(diffs),
+                ]
+            )
+        rows.extend([[case_title(r), note, "gammapy", "", "", "", ""] for note in r["notes"]])
+    header = ["case", "step", "library", "seconds", "peak RSS MiB", "gammapy / mapds", "gammapy − mapds"]
+    return table(header, rows)
+
+
 def render_cloud(results: list[dict]) -> str:
     """Requests, bytes and seconds of each step read from S3 (moto) with an injected latency."""
     if not results:
@@ -1022,6 +1054,7 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "fit": lambda rs: render_fit([r for r in rs if r["script"] == "bench_fit"]),
     "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
     "cloud": lambda rs: render_cloud([r for r in rs if r["script"] == "bench_cloud"]),
+    "estimators": lambda rs: render_estimators([r for r in rs if r["script"] == "bench_estimators"]),
     "import": lambda rs: render_import([r for r in rs if r["script"] == "bench_import"]),
 }
 

@@ -67,6 +67,12 @@ RUNS = {
         "n2_npix64_nbin2_chunk32_batch2_w1",
         {"mapds:stack_to_zarr on a LocalCluster"},
     ),
+    "bench_estimators": (
+        ["--sizes", SMALLEST, "--no-gammapy", "--sources", "1"],
+        f"{SMALLEST}_1src",
+        {"mapds:simulate + write zarr", "mapds:excess map (0.1° correlation radius)",
+         "mapds:TS map (point source, 0.6° kernel)"},
+    ),
     "bench_import": (
         ["--repeat", "1", "--no-gammapy"],
         "cached_bytecode",

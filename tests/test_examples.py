@@ -162,3 +162,50 @@ def test_open_with_xarray(crab_dir):
     assert_allclose(result["excess"], (counts - reference.background.data).sum(axis=(1, 2)), rtol=1e-6)
     assert {"counts", "exposure", "background", "psf", "edisp", "mask_safe"} <= set(result["variables"])
     assert result["chunks"]["counts"] == ((5,), (40,), (50,))
+
+
+def test_source_maps(tmp_path):
+    """At its smallest size: both maps find the simulated point sources and are noise around zero
+    away from every source; the FITS files read back to the maps drawn; the picture is an image."""
+    import matplotlib.image
+
+    from mapds.estimators import FluxMaps
+
+    result = load_example("source_maps").main(["--output", str(tmp_path)])
+    excess_label, ts_label = load_example("source_maps").LABELS
+    points = [row for row in result["sources"] if row["kind"] == "point"]
+    assert points
+    for row in points:
+        assert row[ts_label] > 5 and row[excess_label] > 3, row
+    geom = counts_image_geom(result["paths"]["dataset"])
+    far = far_from_sources(geom, result["case"], radius_deg=1.0)
+    for image in result["maps"].values():
+        assert np.all(np.isfinite(image))
+        assert abs(np.median(image[far])) < 0.5 and 0.5 < np.std(image[far]) < 1.5
+    for key, label in (("excess", excess_label), ("ts", ts_label)):
+        back = FluxMaps.read(result["paths"][key])
+        np.testing.assert_allclose(back["sqrt_ts"].data.compute()[0], result["maps"][label], rtol=1e-6)
+    picture = matplotlib.image.imread(result["paths"]["picture"])
+    assert picture.ndim == 3 and picture.shape[0] > 300 and picture[..., :3].std() > 0.05
+
+
+def counts_image_geom(path):
+    from mapds.datasets import MapDataset
+
+    return MapDataset.read(path).counts.geom.to_image()
+
+
+def far_from_sources(geom, case, radius_deg: float) -> np.ndarray:
+    """Pixels of ``geom`` farther than ``radius_deg`` from every simulated source (and from the
+    map's edge, where the correlation disk and the kernel reach outside)."""
+    from astropy.coordinates import SkyCoord
+
+    coords = geom.get_coord()
+    positions = SkyCoord(coords["lon"], coords["lat"], frame=case["frame"], unit="deg")
+    far = np.ones(geom.data_shape, dtype=bool)
+    for params in case["models_params"]:
+        source = SkyCoord(params["lon_0_deg"], params["lat_0_deg"], frame=case["frame"], unit="deg")
+        far &= positions.separation(source).deg > radius_deg
+    edge = int(np.ceil(radius_deg / case["binsz_deg"]))
+    far[:edge], far[-edge:], far[:, :edge], far[:, -edge:] = False, False, False, False
+    return far

@@ -62,31 +62,44 @@ def _derivative(x, counts, background, model):
 
 
 def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
-    """Root of the derivative in ``[lo, hi]`` (NaN where the bracket has no sign change)."""
+    """Root of the derivative in ``[lo, hi]`` (NaN where the bracket has no sign change).
+
+    Each pixel's iterations depend on its own footprint only; the footprints of the pixels still
+    iterating are gathered into a smaller working set as others converge (most take a few
+    Newton steps, a few take dozens of bisections).
+    """
     f_lo, _ = _derivative(lo, counts, background, model)
     f_hi, _ = _derivative(hi, counts, background, model)
     valid = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
     x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, 0.5 * (lo + hi)))
-    active = valid & (f_lo != 0) & (f_hi != 0)
     niter = np.zeros(x.shape, dtype=np.int64)
-    lo, hi = lo.copy(), hi.copy()
-    increasing = f_hi > f_lo
+    flat = [np.ravel(a) for a in (x, niter, lo.copy(), hi.copy())]  # views: updated in place
+    x_flat, niter_flat, lo_flat, hi_flat = flat[0], flat[1], flat[2], flat[3]
+    increasing = np.ravel(f_hi > f_lo)
+    pixels = np.flatnonzero(valid & (f_lo != 0) & (f_hi != 0))  # pixels of the working set
+    work = tuple(a.reshape(a.shape[0], -1)[:, pixels] for a in (counts, background, model))
+    alive = np.ones(pixels.size, dtype=bool)  # working-set columns still iterating
     for _ in range(max(int(max_niter), 1) * 2):
-        if not active.any():
+        if not alive.any():
             break
-        f, df = _derivative(x, counts, background, model)
-        below = (f < 0) == increasing
-        lo = np.where(active & below, x, lo)
-        hi = np.where(active & ~below, x, hi)
+        if alive.mean() < 0.75:  # drop the converged columns
+            pixels, work, alive = pixels[alive], tuple(a[:, alive] for a in work), alive[alive]
+        xa, lo_a, hi_a = x_flat[pixels], lo_flat[pixels], hi_flat[pixels]
+        f, df = _derivative(xa, *work)
+        below = (f < 0) == increasing[pixels]
+        lo_a = np.where(below, xa, lo_a)
+        hi_a = np.where(~below, xa, hi_a)
         with np.errstate(invalid="ignore", divide="ignore"):
-            step = x - f / df
-        inside = np.isfinite(step) & (step > lo) & (step < hi)
-        new = np.where(inside, step, 0.5 * (lo + hi))
-        done = (np.abs(new - x) <= xtol + rtol * np.abs(new)) | (f == 0)
-        x = np.where(active, new, x)
-        niter = niter + active
-        active = active & ~done
-    return np.where(valid, x, np.nan), niter, valid
+            step = xa - f / df
+        inside = np.isfinite(step) & (step > lo_a) & (step < hi_a)
+        new = np.where(inside, step, 0.5 * (lo_a + hi_a))
+        done = (np.abs(new - xa) <= xtol + rtol * np.abs(new)) | (f == 0)
+        update = pixels[alive]
+        x_flat[update], lo_flat[update], hi_flat[update] = new[alive], lo_a[alive], hi_a[alive]
+        niter_flat[update] += 1
+        alive &= ~done
+    x = x_flat.reshape(x.shape)
+    return np.where(valid, x, np.nan), niter_flat.reshape(niter.shape), valid
 
 
 def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:

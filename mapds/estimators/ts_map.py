@@ -35,6 +35,18 @@ SUPPORTED_OPTIONAL = ()
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Footprint elements × pixels fitted at once (bounds the memory of a block's fit).
 MAX_STACK = 4_000_000
+#: Footprint elements × pixels of one task's tile: a few seconds of fitting, so that a map makes
+#: enough tasks for every core while the halos (kernel radius) stay a small part of each tile.
+FIT_TILE_ELEMENTS = 40_000_000
+
+
+def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
+    """Chunks of ``n`` pixels of about ``side`` each, none smaller than ``least`` (the halo needs
+    it) unless ``n`` is."""
+    side = max(side, least)
+    count = max(n // side, 1)
+    base, extra = divmod(n, count)
+    return tuple(base + 1 if i < extra else base for i in range(count))
 
 
 def _footprint_stack(array, shape):
@@ -256,19 +268,15 @@ class TSMapEstimator:
             counts, background, exposure = (
                 a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
             )
-        _, ky, kx = kernel.shape
+        n_planes, ky, kx = kernel.shape
         hy, hx = ky // 2, kx // 2
-        arrays = []
-        for array in (counts, background, exposure, weights):
-            array = array.rechunk({0: -1})
-            chunks = array.chunks
-            need = {
-                1: max(max(chunks[1]), hy + 1) if min(chunks[1]) < hy else chunks[1],
-                2: max(max(chunks[2]), hx + 1) if min(chunks[2]) < hx else chunks[2],
-            }
-            arrays.append(array.rechunk(need))
-        spatial = arrays[0].chunks[1:]
-        arrays = [a.rechunk((a.chunks[0], *spatial)) for a in arrays]
+        # Tiles sized by the fit's work (pixels × footprint), not by the data's chunks: an image
+        # summed over energy is often one chunk, and the fit is the costly part.
+        footprint = ky * kx * (1 if self.sum_over_energy_groups else n_planes)
+        side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
+        ny, nx = counts.shape[1:]
+        spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
+        arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in (counts, background, exposure, weights)]
         extended = [
             da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
             for a in arrays
