@@ -50,15 +50,46 @@ def norm_bounds(counts, background, model):
         return c_min / s_model - sn_min, s_counts / s_model - sn_min, -sn_min_total
 
 
-def _derivative(x, counts, background, model):
-    """Cash derivative (halved) and its derivative in the amplitude ``x``."""
-    npred = x * model + background
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(counts > 0, counts / npred, 0.0)
-    use = model > 0
-    f = np.where(use, model * (1 - ratio), 0).sum(axis=0)
-    df = np.where(use, model * model * ratio / np.where(counts > 0, npred, 1), 0).sum(axis=0)
-    return f, df
+class _SparseFootprints:
+    """The footprints of the pixels being fitted, for the derivative: ``Σ model`` over the
+    elements with a model, and the elements with counts and a model (few: counts are sparse)
+    with their column (pixel).  The derivative's terms without counts sum to ``Σ model``."""
+
+    def __init__(self, model_sum, column, counts, background, model):
+        self.model_sum, self.column = model_sum, column
+        self.counts, self.background, self.model = counts, background, model
+
+    @classmethod
+    def of(cls, counts, background, model) -> _SparseFootprints:
+        """From dense footprints ``(n_footprint, n_pixels)``."""
+        use = model > 0
+        model_sum = np.where(use, model, 0).sum(axis=0)
+        column, rows = np.nonzero((use & (counts > 0)).T)  # by pixel, elements in footprint order
+        return cls(model_sum, column, counts[rows, column], background[rows, column], model[rows, column])
+
+    def columns(self, keep: np.ndarray) -> _SparseFootprints:
+        """Only the pixels ``keep`` (bool per pixel)."""
+        entries = keep[self.column]
+        renumbered = np.cumsum(keep) - 1
+        return _SparseFootprints(
+            self.model_sum[keep],
+            renumbered[self.column[entries]],
+            self.counts[entries],
+            self.background[entries],
+            self.model[entries],
+        )
+
+    def derivative(self, x):
+        """The Cash derivative (halved) in the amplitude and its own derivative, per pixel, at
+        the amplitudes ``x``: ``Σ m (1 − n / μ)`` and ``Σ m² n / μ²`` with ``μ = x m + b``, over
+        the elements with a model ``m > 0``."""
+        npred = x[self.column] * self.model + self.background
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = self.counts / npred
+        n = self.model_sum.size
+        f = self.model_sum - np.bincount(self.column, weights=self.model * ratio, minlength=n)
+        df = np.bincount(self.column, weights=self.model * self.model * ratio / npred, minlength=n)
+        return f, df
 
 
 def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
@@ -68,8 +99,8 @@ def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
     iterating are gathered into a smaller working set as others converge (most take a few
     Newton steps, a few take dozens of bisections).
     """
-    f_lo, _ = _derivative(lo, counts, background, model)
-    f_hi, _ = _derivative(hi, counts, background, model)
+    every = _SparseFootprints.of(*(a.reshape(a.shape[0], -1) for a in (counts, background, model)))
+    f_lo, f_hi = (every.derivative(np.ravel(bound))[0].reshape(bound.shape) for bound in (lo, hi))
     valid = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
     x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, 0.5 * (lo + hi)))
     niter = np.zeros(x.shape, dtype=np.int64)
@@ -77,15 +108,17 @@ def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
     x_flat, niter_flat, lo_flat, hi_flat = flat[0], flat[1], flat[2], flat[3]
     increasing = np.ravel(f_hi > f_lo)
     pixels = np.flatnonzero(valid & (f_lo != 0) & (f_hi != 0))  # pixels of the working set
-    work = tuple(a.reshape(a.shape[0], -1)[:, pixels] for a in (counts, background, model))
+    start = np.zeros(every.model_sum.size, dtype=bool)
+    start[pixels] = True
+    work = every.columns(start)
     alive = np.ones(pixels.size, dtype=bool)  # working-set columns still iterating
     for _ in range(max(int(max_niter), 1) * 2):
         if not alive.any():
             break
         if alive.mean() < 0.75:  # drop the converged columns
-            pixels, work, alive = pixels[alive], tuple(a[:, alive] for a in work), alive[alive]
+            pixels, work, alive = pixels[alive], work.columns(alive), alive[alive]
         xa, lo_a, hi_a = x_flat[pixels], lo_flat[pixels], hi_flat[pixels]
-        f, df = _derivative(xa, *work)
+        f, df = work.derivative(xa)
         below = (f < 0) == increasing[pixels]
         lo_a = np.where(below, xa, lo_a)
         hi_a = np.where(~below, xa, hi_a)
