@@ -22,10 +22,7 @@ printing the peak memory of the process after it:
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,38 +30,14 @@ import numpy as np
 from mapds.datasets import MapDataset
 from mapds.estimators import ExcessMapEstimator, TSMapEstimator
 from mapds.modeling.models import Models
-from mapds.simulate import make_survey_case, survey_dataset, survey_models
+from mapds.simulate import survey_dataset, survey_models
 
-#: The benchmark cases (in the repository beside this script).
-CASES_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "cases" / "survey-benchmark-cases.json"
+# the step timing and the survey cases of the survey example beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from survey_on_a_laptop import peak_rss_mib, run_step, survey_case
+
 #: ``--size``: a case made here (width, height, pixel size in degrees, sources) or a benchmark case.
 SIZES = {"small": (8.0, 3.0, 0.04, 4), "medium": "w20_h5_b0.02_e10_t15_kernel"}
-
-
-def survey_case(size: str, seed: int) -> dict:
-    """The case of ``size``: built by `make_survey_case`, or read from the benchmark cases."""
-    spec = SIZES[size]
-    if isinstance(spec, tuple):
-        width, height, binsz, n_sources = spec
-        return make_survey_case(width, height, binsz, n_models=n_sources, seed=seed)
-    cases = [c for c in json.loads(CASES_FILE.read_text()) if c["label"] == spec]
-    return min(cases, key=lambda case: case["n_models"])  # the 5-source variant
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def run_step(steps: list, name: str, function, *args):
-    """``function(*args)``, its time and the peak memory after it appended to ``steps`` and printed."""
-    start = time.perf_counter()
-    value = function(*args)
-    row = {"step": name, "seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib()}
-    steps.append(row)
-    print(f"{name:<34s} {row['seconds']:8.2f} s   peak RSS {row['peak_rss_mib']:7.0f} MiB")
-    return value
 
 
 def source_significance(case: dict, maps: dict[str, np.ndarray], geom) -> list[dict]:
@@ -121,7 +94,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=3, help="seed of the sources (small size only)")
     args = parser.parse_args(argv)
 
-    case = survey_case(args.size, args.seed)
+    case = survey_case(args.size, args.seed, SIZES)
     args.output.mkdir(parents=True, exist_ok=True)
     steps: list[dict] = []
     path = args.output / "survey.zarr"

@@ -46,9 +46,10 @@ SIZES = {
 AMPLITUDE_FACTOR, INDEX_SHIFT, NORM_START = 1.3, 0.1, 1.05
 
 
-def survey_case(size: str, seed: int) -> dict:
-    """The case of ``size``: built by `make_survey_case`, or read from the benchmark cases."""
-    spec = SIZES[size]
+def survey_case(size: str, seed: int, sizes: dict = SIZES) -> dict:
+    """The case of ``size`` in ``sizes``: built by `make_survey_case`, or read from the
+    benchmark cases."""
+    spec = sizes[size]
     if isinstance(spec, tuple):
         width, height, binsz, n_sources = spec
         return make_survey_case(width, height, binsz, n_models=n_sources, seed=seed)

@@ -104,8 +104,7 @@ def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
     valid = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
     x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, 0.5 * (lo + hi)))
     niter = np.zeros(x.shape, dtype=np.int64)
-    flat = [np.ravel(a) for a in (x, niter, lo.copy(), hi.copy())]  # views: updated in place
-    x_flat, niter_flat, lo_flat, hi_flat = flat[0], flat[1], flat[2], flat[3]
+    x_flat, niter_flat, lo_flat, hi_flat = (np.ravel(a).copy() for a in (x, niter, lo, hi))
     increasing = np.ravel(f_hi > f_lo)
     pixels = np.flatnonzero(valid & (f_lo != 0) & (f_hi != 0))  # pixels of the working set
     start = np.zeros(every.model_sum.size, dtype=bool)
