@@ -20,9 +20,10 @@ from astropy.coordinates import SkyCoord
 from ..errors import AxisError, GeometryMismatchError, IRFError
 from ..geom import RegionGeom
 from ..maps import Map
-from ..maps.chunks import normalize_chunks
+from ..maps.chunks import chunked_like, normalize_chunks
 from ..maps.dataarray import geom_dims
 from .grid_interp import pixel_neighbours
+from .weighted_mean import exposure_weighted_mean
 
 __all__ = ["IRFMap", "broadcast_lazy", "quiet_divide"]
 
@@ -375,15 +376,32 @@ class IRFMap:
         irf_other = other._irf_map.to_unit(self._irf_map.unit).data[..., o_ys, o_xs]
         exposure_other = other.exposure_map.to_unit(self.exposure_map.unit).data[..., o_ys, o_xs]
         if nan_to_num:
-            irf_other = da.nan_to_num(irf_other)
             exposure_other = da.nan_to_num(exposure_other)
 
         irf_self = self._irf_map.data[..., ys, xs]
         exposure_self = self.exposure_map.data[..., ys, xs]
         exposure_sum = exposure_self + exposure_other * w_exposure
-        irf_sum = quiet_divide(irf_self * exposure_self + irf_other * exposure_other * w_irf, exposure_sum)
-
-        irf_data = da.nan_to_num(_paste(self._irf_map.data, irf_sum.astype(self._irf_map.dtype), ys, xs))
+        # one task per IRF block (tens of MB): a chain of dask operations makes a block-sized
+        # array per operation
+        irf_other = irf_other.rechunk(irf_self.chunks)
+        small = [
+            chunked_like(a, irf_self) if isinstance(a, da.Array) else a
+            for a in (exposure_self, exposure_other, w_irf, exposure_sum)
+        ]
+        irf_sum = da.map_blocks(
+            exposure_weighted_mean,
+            irf_self,
+            small[0],
+            irf_other,
+            *small[1:],
+            nan_to_num=nan_to_num,
+            result_dtype=self._irf_map.dtype,
+            meta=np.empty((0,) * irf_self.ndim, self._irf_map.dtype),
+        )
+        irf_data = _paste(self._irf_map.data, irf_sum, ys, xs)
+        if not _covers(irf_sum, self._irf_map.data):
+            # other is a cutout: self's values outside it are zeroed where not finite, as inside
+            irf_data = da.nan_to_num(irf_data)
         exposure_data = _paste(self.exposure_map.data, exposure_sum.astype(self.exposure_map.dtype), ys, xs)
         self._replace_irf_map(self._irf_map.copy(data=irf_data))
         self.exposure_map = self.exposure_map.copy(data=exposure_data)
@@ -441,10 +459,15 @@ def _stack_weights(weights: Map | None, ys: slice, xs: slice):
     return w_irf, w_exposure.data[..., ys, xs]
 
 
+def _covers(part: da.Array, full: da.Array) -> bool:
+    """Whether ``part``, a window of ``full``'s image, is all of it."""
+    return part.shape[-2:] == full.shape[-2:]
+
+
 def _paste(full: da.Array, part: da.Array, ys: slice, xs: slice) -> da.Array:
     """``full`` with its ``[..., ys, xs]`` window replaced by ``part`` (lazily)."""
     ny, nx = full.shape[-2:]
-    if (ys.start, ys.stop, xs.start, xs.stop) == (0, ny, 0, nx):
+    if _covers(part, full):
         return da.broadcast_to(part, full.shape).rechunk(full.chunks)
     pad_image = [(ys.start, ny - ys.stop), (xs.start, nx - xs.stop)]
     inside = da.pad(da.ones(part.shape[-2:], dtype=bool), pad_image)

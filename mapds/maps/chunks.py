@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "multiple_chunks", "normalize_chunks", "sliced_chunks"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "chunked_like", "multiple_chunks", "normalize_chunks", "sliced_chunks"]
 
 #: Target size of one chunk: inside the 32–128 MB of the design, large enough that dask's
 #: per-task overhead (≈50 µs threaded) is negligible, small enough for two cores × a few tasks.
@@ -149,3 +149,10 @@ def multiple_chunks(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
     size = max(factor, round(max(chunks) / factor) * factor)
     total = sum(chunks)
     return (size,) * (total // size) + ((total % size,) if total % size else ())
+
+
+def chunked_like(array: da.Array, target: da.Array) -> da.Array:
+    """``array`` (broadcastable to ``target``, trailing dimensions aligned) in ``target``'s chunks,
+    its length-1 dimensions in one chunk: ready for ``map_blocks`` beside ``target``."""
+    chunks = target.chunks[target.ndim - array.ndim :]
+    return array.rechunk(tuple((1,) if n == 1 else c for n, c in zip(array.shape, chunks, strict=True)))

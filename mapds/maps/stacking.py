@@ -12,6 +12,7 @@ import xarray as xr
 
 from ..errors import GeometryMismatchError, UnitMismatchError
 from ..geom import MapAxis, WcsGeom
+from .chunks import chunked_like
 
 if TYPE_CHECKING:
     from .core import Map
@@ -76,7 +77,7 @@ def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
         target = out if parent == (Ellipsis,) else out[parent]
         arrays = [target, data.rechunk(target.chunks)]
         if weights is not None:
-            arrays.append(_chunked_like(weights.data[inner], target))
+            arrays.append(chunked_like(weights.data[inner], target))
         value = da.map_blocks(
             add_values,
             *arrays,
@@ -90,12 +91,6 @@ def stack(m: Map, other: Map, weights=None, nan_to_num=True) -> None:
     else:
         out[parent] = value
     m.data = out
-
-
-def _chunked_like(array: da.Array, target: da.Array) -> da.Array:
-    """``array`` (broadcastable to ``target``, trailing dimensions aligned) in ``target``'s chunks."""
-    chunks = target.chunks[target.ndim - array.ndim :]
-    return array.rechunk(tuple((1,) if n == 1 else c for n, c in zip(array.shape, chunks, strict=True)))
 
 
 def add_values(
