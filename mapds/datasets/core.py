@@ -560,11 +560,12 @@ def stack_to_zarr(
     """Stack many datasets (gammapy's ``stack_reduce`` result) into a zarr dataset group, streamed.
 
     Datasets are taken ``batch_size`` at a time: a batch is opened (file names and URLs by dask
-    tasks, see :func:`open_datasets`), masked and tree-reduced as in :func:`stack_reduce`, added
-    to the partial stack of the previous batches (read back lazily from storage) and written
-    chunk by chunk.  Every computation is one bounded graph in which each output chunk is a small
-    tree over input chunks, so a worker holds a few chunks at a time however many datasets there
-    are; it runs on the threaded scheduler or on the active ``dask.distributed`` client.
+    tasks, see :func:`open_datasets`), stacked in turn into the partial stack of the previous
+    batches (read back lazily from storage; the first dataset masked for the first batch) as in
+    :func:`stack_reduce`, and written chunk by chunk.  Every computation is one bounded graph in
+    which each output chunk is a chain of additions over input chunks, so a worker holds a few
+    chunks at a time however many datasets there are; it runs on the threaded scheduler or on
+    the active ``dask.distributed`` client.
 
     Parameters
     ----------
@@ -603,23 +604,20 @@ def stack_to_zarr(
     # recognisable as temporary: a later write to the target removes those a killed run left.
     run = temp_sibling(target)
     partials = [target.sibling(f"{run.name}-partial{k}") for k in (0, 1)]
-    first, partial, fold = None, None, stacking.MetadataFold()
+    first = partial = None
     batches = [items[i : i + int(batch_size)] for i in range(0, len(items), int(batch_size))]
     try:
         for k, batch in enumerate(batches):
             batch = _opened(batch, chunks, storage_options)
             first = batch[0] if first is None else first
             stacking.check_all(first, batch)
-            leaves = stacking.masked_leaves(first, batch, nan_to_num)
-            for leaf in leaves:
-                fold.add(leaf)
-            stacked = stacking.tree_sum(leaves if partial is None else [partial, *leaves]).copy(name=name)
-            fold.apply(stacked)
+            stacked = stacking.stack_in_turn(batch, nan_to_num, start=partial, name=name)
             last = k == len(batches) - 1
             location = target if last else partials[k % 2]
             options = {"format": "zarr", "storage_options": storage_options}
             stacked.write(location.url, overwrite=overwrite or not last, **options)
-            partial = type(first).read(location.url, chunks={}, **options)
+            # the maps are read back lazily; GTI, meta table and livetime are kept as computed
+            partial = stacking.carry_metadata(type(first).read(location.url, chunks={}, **options), stacked)
     finally:
         for location in partials:
             if location.exists():

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .map_dataset import MapDataset
 
 __all__ = [
+    "annotated_dataset",
     "computed_dataset",
     "dataset_graph",
     "dataset_maps",
@@ -70,6 +71,13 @@ def with_members(template: MapDataset, replacements: dict) -> MapDataset:
             irf = irfs.setdefault(member, getattr(out, member))
             setattr(irf, attribute, m)
     return out
+
+
+def annotated_dataset(dataset: MapDataset, annotations: dict) -> MapDataset:
+    """A copy of ``dataset`` (same name) whose maps' graphs carry ``annotations`` on every layer."""
+    return with_members(
+        dataset, {where: m.with_annotations(**annotations) for where, m in lazy_members(dataset)}
+    )
 
 
 def computed_dataset(results, template: MapDataset, paths, posts) -> MapDataset:

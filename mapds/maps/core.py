@@ -35,6 +35,7 @@ from . import (
     resample,
     stacking,
 )
+from .annotations import annotated
 from .arithmetic import ufunc_units
 from .chunks import normalize_chunks
 from .dataarray import (
@@ -459,6 +460,15 @@ class Map(NDArrayOperatorsMixin):
         data = self.data.compute() if self._lazy() else self.data
         return np.asarray(data, dtype=dtype)
 
+    def with_annotations(self, **annotations) -> Map:
+        """Copy whose dask graph carries ``annotations`` on every layer (see :func:`dask.annotate`);
+        the data, their graph names and the storage window are the same."""
+        if not self._lazy():
+            return self.copy()
+        out = self._new(data=annotated(self.data, annotations))
+        out._source = self._source
+        return out
+
     def copy(self, **kwargs) -> Map:
         """Copy, replacing any of ``geom``, ``data``, ``unit``, ``meta``.
 
@@ -525,9 +535,7 @@ class Map(NDArrayOperatorsMixin):
         :class:`~mapds.errors.UnitMismatchError`.
         """
         out = out if out is None or isinstance(out, tuple) else (out,)
-        if method != "__call__" or any(
-            not isinstance(x, (Map, *_OPERANDS)) for x in inputs + (out or ())
-        ):
+        if method != "__call__" or any(not isinstance(x, (Map, *_OPERANDS)) for x in inputs + (out or ())):
             return NotImplemented
         if out is not None and not all(isinstance(x, Map) for x in out):
             return NotImplemented
@@ -1012,7 +1020,6 @@ class Map(NDArrayOperatorsMixin):
         )
 
 
-
 def _map_data(value, geom: Geom):
     if isinstance(value, Map):
         if value.geom.data_shape != geom.data_shape and not _broadcastable(value.geom, geom):
@@ -1093,8 +1100,7 @@ def _broadcast_like(m: Map, template: Map):
         ax.name not in axes.names or not axes[ax.name] == ax for ax in m.geom.axes
     ):
         raise GeometryMismatchError(
-            "Map arithmetic: inconsistent geometries "
-            f"({m.geom.data_shape} vs {template.geom.data_shape})"
+            f"Map arithmetic: inconsistent geometries ({m.geom.data_shape} vs {template.geom.data_shape})"
         )
     sizes = dict(template.to_xarray().sizes)
     return m.to_xarray().variable.set_dims(sizes).data
