@@ -19,7 +19,7 @@ are compared.
 **Cluster** (default):
 ``N`` synthetic datasets (counts, background, exposure, PSF, EDisp kernel map, safe mask, GTI,
 meta table) on one ``NPIX x NPIX`` grid are written as zarr stores, then stacked with
-:func:`mapds.datasets.stack_to_zarr` (files opened by tasks, batches of tree-reduced
+:func:`mapds.datasets.stack_to_zarr` (files opened by tasks, batches of stacking
 graphs, result written chunk by chunk) on a ``LocalCluster`` (processes; threads in this process
 with ``--in-process``, for the smoke tests).  The cluster's managed
 memory (bytes of task results held by the workers) is sampled while it runs; the report gives

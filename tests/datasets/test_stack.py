@@ -10,7 +10,7 @@ from astropy.table import Table
 from astropy.time import Time
 from gammapy.datasets import Datasets as GammapyDatasets
 
-from mapds.datasets import Datasets
+from mapds.datasets import Datasets, MapDataset
 from mapds.datasets.stacking import hstack_meta_tables, stack_reduce
 from mapds.errors import GeometryMismatchError, InvalidArgumentError
 
@@ -271,7 +271,8 @@ def test_stack_reduce_computes_only_the_livetime_flags(dataset_pair, raise_if_da
 
 @pytest.mark.parametrize("n", [1, 2, 5])
 def test_stack_reduce(dataset_pair, assert_same, n):
-    """The tree reduction equals gammapy's ``to_masked`` + sequential ``stack``."""
+    """gammapy's ``to_masked`` + sequential ``stack``, with the same float additions in the same
+    order: the maps are equal bit for bit."""
     gp_list, md_list = zip(
         *(dataset_pair(seed=s, name=f"d{s}", gti_start=300.0 * s, nan=s == 2) for s in range(n)),
         strict=True,
@@ -279,6 +280,31 @@ def test_stack_reduce(dataset_pair, assert_same, n):
     gp = GammapyDatasets(list(gp_list)).stack_reduce(name="stacked")
     md = Datasets(list(md_list)).stack_reduce(name="stacked")
     assert_same.dataset(md, gp)
+    for member in ("counts", "background", "exposure"):
+        np.testing.assert_array_equal(np.asarray(getattr(md, member).data), getattr(gp, member).data)
+    np.testing.assert_array_equal(np.asarray(md.psf.irf_map.data), gp.psf.psf_map.data)
+    np.testing.assert_array_equal(np.asarray(md.edisp.irf_map.data), gp.edisp.edisp_map.data)
+
+
+def test_stack_reduce_fuses_each_addition_with_the_reads_of_its_dataset(dataset_pair, tmp_path):
+    """Each dataset's graph is stacked under its own annotation, so dask fuses the reads of its
+    chunks into the addition that uses them, and never the chain of additions (which would read
+    every dataset's chunk in one task)."""
+    paths, in_memory = [], []
+    for seed in range(3):
+        paths.append(tmp_path / f"d{seed}.zarr")
+        in_memory.append(dataset_pair(seed=seed, name=f"d{seed}")[1])
+        in_memory[-1].write(paths[-1], format="zarr")
+    datasets = [MapDataset.read(path, format="zarr") for path in paths]
+    stacked = stack_reduce(datasets)
+    layers = stacked.background.data.dask.layers
+    for step, dataset in enumerate(datasets):
+        read = dataset.background.data.name
+        assert layers[read].annotations == {"mapds_stack_step": step}
+    steps = {layer.annotations["mapds_stack_step"] for layer in layers.values() if layer.annotations}
+    assert steps == {0, 1, 2}
+    expected = stack_reduce(in_memory).background.data
+    np.testing.assert_array_equal(np.asarray(stacked.background.data), np.asarray(expected))
 
 
 def test_stack_reduce_with_fov_background_models(dataset_pair, assert_same):
