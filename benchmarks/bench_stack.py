@@ -269,7 +269,7 @@ def main(argv=None) -> None:
     counts = float(stacked.counts.data.sum().compute())
     report.step(
         "mapds", "stack_to_zarr on a LocalCluster",
-        "files opened by tasks, tree-reduced batches, streamed to zarr; peak = managed memory per worker",
+        "files opened by tasks, batches stacked in turn, streamed to zarr; peak = managed memory per worker",
         {"seconds": wall},
         peak_managed_per_worker_mib=peak / args.workers / 2**20,
         peak_managed_per_worker_chunks=peak / args.workers / chunk_bytes,
