@@ -26,7 +26,14 @@ import astropy.units as u
 import dask.array as da
 import numpy as np
 
-from ..errors import GeometryError, InvalidArgumentError, IRFError, UnitMismatchError
+from ..errors import (
+    AxisError,
+    EnergyRangeError,
+    GeometryError,
+    InvalidArgumentError,
+    IRFError,
+    UnitMismatchError,
+)
 from ..geom import WcsGeom
 from ..geom.pixel_grid import pixel_regions, region_mask_block
 from ..geom.sky_regions import compound_region_center, parse_regions, regions_to_compound_region
@@ -287,17 +294,21 @@ def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
     Raises
     ------
     InvalidArgumentError
-        ``energy_min`` is not below ``energy_max`` (gammapy then keeps one bin), or the range
-        selects no bin.
+        ``energy_min`` is not below ``energy_max`` (gammapy then keeps one bin).
+    EnergyRangeError
+        The range selects no bin.
     """
     energy_min = _energy_bound(energy_min, energy_axis.bounds[0], "energy_min")
     energy_max = _energy_bound(energy_max, energy_axis.bounds[1], "energy_max")
     if not energy_min < energy_max:
         raise InvalidArgumentError(f"energy_min={energy_min} must be below energy_max={energy_max}")
-    group = energy_axis.group_table(edges=u.Quantity([energy_min, energy_max]))
+    try:
+        group = energy_axis.group_table(edges=u.Quantity([energy_min, energy_max]))
+    except AxisError as exc:  # no edge of the axis in or near the range
+        raise EnergyRangeError(f"{exc} ({energy_axis.bounds[0]} to {energy_axis.bounds[1]})") from None
     normal = group[group["bin_type"] == "normal   "]
     if len(normal) == 0:
-        raise InvalidArgumentError(
+        raise EnergyRangeError(
             f"energy_min={energy_min}, energy_max={energy_max} select no bin of the energy axis "
             f"({energy_axis.bounds[0]} to {energy_axis.bounds[1]})"
         )
