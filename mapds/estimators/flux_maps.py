@@ -247,7 +247,8 @@ class FluxMaps:
             return np.isfinite(self._data["norm_ul"])
         return np.isnan(self._data["norm"])
 
-    def all_quantities(self, sed_type: str) -> list[str]:
+    @staticmethod
+    def all_quantities(sed_type: str) -> list[str]:
         """The quantities a ``sed_type`` can hold, in gammapy's order."""
         _check_sed_type(sed_type)
         scan = ["stat_scan", "stat"] if sed_type == "likelihood" else []
@@ -318,7 +319,7 @@ class FluxMaps:
 
         names = list(self._data)
         computed = dask.compute(*[self._data[name] for name in names], **kwargs)
-        return FluxMaps(dict(zip(names, computed, strict=True)), self._reference_model, self.meta, self.gti)
+        return type(self)(dict(zip(names, computed, strict=True)), self._reference_model, self.meta, self.gti)
 
     # -- files --------------------------------------------------------------------------------
 
