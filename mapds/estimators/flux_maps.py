@@ -29,6 +29,8 @@ STORED = (
     "stat_scan",
     "dnde_scan_values",
 )
+#: Quantities set to NaN where the fit did not succeed (with ``filter_success_nan``).
+FILTERED = ("norm", "norm_err")
 #: Suffixes of the norm quantities (``norm``, ``norm_err``...).
 NORM_SUFFIXES = ("", "_err", "_errn", "_errp", "_ul", "_sensitivity")
 #: SED types and the reference quantity converting a norm to them.
@@ -220,7 +222,12 @@ class FluxMaps:
 
     def _stored(self, name: str) -> Map:
         self._check_quantity(name)
-        return self._data[name]
+        m = self._data[name]
+        if name in FILTERED and self.filter_success_nan and "success" in self._data:
+            success = self._data["success"]
+            if success.data.shape == m.data.shape:  # lazy: NaN where the fit failed, as gammapy
+                return m.copy(data=da.where(da.asarray(success.data, dtype=bool), m.data, np.nan))
+        return m
 
     @property
     def npred_background(self) -> Map:

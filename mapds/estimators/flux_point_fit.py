@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dask
 import numpy as np
 
 from ..modeling import Fit
@@ -58,10 +59,19 @@ def estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> 
     Returns
     -------
     dict
-        gammapy's row: ``e_min``, ``e_max``, ``norm``, ``norm_err``, ``stat``, ``success``,
-        ``ts``, ``stat_null``, ``npred``, ``npred_excess``, ``counts``, ``datasets`` and the
-        optional ``norm_errn``/``norm_errp``, ``norm_ul``, ``norm_scan``/``stat_scan``.
+        gammapy's row: ``e_min``, ``e_max`` (numbers in ``energy_unit``), ``norm``,
+        ``norm_err``, ``stat``, ``success``, ``ts``, ``stat_null``, ``npred``, ``npred_excess``,
+        ``counts``, ``datasets`` and the optional ``norm_errn``/``norm_errp``, ``norm_ul``,
+        ``norm_scan``/``stat_scan``.
     """
+    # The inputs are in memory and small: the fit's computations run in this task's thread
+    # (a nested scheduler would compete with the one running the bins, and on a cluster a
+    # task waiting for tasks it submitted can hold the worker's only thread).
+    with dask.config.set(scheduler="sync"):
+        return _estimate_flux_point(datasets, models, settings)
+
+
+def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> dict:
     from ..datasets import Datasets  # the layer above estimators' inputs; imported when run
 
     copies = [d.copy(name=d.name) for d in datasets]
@@ -75,8 +85,11 @@ def estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> 
     source.parameters.freeze_all()
     source.spectral_model = scale
     bin_datasets.models = models
-    axes = [d.counts.geom.axes["energy"] for d in bin_datasets]
-    row = {"e_min": min(a.edges[0] for a in axes), "e_max": max(a.edges[-1] for a in axes)}
+    # plain numbers and the unit's name: a cluster's serialisation drops Quantity subclasses
+    edges = [d.counts.geom.axes["energy"].edges for d in bin_datasets]
+    unit = edges[0].unit
+    e_min, e_max = min(e[0] for e in edges).to_value(unit), max(e[-1] for e in edges).to_value(unit)
+    row = {"e_min": float(e_min), "e_max": float(e_max), "energy_unit": unit.to_string()}
     row.update(_estimate_norm(bin_datasets, scale.norm, settings))
     # gammapy reads the excess at the best-fit norm, after restoring the fit's start values
     scale.norm.value = row["norm"]

@@ -10,12 +10,13 @@ import astropy.units as u
 import dask
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from mapds.datasets import Datasets
 from mapds.errors import EnergyRangeError, InvalidArgumentError, OverwriteError, UnknownSourceError
 from mapds.estimators import FluxPoints, FluxPointsEstimator
 from mapds.maps import Map
-from mapds.modeling.models import ScaleSpectralModel
+from mapds.modeling.models import PowerLawSpectralModel, ScaleSpectralModel
 from mapds.testing import CHUNKS, MAPDS, build_dataset, sky_models
 
 gammapy = pytest.importorskip("gammapy")
@@ -200,7 +201,8 @@ def test_one_task_per_energy_bin():
     assert [t.key for t in estimator.tasks(dataset)] == [t.key for t in tasks]  # keys name the work
 
 
-def test_same_numbers_on_every_scheduler():
+def test_same_numbers_on_every_scheduler(local_cluster):
+    distributed = pytest.importorskip("distributed")
     dataset = injected_dataset()
     estimator = FluxPointsEstimator(
         energy_edges=[1, 2, 4, 10] * u.TeV, source="point", selection_optional=["errn-errp", "ul", "scan"]
@@ -209,6 +211,8 @@ def test_same_numbers_on_every_scheduler():
     for scheduler in ("sync", "threads", "processes"):
         with dask.config.set(scheduler=scheduler):
             runs[scheduler] = estimator.run(dataset).to_table()
+    with distributed.Client(local_cluster):
+        runs["cluster"] = estimator.run(dataset).to_table()
     expected = runs.pop("sync")
     for scheduler, table in runs.items():
         assert table.colnames == expected.colnames
@@ -296,6 +300,24 @@ def test_unknown_source():
 def test_unknown_selection():
     with pytest.raises(InvalidArgumentError, match=r"Unknown selection_optional \['sensitivty'\]"):
         FluxPointsEstimator(selection_optional=["ul", "sensitivty"])
+
+
+def test_sensitivity_is_not_there_yet():
+    with pytest.raises(NotImplementedError, match="'sensitivity' step is not there yet"):
+        FluxPointsEstimator(selection_optional=["sensitivity"])
+    assert FluxPointsEstimator(selection_optional="all").selection_optional == ["errn-errp", "ul", "scan"]
+
+
+def test_failed_fits_give_nan_norms():
+    """As in gammapy, ``norm`` and ``norm_err`` (and the fluxes from them) are NaN where the
+    fit failed, unless ``filter_success_nan`` is False."""
+    table = Table({"e_min": [1, 2] * u.TeV, "e_max": [2, 4] * u.TeV, "norm": [1.0, 2.0]})
+    table["norm_err"], table["success"] = [0.1, 0.2], [True, False]
+    points = FluxPoints.from_table(table, sed_type="likelihood", reference_model=PowerLawSpectralModel())
+    assert np.isnan(np.asarray(points.norm.data)).ravel().tolist() == [False, True]
+    assert np.isnan(np.asarray(points.dnde_err.data)).ravel().tolist() == [False, True]
+    points.filter_success_nan = False
+    assert np.asarray(points.norm.data).ravel().tolist() == [1.0, 2.0]
 
 
 def test_norm_must_be_named_norm():
