@@ -29,13 +29,15 @@ from ..modeling import Fit
 from ..modeling.parameter import Parameter
 from .flux_point_fit import FluxPointSettings, estimate_flux_point
 from .points import FluxPoints
+from .selection import optional_selection
 
 __all__ = ["FluxPointsEstimator"]
 
 log = logging.getLogger(__name__)
 
-#: Optional steps, in gammapy's order ("all" selects them all).
-AVAILABLE_SELECTION_OPTIONAL = ("errn-errp", "ul", "scan")
+#: gammapy's optional steps, and those there are here ("all" selects these).
+SELECTION_OPTIONAL = ("errn-errp", "ul", "scan", "sensitivity")
+SUPPORTED_OPTIONAL = ("errn-errp", "ul", "scan")
 
 
 def default_norm(norm, scan_n_sigma: float) -> Parameter:
@@ -147,23 +149,15 @@ class FluxPointsEstimator:
 
     @selection_optional.setter
     def selection_optional(self, selection) -> None:
-        if selection is None:
-            self._selection_optional = []
-        elif "all" in selection:
-            self._selection_optional = list(AVAILABLE_SELECTION_OPTIONAL)
-        elif "sensitivity" in selection:
+        steps = optional_selection(selection, SELECTION_OPTIONAL)
+        if selection is not None and "all" in selection:
+            steps = list(SUPPORTED_OPTIONAL)  # all there is (gammapy's also has "sensitivity")
+        if "sensitivity" in steps:
             raise NotImplementedError(
-                "FluxPointsEstimator: the 'sensitivity' step is not there yet (available: "
-                f"{list(AVAILABLE_SELECTION_OPTIONAL)})"
+                "FluxPointsEstimator: the 'sensitivity' step is not there yet "
+                f"(available: {list(SUPPORTED_OPTIONAL)})"
             )
-        else:
-            unknown = sorted(set(selection) - set(AVAILABLE_SELECTION_OPTIONAL))
-            if unknown:
-                raise InvalidArgumentError(
-                    f"Unknown selection_optional {unknown}; expected some of "
-                    f"{list(AVAILABLE_SELECTION_OPTIONAL)} or 'all'"
-                )
-            self._selection_optional = list(selection)
+        self._selection_optional = steps
 
     def __repr__(self) -> str:
         return (
