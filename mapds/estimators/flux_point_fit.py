@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import astropy.units as u
 import dask
 import numpy as np
 
@@ -42,6 +43,9 @@ class FluxPointSettings:
     selection_optional: tuple[str, ...]
     reoptimize: bool
     sum_over_energy_groups: bool
+    #: The bin's edges as asked for (before the datasets snap them to their bin edges).
+    energy_min: u.Quantity | None = None
+    energy_max: u.Quantity | None = None
 
 
 def estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> dict:
@@ -78,7 +82,7 @@ def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) ->
     if settings.sum_over_energy_groups:
         copies = [d.to_image(name=d.name) for d in copies]
     bin_datasets = Datasets(copies)
-    models = models.copy()
+    models = _slice_templates(models.copy(), settings)
     source = models[settings.source]
     scale = ScaleSpectralModel(source.spectral_model)
     scale.norm = settings.norm.copy()
@@ -95,6 +99,20 @@ def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) ->
     scale.norm.value = row["norm"]
     row["npred_excess"] = _npred_excess(bin_datasets, source.name)
     return row
+
+
+def _slice_templates(models, settings: FluxPointSettings):
+    """The models with each `TemplateNPredModel`'s map cut to the bin (as its dataset is; summed
+    over the bin with ``sum_over_energy_groups``), as gammapy does."""
+    from ..datasets.reshape import _energy_slice  # the datasets' own rule, so the bins match
+
+    for model in models:
+        if model.tag == "TemplateNPredModel":
+            index = _energy_slice(model.map.geom.axes["energy"], settings.energy_min, settings.energy_max)
+            model.map = model.map.slice_by_idx({"energy": index})
+            if settings.sum_over_energy_groups:
+                model.map = model.map.sum_over_axes(keepdims=True)
+    return models
 
 
 def _estimate_norm(datasets, norm: Parameter, settings: FluxPointSettings) -> dict:

@@ -11,6 +11,7 @@ in one ``dask.compute``, so the bins fit in parallel on the threaded or process 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import astropy.units as u
 import dask
@@ -202,9 +203,11 @@ class FluxPointsEstimator:
         for energy_min, energy_max in zip(self.energy_edges[:-1], self.energy_edges[1:], strict=True):
             sliced = _slice_datasets(datasets, energy_min, energy_max)
             key = "flux-point-" + tokenize(sliced, models_token, settings_token, energy_min, energy_max)
-            tasks.append(
-                dask.delayed(estimate_flux_point, pure=True)(sliced, models, settings, dask_key_name=key)
+            bin_settings = replace(settings, energy_min=energy_min, energy_max=energy_max)
+            task = dask.delayed(estimate_flux_point, pure=True)(
+                sliced, models, bin_settings, dask_key_name=key
             )
+            tasks.append(task)
         return tasks
 
     def run(self, datasets) -> FluxPoints:

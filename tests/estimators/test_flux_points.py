@@ -13,6 +13,7 @@ from mapds.datasets import Datasets
 from mapds.errors import EnergyRangeError, InvalidArgumentError, OverwriteError, UnknownSourceError
 from mapds.estimators import FluxPoints, FluxPointsEstimator
 from mapds.maps import Map
+from mapds.modeling import models as mapds_models
 from mapds.modeling.models import PowerLawSpectralModel, ScaleSpectralModel
 from mapds.testing import CHUNKS, MAPDS, build_dataset, sky_models
 
@@ -119,6 +120,17 @@ def test_reoptimize_agrees_with_gammapy(crab_dir):
         np.testing.assert_allclose(md_table[name], gp_table[name], rtol=rtol, err_msg=name)
 
 
+def test_sum_over_energy_groups_agrees_with_gammapy(crab_dir):
+    kwargs = {
+        "energy_edges": [10, 100, 2000] * u.GeV,
+        "source": "Crab Nebula",
+        "sum_over_energy_groups": True,
+    }
+    md = FluxPointsEstimator(**kwargs, selection_optional=["ul"]).run(crab(crab_dir, "mapds"))
+    gp = GammapyFluxPointsEstimator(**kwargs, selection_optional=["ul"]).run(crab(crab_dir, "gammapy"))
+    assert_tables_agree(md.to_table(), gp.to_table())
+
+
 # -- a synthetic dataset with a known source -------------------------------------------------------
 
 
@@ -177,6 +189,54 @@ def test_synthetic_dataset_agrees_with_gammapy():
     assert md.colnames == gp.colnames
     # the null hypothesis holds the Gaussian source, whose npred the libraries evaluate to 1e-8
     assert_tables_agree(md, gp, {"stat_null": 1e-7, "stat": 1e-7})
+
+
+def test_joint_datasets_agree_with_gammapy():
+    """Two datasets sharing the source, each with its background model: one row per bin with
+    ``counts`` and ``npred`` per dataset."""
+    pairs = []
+    for seed, name in ((1, "a"), (2, "b")):
+        gp_dataset, md_dataset = (
+            build_dataset("gammapy", seed, name=name),
+            build_dataset(MAPDS, seed, name=name),
+        )
+        pairs.append((gp_dataset, md_dataset))
+    gp_source, md_source = (
+        sky_models("gammapy", ["point"], fov=None)[0],
+        sky_models("mapds", ["point"], fov=None)[0],
+    )
+    gp_datasets = GammapyDatasets([gp for gp, _ in pairs])
+    md_datasets = Datasets([md for _, md in pairs])
+    gp_models = [gp_source] + [sky_models("gammapy", [], dataset_name=n)[0] for n in ("a", "b")]
+    md_models = [md_source] + [sky_models("mapds", [], dataset_name=n)[0] for n in ("a", "b")]
+    gp_datasets.models = gammapy.modeling.models.Models(gp_models)
+    md_datasets.models = md_models
+    kwargs = {"energy_edges": [1, 3, 10] * u.TeV, "source": "point", "selection_optional": ["ul"]}
+    md = FluxPointsEstimator(**kwargs).run(md_datasets).to_table()
+    gp = GammapyFluxPointsEstimator(**kwargs).run(gp_datasets).to_table()
+    assert md["counts"].shape == (2, 2)
+    assert_tables_agree(md, gp, {"stat_null": 1e-7, "stat": 1e-7})
+
+
+@pytest.mark.parametrize("sum_over_energy_groups", [False, True])
+def test_template_npred_model_is_sliced_like_gammapy(sum_over_energy_groups):
+    """A `TemplateNPredModel` (a predicted-counts map) is cut to each bin with its dataset."""
+    md_dataset = injected_dataset()
+    gp_dataset = build_dataset("gammapy", 1)
+    gp_dataset.counts.data = np.asarray(md_dataset.counts.data).copy()
+    libraries = {"gammapy": (gammapy.modeling.models, gp_dataset), "mapds": (mapds_models, md_dataset)}
+    for library, (module, dataset) in libraries.items():
+        models = sky_models(library, ["point"], dataset_name=dataset.name)
+        models["point"].spectral_model.amplitude.value *= 5
+        template = module.TemplateNPredModel(
+            dataset.background * 0.2, datasets_names=[dataset.name], name="tpl"
+        )
+        dataset.models = [*models, template]
+    kwargs = {"energy_edges": [1, 3, 10] * u.TeV, "source": "point", "reoptimize": True}
+    kwargs["sum_over_energy_groups"] = sum_over_energy_groups
+    md = FluxPointsEstimator(**kwargs).run(md_dataset).to_table()
+    gp = GammapyFluxPointsEstimator(**kwargs).run(gp_dataset).to_table()
+    assert_tables_agree(md, gp, {"norm": 1e-4, "norm_err": 1e-3, "ts": 1e-5, "stat_null": 1e-6, "stat": 1e-7})
 
 
 # -- schedulers ---------------------------------------------------------------------------------------
