@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cutout",
     "downsample",
+    "energy_slice",
     "pad",
     "resample_energy_axis",
     "slice_by_energy",
@@ -287,7 +288,7 @@ def _energy_bound(value, default: u.Quantity, name: str) -> u.Quantity:
         raise UnitMismatchError(message) from exc
 
 
-def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
+def energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
     """Slice of the reco bins between ``energy_min`` and ``energy_max`` snapped to the nearest
     bin edges (in the axis' pixel space), as gammapy's ``MapAxis.group_table``.
 
@@ -318,7 +319,7 @@ def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
 def slice_by_energy(dataset: MapDataset, energy_min=None, energy_max=None, name=None) -> MapDataset:
     """Dataset restricted to the reco-energy bins between ``energy_min`` and ``energy_max``
     (default: the axis bounds), snapped to the nearest bin edges."""
-    index = _energy_slice(dataset.geoms["geom"].axes["energy"], energy_min, energy_max)
+    index = energy_slice(dataset.geoms["geom"].axes["energy"], energy_min, energy_max)
     return slice_by_idx(dataset, {"energy": index}, name=name)
 
 

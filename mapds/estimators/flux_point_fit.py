@@ -104,11 +104,11 @@ def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) ->
 def _slice_templates(models, settings: FluxPointSettings):
     """The models with each `TemplateNPredModel`'s map cut to the bin (as its dataset is; summed
     over the bin with ``sum_over_energy_groups``), as gammapy does."""
-    from ..datasets.reshape import _energy_slice  # the datasets' own rule, so the bins match
+    from ..datasets.reshape import energy_slice  # the datasets' own rule, so the bins match
 
     for model in models:
         if model.tag == "TemplateNPredModel":
-            index = _energy_slice(model.map.geom.axes["energy"], settings.energy_min, settings.energy_max)
+            index = energy_slice(model.map.geom.axes["energy"], settings.energy_min, settings.energy_max)
             model.map = model.map.slice_by_idx({"energy": index})
             if settings.sum_over_energy_groups:
                 model.map = model.map.sum_over_axes(keepdims=True)
