@@ -24,6 +24,7 @@ import numpy as np
 from ..modeling import Fit
 from ..modeling.models import ScaleSpectralModel
 from ..modeling.parameter import Parameter
+from .flux_point_sensitivity import norm_sensitivity
 
 __all__ = ["FluxPointSettings", "estimate_flux_point"]
 
@@ -40,6 +41,7 @@ class FluxPointSettings:
     fit: Fit
     n_sigma: float
     n_sigma_ul: float
+    n_sigma_sensitivity: float
     selection_optional: tuple[str, ...]
     reoptimize: bool
     sum_over_energy_groups: bool
@@ -66,7 +68,7 @@ def estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> 
         gammapy's row: ``e_min``, ``e_max`` (numbers in ``energy_unit``), ``norm``,
         ``norm_err``, ``stat``, ``success``, ``ts``, ``stat_null``, ``npred``, ``npred_excess``,
         ``counts``, ``datasets`` and the optional ``norm_errn``/``norm_errp``, ``norm_ul``,
-        ``norm_scan``/``stat_scan``.
+        ``norm_scan``/``stat_scan`` and ``norm_sensitivity``.
     """
     # The inputs are in memory and small: the fit's computations run in this task's thread
     # (a nested scheduler would compete with the one running the bins, and on a cluster a
@@ -133,6 +135,11 @@ def _estimate_norm(datasets, norm: Parameter, settings: FluxPointSettings) -> di
             row["norm_ul"] = errors["errp"] + norm.value
         if "scan" in optional:
             row.update(_scan(datasets, norm, settings, contributes))
+        if "sensitivity" in optional:
+            sensitivity = np.nan
+            if contributes:
+                sensitivity = norm_sensitivity(datasets, norm, settings.n_sigma_sensitivity, NULL_VALUE)
+            row["norm_sensitivity"] = sensitivity
     row["counts"] = np.array([_masked_sum(d, d.counts) for d in datasets], dtype=int)
     row["datasets"] = datasets.names
     return row

@@ -36,9 +36,8 @@ __all__ = ["FluxPointsEstimator"]
 
 log = logging.getLogger(__name__)
 
-#: gammapy's optional steps, and those there are here ("all" selects these).
+#: gammapy's optional steps ("all" selects them all).
 SELECTION_OPTIONAL = ("errn-errp", "ul", "scan", "sensitivity")
-SUPPORTED_OPTIONAL = ("errn-errp", "ul", "scan")
 
 
 def default_norm(norm, scan_n_sigma: float) -> Parameter:
@@ -71,7 +70,7 @@ class FluxPointsEstimator:
     which alone is fitted (with the other models' free parameters if ``reoptimize``), giving
     gammapy's "likelihood" SED quantities: ``norm``, ``norm_err``, ``ts``, ``sqrt_ts``,
     ``npred``, ``npred_excess``, ``counts``, ``stat``, ``stat_null``, ``success`` and the
-    optional ``norm_errn``/``norm_errp``, ``norm_ul`` and ``stat_scan``.
+    optional ``norm_errn``/``norm_errp``, ``norm_ul``, ``stat_scan`` and ``norm_sensitivity``.
 
     Parameters
     ----------
@@ -92,10 +91,9 @@ class FluxPointsEstimator:
     n_sigma_ul : float
         Sigma of the upper limits.
     n_sigma_sensitivity : float
-        Sigma of the sensitivity (only sets the default norm's ``scan_n_sigma`` here).
+        Significance of the sensitivity (the norm detected at this many sigma).
     selection_optional : list of str, optional
-        "errn-errp", "ul", "scan" or "all" (those three: gammapy's "sensitivity" step is not
-        there yet and raises `NotImplementedError`).
+        "errn-errp", "ul", "scan", "sensitivity" or "all".
     fit : `~mapds.modeling.Fit`, optional
         Fit to use; default gammapy's, MIGRAD with scipy confidence intervals.
     reoptimize : bool
@@ -150,15 +148,7 @@ class FluxPointsEstimator:
 
     @selection_optional.setter
     def selection_optional(self, selection) -> None:
-        steps = optional_selection(selection, SELECTION_OPTIONAL)
-        if selection is not None and "all" in selection:
-            steps = list(SUPPORTED_OPTIONAL)  # all there is (gammapy's also has "sensitivity")
-        if "sensitivity" in steps:
-            raise NotImplementedError(
-                "FluxPointsEstimator: the 'sensitivity' step is not there yet "
-                f"(available: {list(SUPPORTED_OPTIONAL)})"
-            )
-        self._selection_optional = steps
+        self._selection_optional = optional_selection(selection, SELECTION_OPTIONAL)
 
     def __repr__(self) -> str:
         return (
@@ -173,6 +163,7 @@ class FluxPointsEstimator:
             fit=self.fit,
             n_sigma=self.n_sigma,
             n_sigma_ul=self.n_sigma_ul,
+            n_sigma_sensitivity=self.n_sigma_sensitivity,
             selection_optional=tuple(self.selection_optional),
             reoptimize=self.reoptimize,
             sum_over_energy_groups=self.sum_over_energy_groups,

@@ -32,6 +32,7 @@ TOLERANCES = {
     "norm_errn": 1e-5,
     "norm_errp": 1e-5,
     "norm_ul": 1e-6,
+    "norm_sensitivity": 1e-6,
     "ts": 1e-7,
     "sqrt_ts": 1e-7,
     "stat": 1e-8,
@@ -75,9 +76,8 @@ def assert_tables_agree(md_table, gp_table, tolerances=None):
 
 @pytest.fixture(scope="module")
 def crab_pair(crab_dir):
-    """mapds' and gammapy's flux points of the Crab with every optional quantity mapds has."""
-    selection = ["errn-errp", "ul", "scan"]
-    kwargs = {"energy_edges": CRAB_EDGES, "source": "Crab Nebula", "selection_optional": selection}
+    """mapds' and gammapy's flux points of the Crab with every optional quantity."""
+    kwargs = {"energy_edges": CRAB_EDGES, "source": "Crab Nebula", "selection_optional": "all"}
     md = FluxPointsEstimator(**kwargs).run(crab(crab_dir, "mapds"))
     gp = GammapyFluxPointsEstimator(**kwargs).run(crab(crab_dir, "gammapy"))
     return md, gp
@@ -103,7 +103,7 @@ def test_crab_sed_types_agree_with_gammapy(crab_pair, sed_type):
     assert md_table.colnames == gp_table.colnames
     for name in gp_table.colnames:
         assert md_table[name].unit == gp_table[name].unit, name
-    suffixes = ("", "_err", "_errn", "_errp", "_ul")
+    suffixes = ("", "_err", "_errn", "_errp", "_ul", "_sensitivity")
     assert_tables_agree(md_table, gp_table, {f"{sed_type}{s}": TOLERANCES[f"norm{s}"] for s in suffixes})
 
 
@@ -352,10 +352,9 @@ def test_unknown_selection():
         FluxPointsEstimator(selection_optional=["ul", "sensitivty"])
 
 
-def test_sensitivity_is_not_there_yet():
-    with pytest.raises(NotImplementedError, match="'sensitivity' step is not there yet"):
-        FluxPointsEstimator(selection_optional=["sensitivity"])
-    assert FluxPointsEstimator(selection_optional="all").selection_optional == ["errn-errp", "ul", "scan"]
+def test_all_selects_every_optional_step():
+    estimator = FluxPointsEstimator(selection_optional="all")
+    assert estimator.selection_optional == ["errn-errp", "ul", "scan", "sensitivity"]
 
 
 def test_failed_fits_give_nan_norms():
