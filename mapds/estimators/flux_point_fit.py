@@ -15,7 +15,8 @@ models' free parameters when ``reoptimize``), ``ts`` compares the best fit with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import astropy.units as u
 import dask
@@ -73,6 +74,8 @@ def estimate_flux_point(datasets: list, models, settings: FluxPointSettings) -> 
     # The inputs are in memory and small: the fit's computations run in this task's thread
     # (a nested scheduler would compete with the one running the bins, and on a cluster a
     # task waiting for tasks it submitted can hold the worker's only thread).
+    # a private Fit too: the threads running other bins hold the same settings object
+    settings = replace(settings, fit=copy.deepcopy(settings.fit))
     with dask.config.set(scheduler="sync"):
         return _estimate_flux_point(datasets, models, settings)
 

@@ -369,6 +369,16 @@ def test_failed_fits_give_nan_norms():
     assert np.asarray(points.norm.data).ravel().tolist() == [1.0, 2.0]
 
 
+def test_tables_without_the_sed_columns_or_in_other_formats():
+    table = Table({"e_ref": [1, 2] * u.TeV, "counts": [3, 4]})
+    with pytest.raises(InvalidArgumentError, match="Specifying the SED type is required"):
+        FluxPoints.from_table(table)
+    table["dnde"] = [1e-12, 1e-13] * u.Unit("cm-2 s-1 TeV-1")
+    assert FluxPoints.from_table(table).sed_type_init == "dnde"
+    with pytest.raises(InvalidArgumentError, match="format 'lightcurve' is not supported"):
+        FluxPoints.from_table(table, format="lightcurve")
+
+
 def test_norm_must_be_named_norm():
     with pytest.raises(InvalidArgumentError, match="named 'norm'"):
         FluxPointsEstimator(norm={"name": "amplitude"})
