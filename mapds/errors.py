@@ -13,6 +13,7 @@ __all__ = [
     "AxisError",
     "ConcurrentWriteError",
     "CorruptFileError",
+    "EnergyRangeError",
     "GeometryError",
     "GeometryMismatchError",
     "IRFError",
@@ -30,6 +31,7 @@ __all__ = [
     "UndefinedVariableError",
     "UnitMismatchError",
     "UnknownModelTypeError",
+    "UnknownSourceError",
 ]
 
 
@@ -56,6 +58,11 @@ class IRFError(MapdsError, ValueError):
 
 class InvalidArgumentError(MapdsError, ValueError):
     """An argument has a value outside those accepted (a mode, method, kernel name, factor...)."""
+
+
+class EnergyRangeError(AxisError, InvalidArgumentError):
+    """Energy bounds select no bin of a dataset's energy axis (e.g. flux-point edges outside
+    the datasets' reco-energy range); the message names the bounds and the axis range."""
 
 
 class UndefinedVariableError(InvalidArgumentError):
@@ -122,3 +129,11 @@ class UnknownModelTypeError(ModelError, KeyError):
 
 class ParameterError(ModelError):
     """A model parameter is missing, unknown or has an invalid value or unit."""
+
+
+class UnknownSourceError(ModelError, KeyError):
+    """A source named (or indexed) by an estimator is not among the datasets' models; the
+    message lists the models there are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,17 @@ def crab_dir() -> Path:
     if not (CRAB_DIR / "Fermi-LAT-3FHL_data_Fermi-LAT.fits").exists():
         pytest.skip(f"Fermi-LAT Crab test data not found in {CRAB_DIR}")
     return CRAB_DIR
+
+
+@pytest.fixture
+def quiet():
+    """Silence warnings and log messages below ERROR (both libraries warn about checksums and
+    models near the edge of the small test grids)."""
+    logging.disable(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+    logging.disable(logging.NOTSET)
 
 
 @pytest.fixture(scope="session")

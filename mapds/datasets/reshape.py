@@ -26,7 +26,14 @@ import astropy.units as u
 import dask.array as da
 import numpy as np
 
-from ..errors import GeometryError, InvalidArgumentError, IRFError, UnitMismatchError
+from ..errors import (
+    AxisError,
+    EnergyRangeError,
+    GeometryError,
+    InvalidArgumentError,
+    IRFError,
+    UnitMismatchError,
+)
 from ..geom import WcsGeom
 from ..geom.pixel_grid import pixel_regions, region_mask_block
 from ..geom.sky_regions import compound_region_center, parse_regions, regions_to_compound_region
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cutout",
     "downsample",
+    "energy_slice",
     "pad",
     "resample_energy_axis",
     "slice_by_energy",
@@ -280,24 +288,28 @@ def _energy_bound(value, default: u.Quantity, name: str) -> u.Quantity:
         raise UnitMismatchError(message) from exc
 
 
-def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
+def energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
     """Slice of the reco bins between ``energy_min`` and ``energy_max`` snapped to the nearest
     bin edges (in the axis' pixel space), as gammapy's ``MapAxis.group_table``.
 
     Raises
     ------
     InvalidArgumentError
-        ``energy_min`` is not below ``energy_max`` (gammapy then keeps one bin), or the range
-        selects no bin.
+        ``energy_min`` is not below ``energy_max`` (gammapy then keeps one bin).
+    EnergyRangeError
+        The range selects no bin.
     """
     energy_min = _energy_bound(energy_min, energy_axis.bounds[0], "energy_min")
     energy_max = _energy_bound(energy_max, energy_axis.bounds[1], "energy_max")
     if not energy_min < energy_max:
         raise InvalidArgumentError(f"energy_min={energy_min} must be below energy_max={energy_max}")
-    group = energy_axis.group_table(edges=u.Quantity([energy_min, energy_max]))
+    try:
+        group = energy_axis.group_table(edges=u.Quantity([energy_min, energy_max]))
+    except AxisError as exc:  # no edge of the axis in or near the range
+        raise EnergyRangeError(f"{exc} ({energy_axis.bounds[0]} to {energy_axis.bounds[1]})") from None
     normal = group[group["bin_type"] == "normal   "]
     if len(normal) == 0:
-        raise InvalidArgumentError(
+        raise EnergyRangeError(
             f"energy_min={energy_min}, energy_max={energy_max} select no bin of the energy axis "
             f"({energy_axis.bounds[0]} to {energy_axis.bounds[1]})"
         )
@@ -307,7 +319,7 @@ def _energy_slice(energy_axis, energy_min=None, energy_max=None) -> slice:
 def slice_by_energy(dataset: MapDataset, energy_min=None, energy_max=None, name=None) -> MapDataset:
     """Dataset restricted to the reco-energy bins between ``energy_min`` and ``energy_max``
     (default: the axis bounds), snapped to the nearest bin edges."""
-    index = _energy_slice(dataset.geoms["geom"].axes["energy"], energy_min, energy_max)
+    index = energy_slice(dataset.geoms["geom"].axes["energy"], energy_min, energy_max)
     return slice_by_idx(dataset, {"energy": index}, name=name)
 
 

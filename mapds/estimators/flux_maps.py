@@ -29,6 +29,8 @@ STORED = (
     "stat_scan",
     "dnde_scan_values",
 )
+#: Quantities set to NaN where the fit did not succeed (with ``filter_success_nan``).
+FILTERED = ("norm", "norm_err")
 #: Suffixes of the norm quantities (``norm``, ``norm_err``...).
 NORM_SUFFIXES = ("", "_err", "_errn", "_errp", "_ul", "_sensitivity")
 #: SED types and the reference quantity converting a norm to them.
@@ -220,7 +222,12 @@ class FluxMaps:
 
     def _stored(self, name: str) -> Map:
         self._check_quantity(name)
-        return self._data[name]
+        m = self._data[name]
+        if name in FILTERED and self.filter_success_nan and "success" in self._data:
+            success = self._data["success"]
+            if success.data.shape == m.data.shape:  # lazy: NaN where the fit failed, as gammapy
+                return m.copy(data=da.where(da.asarray(success.data, dtype=bool), m.data, np.nan))
+        return m
 
     @property
     def npred_background(self) -> Map:
@@ -247,7 +254,8 @@ class FluxMaps:
             return np.isfinite(self._data["norm_ul"])
         return np.isnan(self._data["norm"])
 
-    def all_quantities(self, sed_type: str) -> list[str]:
+    @staticmethod
+    def all_quantities(sed_type: str) -> list[str]:
         """The quantities a ``sed_type`` can hold, in gammapy's order."""
         _check_sed_type(sed_type)
         scan = ["stat_scan", "stat"] if sed_type == "likelihood" else []
@@ -318,7 +326,7 @@ class FluxMaps:
 
         names = list(self._data)
         computed = dask.compute(*[self._data[name] for name in names], **kwargs)
-        return FluxMaps(dict(zip(names, computed, strict=True)), self._reference_model, self.meta, self.gti)
+        return type(self)(dict(zip(names, computed, strict=True)), self._reference_model, self.meta, self.gti)
 
     # -- files --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ temporal ``t_ref`` is an MJD in the model's time ``scale`` (UTC by default):
 | `ConstantSpectralModel` | `const` | const=1e-12 cm-2 s-1 TeV-1 |
 | `TemplateSpectralModel` | `template` | none; `energy` and `values` tables, log-log interpolation |
 | `CompoundSpectralModel` | `compound` | those of `model1` and `model2`; `operator` add, sub, mul or truediv |
+| `ScaleSpectralModel` | `scale` | norm=1; a wrapped `model` (its parameters not exposed) |
 | `PointSpatialModel` | `point` | lon_0=0 deg, lat_0=0 deg (in every spatial model but Constant; `frame`) |
 | `GaussianSpatialModel` | `gauss` | sigma=1 deg, e=0 (f), phi=0 deg (f) |
 | `GeneralizedGaussianSpatialModel` | `gauss-general` | r_0=1 deg, eta=0.5, e=0 (f), phi=0 deg (f) |

@@ -7,9 +7,6 @@ must agree within 1e-3 of the errors, errors within 1 %, the statistic to 1e-6.
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import astropy.units as u
 import numpy as np
 import pytest
@@ -30,14 +27,7 @@ from gammapy.modeling.models import GaussianPrior as GammapyGaussianPrior  # noq
 SHAPE_PARAMETERS = ("lon_0", "lat_0", "sigma", "r_0", "alpha", "beta")
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    """Both libraries warn about models near the edge of the small test grid."""
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet")  # both libraries warn on these small grids
 
 
 def simulated_pair(sources, seed=0, name="ds", free_shape=False, models=None):

@@ -424,8 +424,9 @@ class MapEvaluator:
         values = parameters.cache_key
         names = tuple(parameters.names)
         apply_irf = tuple(sorted(self.model.apply_irf.items()))
+        # a model wrapping another (ScaleSpectralModel) names what its parameters do not show
         identity = tuple(
-            type(m).__name__
+            getattr(m, "cache_identity", type(m).__name__)
             for m in (self.model.spectral_model, self.model.spatial_model, self.model.temporal_model)
         )
         key = "npred-model-" + tokenize(identity, names, values, apply_irf, fp.token)

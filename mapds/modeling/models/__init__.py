@@ -30,6 +30,7 @@ from .spectral import (
     PowerLaw2SpectralModel,
     PowerLawNormSpectralModel,
     PowerLawSpectralModel,
+    ScaleSpectralModel,
     SpectralModel,
     TemplateSpectralModel,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "PowerLawSpectralModel",
     "PowerLawTemporalModel",
     "Prior",
+    "ScaleSpectralModel",
     "Shell2SpatialModel",
     "ShellSpatialModel",
     "SineTemporalModel",

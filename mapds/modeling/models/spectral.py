@@ -34,6 +34,7 @@ __all__ = [
     "PowerLaw2SpectralModel",
     "PowerLawNormSpectralModel",
     "PowerLawSpectralModel",
+    "ScaleSpectralModel",
     "SpectralModel",
     "TemplateSpectralModel",
 ]
@@ -672,6 +673,65 @@ class CompoundSpectralModel(CovarianceMixin, SpectralModel):
         return cls(*models, OPERATORS[name])
 
 
+class ScaleSpectralModel(SpectralModel):
+    """Another spectral model times a dimensionless ``norm`` (gammapy's ``ScaleSpectralModel``).
+
+    Flux estimators fit this ``norm`` with the wrapped model's shape fixed.  As in gammapy, the
+    parameters are the ``norm`` alone: the wrapped model's parameters are not fitted through it.
+
+    Parameters
+    ----------
+    model : `SpectralModel`
+        The model to scale.
+    norm : float
+        Multiplicative factor (default 1).
+    """
+
+    tag: ClassVar[list[str]] = ["ScaleSpectralModel", "scale"]
+    norm = Parameter("norm", 1, unit="", interp="log")
+
+    def __init__(self, model: SpectralModel, norm=1, **kwargs):
+        self.model = model
+        super().__init__(norm=norm, **kwargs)
+
+    def evaluate(self, energy, norm):
+        """``norm`` times the wrapped model at ``energy``."""
+        return norm * self.model(energy)
+
+    def integral(self, energy_min, energy_max, **kwargs) -> u.Quantity:
+        """``norm`` times the wrapped model's integral (analytic where the model's is)."""
+        return self.norm.value * self.model.integral(energy_min, energy_max, **kwargs)
+
+    def energy_flux(self, energy_min, energy_max, **kwargs) -> u.Quantity:
+        """``norm`` times the wrapped model's energy flux."""
+        return self.norm.value * self.model.energy_flux(energy_min, energy_max, **kwargs)
+
+    @property
+    def cache_identity(self) -> tuple:
+        """What a cached evaluation depends on besides :attr:`parameters`: the wrapped model's
+        type and parameter values (hidden from :attr:`parameters`, as in gammapy)."""
+        inner = getattr(self.model, "cache_identity", type(self.model).__name__)
+        return (type(self).__name__, inner, self.model.parameters.cache_key)
+
+    def copy(self, **kwargs) -> ScaleSpectralModel:
+        """Copy (the wrapped model copied too)."""
+        return type(self)(self.model.copy(), norm=self.norm.copy())
+
+    def to_dict(self, full_output: bool = False) -> dict:
+        """The ``norm`` as gammapy writes it, and the wrapped model under ``model``."""
+        data = super().to_dict(full_output)
+        data["spectral"]["model"] = self.model.to_dict(full_output)["spectral"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict, **kwargs) -> ScaleSpectralModel:
+        """Model from its dictionary (the wrapped model from ``model``)."""
+        inner = model_dict(data, "spectral").get("model")
+        if not isinstance(inner, dict):
+            raise ModelError("ScaleSpectralModel: missing or invalid 'model'")
+        return super().from_dict(data, model=spectral_model_from_dict(inner), **kwargs)
+
+
 def spectral_model_from_dict(data: dict) -> SpectralModel:
     """Any registered spectral model from its dictionary (``{"type": ..., ...}``)."""
     data = model_dict(data, "spectral")
@@ -686,5 +746,6 @@ SPECTRAL_MODEL_REGISTRY.register(
     PowerLaw2SpectralModel,
     ExpCutoffPowerLawSpectralModel,
     LogParabolaSpectralModel,
+    ScaleSpectralModel,
     TemplateSpectralModel,
 )
