@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import dask.array as da
+from dask.array.utils import meta_from_array
 from dask.highlevelgraph import HighLevelGraph
 
 __all__ = ["annotated"]
@@ -23,4 +24,4 @@ def annotated(array: da.Array, annotations: dict) -> da.Array:
         layer.annotations = {**(layer.annotations or {}), **annotations}
         layers[name] = layer
     graph = HighLevelGraph(layers, array.dask.dependencies)
-    return da.Array(graph, array.name, array.chunks, meta=array._meta)
+    return da.Array(graph, array.name, array.chunks, meta=meta_from_array(array))
