@@ -43,12 +43,15 @@ temporal ``t_ref`` is an MJD in the model's time ``scale`` (UTC by default):
 | `TemplateNPredModel` | `TemplateNPredModel` | a norm spectral model (default `PowerLawNormSpectralModel`, tilt (f)) scaling a predicted-counts map |
 """  # noqa: E501 (the table is meant to be copied as is)
 
+from .catalogue_fit import CatalogueFit, CatalogueFitResult
 from .covariance import Covariance
 from .fit import CovarianceResult, Fit, FitResult, OptimizeResult
 from .parameter import Parameter, Parameters
 from .priors import PriorParameter
 
 __all__ = [
+    "CatalogueFit",
+    "CatalogueFitResult",
     "Covariance",
     "CovarianceResult",
     "Fit",
