@@ -73,6 +73,11 @@ RUNS = {
         {"mapds:simulate + write zarr", "mapds:excess map (0.1° correlation radius)",
          "mapds:TS map (point source, 0.6° kernel)"},
     ),
+    "bench_catalogue": (
+        ["--clusters", "1", "--binsz", "0.04"],
+        "3src_3x2.4_b0.04",
+        {"mapds:catalogue fit, 3 sources", "mapds:joint fit, 3 sources"},
+    ),
     "bench_import": (
         ["--repeat", "1", "--no-gammapy"],
         "cached_bytecode",

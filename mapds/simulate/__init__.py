@@ -1,5 +1,5 @@
 """Simulated datasets: the synthetic survey of the performance baseline, built lazily."""
 
-from .survey import make_survey_case, survey_dataset, survey_models
+from .survey import fit_start_models, make_clustered_case, make_survey_case, survey_dataset, survey_models
 
-__all__ = ["make_survey_case", "survey_dataset", "survey_models"]
+__all__ = ["fit_start_models", "make_clustered_case", "make_survey_case", "survey_dataset", "survey_models"]

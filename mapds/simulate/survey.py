@@ -42,6 +42,8 @@ __all__ = [
     "LIVETIME",
     "aeff",
     "background_rate",
+    "fit_start_models",
+    "make_clustered_case",
     "make_survey_case",
     "migra_density",
     "psf_sigma",
@@ -141,6 +143,61 @@ def make_survey_case(
         "fov_background_model": {"norm": 1.0, "tilt": 0.0, "reference_TeV": 1.0},
         "fake_random_state": seed,
     }
+
+
+def make_clustered_case(
+    centres_deg=(-4.5, -1.5, 1.5, 4.5),
+    offsets_deg=((0.0, 0.0), (0.5, 0.2), (-0.3, -0.4)),
+    width_deg: float = 12.0,
+    height_deg: float = 2.4,
+    binsz_deg: float = 0.02,
+    nbin_reco: int = 5,
+    seed: int = 0,
+) -> dict:
+    """A survey case whose point sources come in clusters (the catalogue-fit case).
+
+    One cluster per longitude of ``centres_deg`` (at latitude 0), one source per ``(dl, db)`` of
+    ``offsets_deg`` in each, named ``c<cluster>s<source>``; power laws of index 2.3 and amplitudes
+    10^-11.4–10^-11 cm⁻² s⁻¹ TeV⁻¹ drawn from ``seed``.
+    """
+    case = make_survey_case(width_deg, height_deg, binsz_deg, seed=seed)
+    case["energy_reco"]["nbin"] = nbin_reco
+    rng = np.random.default_rng(seed)
+    case["models_params"] = [
+        {
+            "name": f"c{c}s{j}",
+            "spatial": "point",
+            "lon_0_deg": float(lon + dl),
+            "lat_0_deg": float(db),
+            "sigma_deg": None,
+            "spectral": "pl",
+            "amplitude_cm-2s-1TeV-1": float(10 ** rng.uniform(-11.4, -11.0)),
+            "index": 2.3,
+            "reference_TeV": 1.0,
+        }
+        for c, lon in enumerate(centres_deg)
+        for j, (dl, db) in enumerate(offsets_deg)
+    ]
+    case["n_models"] = len(case["models_params"])
+    return case
+
+
+def fit_start_models(case: dict, dataset_name: str = "survey") -> Models:
+    """The case's models set up for a catalogue fit: each source's position and amplitude free and
+    started away from the truth (longitude +0.02°, amplitude × 1.3), the background norm free,
+    every other parameter frozen."""
+    models = survey_models(case, dataset_name)
+    for model in models:
+        for par in model.parameters:
+            par.frozen = True
+        if isinstance(model, FoVBackgroundModel):
+            model.parameters["norm"].frozen = False
+            continue
+        for name in ("lon_0", "lat_0", "amplitude"):
+            model.parameters[name].frozen = False
+        model.parameters["lon_0"].value += 0.02
+        model.parameters["amplitude"].value *= 1.3
+    return models
 
 
 def survey_axes(case: dict) -> tuple[MapAxis, MapAxis, MapAxis, MapAxis]:

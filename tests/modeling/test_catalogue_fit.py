@@ -11,7 +11,7 @@ from mapds.datasets import Datasets
 from mapds.errors import InvalidArgumentError
 from mapds.modeling import CatalogueFit, Fit
 from mapds.modeling.catalogue_fit import overlap_groups
-from mapds.simulate.survey import make_survey_case, survey_dataset, survey_models
+from mapds.simulate import fit_start_models, make_clustered_case, survey_dataset
 
 #: Cluster centres (longitude, deg) and the offsets of the sources of a cluster (deg): the
 #: sources of a cluster overlap, the clusters do not.
@@ -19,50 +19,17 @@ CLUSTERS = (-4.5, -1.5, 1.5, 4.5)
 OFFSETS = ((0.0, 0.0), (0.5, 0.2), (-0.3, -0.4))
 
 
-def _case(clusters, offsets, width, seed=0):
-    case = make_survey_case(width_deg=width, height_deg=2.4, binsz_deg=0.02, seed=seed)
-    case["energy_reco"]["nbin"] = 5
-    rng = np.random.default_rng(seed)
-    case["models_params"] = [
-        {
-            "name": f"c{c}s{j}",
-            "spatial": "point",
-            "lon_0_deg": lon + dl,
-            "lat_0_deg": db,
-            "sigma_deg": None,
-            "spectral": "pl",
-            "amplitude_cm-2s-1TeV-1": float(10 ** rng.uniform(-11.4, -11.0)),
-            "index": 2.3,
-            "reference_TeV": 1.0,
-        }
-        for c, lon in enumerate(clusters)
-        for j, (dl, db) in enumerate(offsets)
-    ]
-    return case
-
-
 def _datasets(case, dataset):
     """The simulated dataset with the sources' positions and amplitudes free (started away from
     the truth) and the background norm free."""
     dataset = dataset.copy(name="survey")
-    models = survey_models(case, "survey")
-    for model in models:
-        for par in model.parameters:
-            par.frozen = True
-        if model.name == "survey-bkg":
-            model.parameters["norm"].frozen = False
-            continue
-        for name in ("lon_0", "lat_0", "amplitude"):
-            model.parameters[name].frozen = False
-        model.parameters["lon_0"].value += 0.02
-        model.parameters["amplitude"].value *= 1.3
-    dataset.models = models
+    dataset.models = fit_start_models(case, "survey")
     return Datasets([dataset])
 
 
 @pytest.fixture(scope="module")
 def survey12():
-    case = _case(CLUSTERS, OFFSETS, width=12)
+    case = make_clustered_case(CLUSTERS, OFFSETS, width_deg=12)
     return case, survey_dataset(case).persist()
 
 
@@ -119,7 +86,7 @@ def test_catalogue_fit_equals_the_joint_fit(survey12):
 
 def _small():
     """Two separate sources: a fit quick enough to run on every scheduler."""
-    case = _case((-1.5, 1.5), ((0.0, 0.0),), width=5)
+    case = make_clustered_case((-1.5, 1.5), ((0.0, 0.0),), width_deg=5)
     return case, survey_dataset(case).persist()
 
 
