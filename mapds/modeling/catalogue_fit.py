@@ -126,7 +126,7 @@ def fit_group(datasets, names: list[str], fit: Fit, *, errors: bool = False) -> 
     fit : Fit
         Fit settings (backend, options).
     errors : bool, keyword-only
-        Also estimate the errors (``fit.run``: optimise, then the covariance).
+        Estimate the errors at the current values (``fit.covariance``) instead of optimising.
     """
     datasets = datasets.copy()
     models = datasets.models
@@ -136,9 +136,12 @@ def fit_group(datasets, names: list[str], fit: Fit, *, errors: bool = False) -> 
         for i, par in enumerate(model.parameters):
             par.frozen = (model.name, i) not in free
     with dask.config.set(scheduler="sync"):
-        # the errors from a fit started at the best values: Fit.run's covariance step then has the
-        # optimiser's scaled parameters (a covariance alone would use unscaled ones)
-        step = fit.run(datasets) if errors else fit.optimize(datasets)
+        if errors:
+            # HESSE at the best values, on factors of order one (as after Fit.optimize)
+            datasets.parameters.autoscale()
+            step = fit.covariance(datasets)
+        else:
+            step = fit.optimize(datasets)
     result = GroupFitResult(names=list(names), success=bool(step.success), message=step.message)
     result.nfev = 0 if errors else int(step.nfev)
     result.total_stat = float(datasets.stat_sum())
