@@ -511,6 +511,33 @@ def render_estimators(results: list[dict]) -> str:
     return table(header, rows)
 
 
+def render_catalogue(results: list[dict]) -> str:
+    """The grouped catalogue fit beside the joint fit of the same sources."""
+    if not results:
+        return missing("bench_catalogue", "python benchmarks/bench_catalogue.py")
+    rows = []
+    for r in results:
+        info = r["case_info"]
+        width, height = info["npix"]
+        title = f"{info['sources']} point sources, {width} × {height} px at {info['binsz_deg']:g}°"
+        deviation = r["extra"].get("largest_deviation_sigma")
+        for entry in r["steps"]:
+            grouped = entry["step"].startswith("catalogue")
+            rows.append(
+                [
+                    title,
+                    entry["step"],
+                    "failed" if entry["seconds"] is None else seconds(entry["seconds"]),
+                    str(entry.get("evaluations", "")),
+                    f"{entry['rounds']} ({entry['groups']} groups)" if grouped else "",
+                    mib(entry["peak_rss_mib"]),
+                    f"{deviation:.3f} σ" if grouped and deviation is not None else "",
+                ]
+            )
+    header = ["case", "step", "seconds", "evaluations", "rounds", "peak RSS MiB", "deviation from joint fit"]
+    return table(header, rows)
+
+
 def render_cloud(results: list[dict]) -> str:
     """Requests, bytes and seconds of each step read from S3 (moto) with an injected latency."""
     if not results:
@@ -1055,6 +1082,7 @@ RENDERERS: dict[str, Callable[[list[dict]], str]] = {
     "fit-summary": lambda rs: render_fit_summary([r for r in rs if r["script"] == "bench_fit"]),
     "cloud": lambda rs: render_cloud([r for r in rs if r["script"] == "bench_cloud"]),
     "estimators": lambda rs: render_estimators([r for r in rs if r["script"] == "bench_estimators"]),
+    "catalogue": lambda rs: render_catalogue([r for r in rs if r["script"] == "bench_catalogue"]),
     "import": lambda rs: render_import([r for r in rs if r["script"] == "bench_import"]),
 }
 
