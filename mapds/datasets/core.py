@@ -327,11 +327,11 @@ class Datasets(MutableSequence):
 
     def stack_reduce(self, name=None, nan_to_num=True):
         """One dataset stacking all of them: ``datasets[0].to_masked()`` then ``stack`` of the
-        others, in order (gammapy's result), built as a tree reduction of dask graphs.
+        others, in order (gammapy's result and order of additions), as dask graphs.
 
-        The result's maps are graphs of depth log2(n) per output chunk: compute them on the
-        threaded scheduler, on a ``dask.distributed`` cluster, or stream them to storage with
-        ``write(..., format="zarr")``.  See :func:`mapds.datasets.stacking.stack_reduce`.
+        Each output chunk of the result's maps is a chain of additions, one per dataset: compute
+        them on the threaded scheduler, on a ``dask.distributed`` cluster, or stream them to
+        storage with ``write(..., format="zarr")``.  See :func:`mapds.datasets.stacking.stack_reduce`.
 
         Parameters
         ----------
