@@ -171,7 +171,8 @@ class CatalogueFitResult:
     rounds : int
         Rounds run.
     nfev : int
-        Statistic evaluations of all group fits (each on its cutouts) and global fits.
+        The optimisers' statistic evaluations in all group fits (each on its cutouts) and global
+        fits (those of the final HESSE are not counted).
     success : bool
         Every fit of the last round succeeded and the statistic converged.
     trace : list of float
