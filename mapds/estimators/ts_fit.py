@@ -79,6 +79,13 @@ class _SparseFootprints:
             self.model[entries],
         )
 
+    def log_sum(self, x):
+        """``Σ n log μ`` per pixel over the elements with counts and a model, at amplitudes ``x``."""
+        npred = x[self.column] * self.model + self.background
+        with np.errstate(invalid="ignore", divide="ignore"):
+            terms = self.counts * np.log(npred)
+        return np.bincount(self.column, weights=terms, minlength=self.model_sum.size)
+
     def derivative(self, x):
         """The Cash derivative (halved) in the amplitude and its own derivative, per pixel, at
         the amplitudes ``x``: ``Σ m (1 − n / μ)`` and ``Σ m² n / μ²`` with ``μ = x m + b``, over
@@ -92,15 +99,21 @@ class _SparseFootprints:
         return f, df
 
 
-def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
-    """Root of the derivative in ``[lo, hi]`` (NaN where the bracket has no sign change).
+def _derivative(work: _SparseFootprints, x, pixels):
+    """The function whose root is the best fit (the Cash derivative) and its derivative."""
+    return work.derivative(x)
+
+
+def _root(every: _SparseFootprints, function, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
+    """Root of ``function(footprints, x, pixels) -> (f, df)`` in ``[lo, hi]`` per pixel (NaN
+    where the bracket has no sign change); ``pixels`` index the columns of ``footprints``.
 
     Each pixel's iterations depend on its own footprint only; the footprints of the pixels still
     iterating are gathered into a smaller working set as others converge (most take a few
     Newton steps, a few take dozens of bisections).
     """
-    every = _SparseFootprints.of(*(a.reshape(a.shape[0], -1) for a in (counts, background, model)))
-    f_lo, f_hi = (every.derivative(np.ravel(bound))[0].reshape(bound.shape) for bound in (lo, hi))
+    all_pixels = np.arange(every.model_sum.size)
+    f_lo, f_hi = (function(every, np.ravel(bound), all_pixels)[0].reshape(bound.shape) for bound in (lo, hi))
     valid = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
     x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, 0.5 * (lo + hi)))
     niter = np.zeros(x.shape, dtype=np.int64)
@@ -117,14 +130,15 @@ def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
         if alive.mean() < 0.75:  # drop the converged columns
             pixels, work, alive = pixels[alive], work.columns(alive), alive[alive]
         xa, lo_a, hi_a = x_flat[pixels], lo_flat[pixels], hi_flat[pixels]
-        f, df = work.derivative(xa)
+        f, df = function(work, xa, pixels)
         below = (f < 0) == increasing[pixels]
         lo_a = np.where(below, xa, lo_a)
         hi_a = np.where(~below, xa, hi_a)
         with np.errstate(invalid="ignore", divide="ignore"):
             step = xa - f / df
         inside = np.isfinite(step) & (step > lo_a) & (step < hi_a)
-        new = np.where(inside, step, 0.5 * (lo_a + hi_a))
+        # a root hit exactly stays (the bracket then ends at it, so the step is not inside)
+        new = np.where(f == 0, xa, np.where(inside, step, 0.5 * (lo_a + hi_a)))
         done = (np.abs(new - xa) <= xtol + rtol * np.abs(new)) | (f == 0)
         update = pixels[alive]
         x_flat[update], lo_flat[update], hi_flat[update] = new[alive], lo_a[alive], hi_a[alive]
@@ -134,7 +148,26 @@ def _root(counts, background, model, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
     return np.where(valid, x, np.nan), niter_flat.reshape(niter.shape), valid
 
 
-def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:
+def _upper_root(every: _SparseFootprints, norm, norm_err, level, max_niter):
+    """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
+    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
+
+    Above the best fit every predicted count is positive, so the statistic's change is
+    ``2 [(x − norm) Σ m − Σ n (log μ(x) − log μ(norm))]``: sparse, like the derivative.
+    """
+    x0 = np.ravel(norm)
+    log0 = every.log_sum(x0)
+
+    def function(work, x, pixels):
+        change = 2 * ((x - x0[pixels]) * work.model_sum - (work.log_sum(x) - log0[pixels]))
+        return change - level, 2 * work.derivative(x)[0]
+
+    hi = norm + 100 * norm_err
+    root, _, _ = _root(every, function, norm, np.where(np.isfinite(hi), hi, norm), max_niter)
+    return root
+
+
+def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None) -> dict:
     """Best-fit amplitude of ``model`` over ``background`` for every pixel (gammapy's
     ``BrentqFluxEstimator.estimate_best_fit`` plus npred).
 
@@ -147,6 +180,9 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:
         Confidence level of ``norm_err``.
     max_niter : int
         Failure (``success`` False, norm at its lower bound) where gammapy's bracket has no root.
+    n_sigma_ul : float, optional
+        Also the upper limit ``norm_ul`` at this confidence level: gammapy's profile-likelihood
+        root searched between the norm and the norm plus 100 ``norm_err``.
 
     Returns
     -------
@@ -161,7 +197,8 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:
     trivial = (counts.sum(axis=0) <= 0) | (model.sum(axis=0) <= 0)
     lo = np.where(trivial, 0.0, norm_min)
     hi = np.where(trivial, 1.0, norm_max)
-    root, niter, valid = _root(counts, background, model, lo, hi, max_niter)
+    every = _SparseFootprints.of(*(a.reshape(a.shape[0], -1) for a in (counts, background, model)))
+    root, niter, valid = _root(every, _derivative, lo, hi, max_niter)
     norm = np.where(trivial | ~valid, norm_min_total, np.maximum(root, norm_min_total))
     niter = np.where(trivial, 0, np.where(valid, niter, max_niter))
     success = trivial | valid
@@ -172,6 +209,9 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:
     stat = cash_sum(counts, npred)
     stat_null = cash_sum(counts, background)
     npred_sum = npred.sum(axis=0)
+    upper = {}
+    if n_sigma_ul is not None:
+        upper["norm_ul"] = _upper_root(every, norm, norm_err, n_sigma_ul**2, max_niter).reshape(norm.shape)
     return {
         "norm": norm,
         "norm_err": norm_err,
@@ -182,4 +222,5 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100) -> dict:
         "success": success,
         "npred": npred_sum,
         "npred_excess": npred_sum - background.sum(axis=0),
+        **upper,
     }

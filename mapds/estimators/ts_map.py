@@ -30,7 +30,7 @@ from .ts_fit import fit_amplitude
 __all__ = ["TSMapEstimator"]
 
 SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
-SUPPORTED_OPTIONAL = ()
+SUPPORTED_OPTIONAL = ("ul",)
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Footprint elements × pixels fitted at once (bounds the memory of a block's fit).
@@ -60,7 +60,9 @@ def _footprint_stack(array, shape):
     return windows.reshape((-1, ny, nx))
 
 
-def fit_block(counts, background, exposure, weights, *, kernel, summed, n_sigma, max_niter) -> np.ndarray:
+def fit_block(
+    counts, background, exposure, weights, *, kernel, summed, n_sigma, max_niter, n_sigma_ul=None
+) -> np.ndarray:
     """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
 
     Parameters
@@ -72,15 +74,18 @@ def fit_block(counts, background, exposure, weights, *, kernel, summed, n_sigma,
         The mask (weights of the energy-averaged kernel when ``summed``).
     kernel : ndarray, shape ``(n_energy, ky, kx)``
         Kernel normalised per energy bin.
+    n_sigma_ul : float, optional
+        Also the upper limits (``norm_ul``, after the other quantities) at this level.
 
     Returns
     -------
-    ndarray, shape ``(len(QUANTITIES), ny, nx)``
+    ndarray, shape ``(len(QUANTITIES), ny, nx)`` (one more with ``n_sigma_ul``)
         NaN where no energy bin is in the mask or the background is not positive.
     """
+    names = _quantities(n_sigma_ul is not None)
     n_e, ky, kx = kernel.shape
     ny, nx = counts.shape[-2] - ky + 1, counts.shape[-1] - kx + 1
-    out = np.full((len(QUANTITIES), ny, nx), np.nan)
+    out = np.full((len(names), ny, nx), np.nan)
     hy, hx = ky // 2, kx // 2
     inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
     inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
@@ -99,11 +104,16 @@ def fit_block(counts, background, exposure, weights, *, kernel, summed, n_sigma,
             k[~np.isfinite(k)] = 0
         else:
             k = kernel.reshape(-1, 1, 1)
-        result = fit_amplitude(c, b, k * e, n_sigma=n_sigma, max_niter=max_niter)
-        for i, name in enumerate(QUANTITIES):
+        result = fit_amplitude(c, b, k * e, n_sigma=n_sigma, max_niter=max_niter, n_sigma_ul=n_sigma_ul)
+        for i, name in enumerate(names):
             out[i, start:stop] = result[name]
     out[:, ~inside] = np.nan
     return out
+
+
+def _quantities(upper_limits: bool) -> tuple[str, ...]:
+    """The fit's output quantities, in gammapy's order (``norm_ul`` last)."""
+    return (*QUANTITIES, "norm_ul") if upper_limits else QUANTITIES
 
 
 class TSMapEstimator:
@@ -184,7 +194,7 @@ class TSMapEstimator:
     @property
     def selection_all(self) -> list[str]:
         """Quantities computed."""
-        return list(QUANTITIES)
+        return list(_quantities("ul" in self.selection_optional))
 
     # -- kernel ---------------------------------------------------------------------------------
 
@@ -254,7 +264,7 @@ class TSMapEstimator:
         ]
 
     def _fit_dataset(self, dataset, kernel_width) -> tuple[da.Array, MapAxis]:
-        """``(len(QUANTITIES), ny, nx)`` lazy fit results of one energy slice, and its axis."""
+        """``(len(selection_all), ny, nx)`` lazy fit results of one energy slice, and its axis."""
         estimator = copy.copy(self)
         estimator.kernel_width = kernel_width
         kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
@@ -288,7 +298,8 @@ class TSMapEstimator:
             summed=self.sum_over_energy_groups,
             n_sigma=self.n_sigma,
             max_niter=self.max_niter,
-            chunks=((len(QUANTITIES),), *spatial),
+            n_sigma_ul=self.n_sigma_ul if "ul" in self.selection_optional else None,
+            chunks=((len(self.selection_all),), *spatial),
             dtype=np.float64,
         )
         axis = dataset.counts.geom.axes["energy"].squash()
@@ -300,8 +311,9 @@ class TSMapEstimator:
         """TS, norm and error maps of ``dataset`` as a `FluxMaps`.
 
         The kernel is computed now; the maps are lazy.  Quantities (float32, ``success`` bool):
-        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success; NaN outside
-        the mask (and where the background is not positive).
+        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success, and norm_ul with
+        ``selection_optional=["ul"]``; NaN outside the mask (and where the background is not
+        positive).
         """
         if not isinstance(dataset, MapDataset) or not hasattr(dataset.counts.geom, "wcs"):
             raise InvalidArgumentError("Unsupported dataset type: the TS map needs a WCS MapDataset.")
@@ -320,7 +332,7 @@ class TSMapEstimator:
         geom = dataset.counts.geom.to_image().to_cube([axis])
         stacked = da.stack(results, axis=1)  # (quantity, energy, y, x)
         maps = {}
-        for i, name in enumerate(QUANTITIES):
+        for i, name in enumerate(self.selection_all):
             data = stacked[i]
             if name == "success":
                 data = data.astype(bool)

@@ -61,6 +61,25 @@ def test_ts_map_matches_gammapy_converged(case):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"n_sigma_ul": 3, "sum_over_energy_groups": False}])
+def test_ts_map_upper_limits_match_gammapy(kwargs):
+    """``selection_optional=["ul"]``: gammapy's profile-likelihood root above the norm."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, "selection_optional": ["ul"], **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    estimator = TSMapEstimator(**kwargs)
+    result = estimator.run(md).compute()
+    assert estimator.selection_all == [*QUANTITIES, "norm_ul"]
+    assert result.available_quantities == expected.available_quantities == [*QUANTITIES, "norm_ul"]
+    for name in ("norm_ul", "flux_ul", "dnde_ul", "ts", "norm"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+    ul, norm = np.asarray(result["norm_ul"].data), np.asarray(result["norm"].data)
+    assert np.isfinite(ul).sum() > 0.9 * ul.size
+    assert (ul[np.isfinite(ul)] > norm[np.isfinite(ul)]).all()
+
+
 def test_ts_map_default_rtol():
     """gammapy stops at rtol=0.01 (its norm is off by up to ~0.5 %); ts is flat at the optimum."""
     gp, md = _pair()
@@ -134,18 +153,18 @@ def test_fit_amplitude_matches_brentq_estimator():
     counts = rng.poisson(background + rng.uniform(0, 2, npix) * model).astype(float)
     counts[:, 0] = 0  # no counts: norm at its lower bound
     counts[:, 1] = rng.poisson(0.5 * background[:, 1])  # deficit: negative norm
-    result = fit_amplitude(counts, background, model, n_sigma=1)
-    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=[])
+    result = fit_amplitude(counts, background, model, n_sigma=1, n_sigma_ul=2)
+    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=["ul"])
     for i in range(npix):
         expected = estimator.run(SimpleMapDataset(model[:, i], counts[:, i], background[:, i], 1.0))
-        for name in ("norm", "norm_err", "ts", "stat", "npred", "npred_excess"):
+        for name in ("norm", "norm_err", "ts", "stat", "npred", "npred_excess", "norm_ul"):
             np.testing.assert_allclose(result[name][i], expected[name], rtol=1e-6, err_msg=name)
         assert result["success"][i] == expected["success"]
 
 
 def test_unsupported_options():
     with pytest.raises(NotImplementedError):
-        TSMapEstimator(selection_optional=["ul"])
+        TSMapEstimator(selection_optional=["errn-errp"])
     with pytest.raises(NotImplementedError):
         TSMapEstimator(threshold=10)
     with pytest.raises(NotImplementedError):
