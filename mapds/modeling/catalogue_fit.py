@@ -299,12 +299,10 @@ class CatalogueFit:
         models = datasets.models
         if not _keys(models, [m.name for m in models]):
             raise InvalidArgumentError("No free parameters for fitting")
-        by_name = {model.name: model for model in models}
         trace = [float(datasets.stat_sum())]
         nfev, message = 0, f"stopped after max_rounds={self.max_rounds}"
         for _ in range(self.max_rounds):
             _, results = self._round(datasets, errors=False)
-            self._apply(by_name, results, values=True)
             nfev += sum(r.nfev for r in results)
             trace.append(float(datasets.stat_sum()))
             if abs(trace[-2] - trace[-1]) < self.tol:
@@ -313,7 +311,6 @@ class CatalogueFit:
         converged = message.startswith("converged")
         fits_succeeded = all(r.success for r in results)
         groups, results = self._round(datasets, errors=True)
-        self._apply(by_name, results, values=False)
         success = converged and fits_succeeded and all(r.success for r in results)
         return CatalogueFitResult(
             models=models.copy(),
@@ -327,8 +324,8 @@ class CatalogueFit:
         )
 
     def _round(self, datasets, errors: bool) -> tuple[list[list[str]], list[GroupFitResult]]:
-        """One fit (or error estimate) of every group, in parallel, then of the global parameters:
-        the groups and the results (the global fit's last)."""
+        """One fit (or error estimate) of every group, in parallel, then of the global parameters,
+        each written into the models: the groups and the results (the global fit's last)."""
         boxes = self.footprints(datasets)  # the sources move: grouped again every round
         groups = self._groups(datasets, boxes)
         values = [par.value for par in datasets.models.parameters]
@@ -340,16 +337,18 @@ class CatalogueFit:
                 dask.delayed(fit_group, pure=True)(cutouts, names, self.fit, errors=errors, dask_key_name=key)
             )
         results = list(dask.compute(*tasks))
+        # the sources' values first: the global parameters are fitted given them
+        self._apply(datasets.models, results, values=not errors)
         global_names = self._global_names(datasets, {n for g in groups for n in g})
         if global_names:
-            # the sources' values of this round first: the global parameters are fitted given them
-            if not errors:
-                self._apply({m.name: m for m in datasets.models}, results, values=True)
             results.append(fit_group(datasets, global_names, self.fit, errors=errors))
+            self._apply(datasets.models, results[-1:], values=not errors)
         return groups, results
 
     @staticmethod
-    def _apply(by_name, results, *, values: bool) -> None:
+    def _apply(models, results, *, values: bool) -> None:
+        """Errors (and ``values``: best-fit values) of the fits' results into ``models``."""
+        by_name = {model.name: model for model in models}
         for result in results:
             for (name, i), value in result.values.items():
                 par = by_name[name].parameters[i]
