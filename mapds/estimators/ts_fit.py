@@ -1,137 +1,269 @@
 """Vectorised single-amplitude Cash fits of a source kernel on top of a background (pure numpy).
 
-Every pixel of a block is fitted at once: the inputs are stacks of the footprint values around
-each pixel, shape ``(n_footprint, ...)`` (footprint element first, pixels after), and every
-result has the pixels' shape.  The root of the Cash derivative is found in gammapy's bracket
-(``norm_bounds``) by Newton steps safeguarded by bisection, to a relative precision far below
-gammapy's ``rtol`` (gammapy stops its Brent iterations at ``rtol``).
+A pixel's fit sees the footprint of the kernel around it: per element, the counts ``n``, the
+background ``b`` and the model ``m`` (kernel times the predicted counts of norm 1).  Only the
+elements with counts and a model enter the derivative of the Cash statistic; the others add
+``Σ m`` to it whatever the amplitude.  So a fit takes
+
+- per pixel, sums over the whole footprint (:class:`FootprintSums`), computed once, and
+- the elements with counts and a model (:class:`CountedElements`), a few hundred per pixel in a
+  survey, stored pixel by pixel so that every per-pixel sum is one ``np.add.reduceat``.
+
+The root of the derivative is found in gammapy's bracket (:func:`norm_bounds`) by Newton steps
+safeguarded by bisection, to a relative precision far below gammapy's ``rtol`` (gammapy stops its
+Brent iterations at ``rtol``).  :func:`fit_amplitude` fits dense footprint stacks; the TS map builds
+the two parts straight from its tiles.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["TRUNCATION_VALUE", "cash_sum", "fit_amplitude", "norm_bounds"]
+__all__ = [
+    "TRUNCATION_VALUE",
+    "CountedElements",
+    "FootprintSums",
+    "fit_amplitude",
+    "fit_pixels",
+    "norm_bounds",
+]
 
 #: Predicted counts below this are replaced by it in the Cash statistic (gammapy's value).
 TRUNCATION_VALUE = 1e-25
+#: gammapy's ``b / m`` where no element qualifies.
 _SN_DEFAULT = 1e14
 
 
-def cash_sum(counts, npred) -> np.ndarray:
-    """``2 Σ (μ − n log μ)`` over the footprint axis, μ truncated at :data:`TRUNCATION_VALUE`."""
-    mu = np.maximum(npred, TRUNCATION_VALUE)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        terms = mu - np.where(counts > 0, counts * np.log(mu), 0.0)
-    return 2 * terms.sum(axis=0)
+def _truncated_log(values):
+    return np.log(np.maximum(values, TRUNCATION_VALUE))
 
 
-def norm_bounds(counts, background, model):
-    """gammapy's bracket of the root: ``(norm_min, norm_max, norm_min_total)`` per pixel.
+@dataclass
+class FootprintSums:
+    """Per-pixel sums over every element of the footprint.
 
-    ``sn = background / model``; the minimum over elements with counts (and its counts) gives
-    ``norm_min = c_min / Σmodel − sn_min`` and ``norm_max = Σcounts / Σmodel − sn_min``; the
-    minimum over all elements with a model gives ``norm_min_total = −sn_min_total``.
+    Attributes
+    ----------
+    model : ndarray
+        ``Σ m`` over the elements with ``m > 0`` (the derivative's).
+    model_total : ndarray
+        ``Σ m`` over every element (kernels from a convolution have tiny negative values).
+    counts : ndarray
+        ``Σ n``.
+    background : ndarray
+        ``Σ b``.
+    stat_null : ndarray
+        The Cash statistic of the background alone, ``2 Σ (b − n log b)``, ``b`` truncated.
+    sn_min_total : ndarray
+        ``min b / m`` over the elements with ``m > 0`` (inf where there is none).
     """
-    positive_model = model > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sn = np.where(positive_model, background / np.where(positive_model, model, 1), np.inf)
-    s_model = np.where(positive_model, model, 0).sum(axis=0)
-    s_counts = np.where(counts > 0, counts, 0).sum(axis=0)
-    sn_counts = np.where(counts > 0, sn, np.inf)
-    first_min = np.argmin(sn_counts, axis=0)
-    sn_min = np.take_along_axis(sn_counts, first_min[None], axis=0)[0]
-    c_min = np.take_along_axis(counts, first_min[None], axis=0)[0]
+
+    model: np.ndarray
+    model_total: np.ndarray
+    counts: np.ndarray
+    background: np.ndarray
+    stat_null: np.ndarray
+    sn_min_total: np.ndarray
+
+    @classmethod
+    def of(cls, counts, background, model) -> FootprintSums:
+        """From dense footprints ``(n_footprint, n_pixels)``."""
+        positive = model > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sn = np.where(positive, background / np.where(positive, model, 1), np.inf)
+            log_terms = np.where(counts > 0, counts * _truncated_log(background), 0.0)
+        stat_null = 2 * (np.maximum(background, TRUNCATION_VALUE).sum(axis=0) - log_terms.sum(axis=0))
+        return cls(
+            model=np.where(positive, model, 0).sum(axis=0),
+            model_total=model.sum(axis=0),
+            counts=np.where(counts > 0, counts, 0).sum(axis=0),
+            background=background.sum(axis=0),
+            stat_null=stat_null,
+            sn_min_total=sn.min(axis=0),
+        )
+
+
+class CountedElements:
+    """The footprint elements with counts and a model of a set of pixels, pixel after pixel.
+
+    The per-element arithmetic writes into two scratch arrays kept with the elements (a working
+    set of the root search borrows its parent's): allocating fresh arrays of this size at every
+    step costs more than the arithmetic.
+
+    Parameters
+    ----------
+    size : ndarray of int
+        Number of elements of each pixel (the elements are stored pixel after pixel).
+    counts : ndarray
+        The elements' counts (``> 0``).
+    background, model : ndarray, optional
+        The elements' background and model (``model > 0``, or ``model < 0`` for the elements
+        that only enter the statistic); the root search's working sets have only ``sn``.
+    sn : ndarray, optional
+        ``background / model`` (computed from them by default).
+    pixel : ndarray of intp, optional
+        The pixel of each element (from ``size`` by default).
+    """
+
+    def __init__(self, size, counts, background=None, model=None, sn=None, pixel=None, scratch=None):
+        self.size, self.n_pixels = size, size.size
+        self.counts, self.background, self.model = counts, background, model
+        if sn is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sn = background / model
+        self.sn = sn  # μ / m = sn + x: the root search needs only this
+        self.pixel = np.repeat(np.arange(self.n_pixels), size) if pixel is None else pixel
+        self._occupied = size > 0
+        self._starts = (np.cumsum(size) - size)[self._occupied]
+        n = counts.size
+        self._scratch = (np.empty(n), np.empty(n)) if scratch is None else (scratch[0][:n], scratch[1][:n])
+
+    @classmethod
+    def of(cls, counts, background, model, negative: bool = False) -> CountedElements:
+        """From dense footprints ``(n_footprint, n_pixels)`` (the elements with ``model < 0``
+        with ``negative``)."""
+        signed = model < 0 if negative else model > 0
+        cells = ((counts > 0) & signed).T
+        pixel, element = np.nonzero(cells)  # by pixel, in footprint order
+        values = (a[element, pixel] for a in (counts, background, model))
+        return cls(np.count_nonzero(cells, axis=1), *values, pixel=pixel)
+
+    def sum(self, values) -> np.ndarray:
+        """Per-pixel sums of per-element ``values`` (0 for pixels without elements)."""
+        out = np.zeros(self.n_pixels)
+        if self._starts.size:
+            out[self._occupied] = np.add.reduceat(values, self._starts)
+        return out
+
+    def spread(self, per_pixel, out=None) -> np.ndarray:
+        """The per-pixel values at every element."""
+        return np.take(per_pixel, self.pixel, out=out, mode="clip")  # "clip": unbuffered `out`
+
+    def shifted(self, x, out) -> np.ndarray:
+        """``sn + x`` (``μ / m``) at every element, in ``out``."""
+        return np.add(self.spread(x, out=out), self.sn, out=out)
+
+    def subset(self, keep) -> CountedElements:
+        """Only the pixels ``keep`` (bool per pixel), in order, with only ``counts`` and ``sn``
+        (what the root search needs)."""
+        entries = self.spread(keep)
+        return CountedElements(
+            self.size[keep], self.counts[entries], sn=self.sn[entries], scratch=self._scratch
+        )
+
+    def log_change(self, x, x0) -> np.ndarray:
+        """``Σ n (log μ(x) − log μ(x0))`` per pixel, where both are positive."""
+        ratio, start = self.shifted(x, self._scratch[0]), self.shifted(x0, self._scratch[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(ratio, start, out=ratio)
+            np.log(ratio, out=ratio)
+        return self.sum(np.multiply(ratio, self.counts, out=ratio))
+
+    def derivative(self, model_sum, x, slope: bool = True):
+        """The Cash derivative (halved) in the amplitude and (with ``slope``, else None) its own
+        derivative, per pixel, at the amplitudes ``x``: ``Σ m (1 − n / μ) = Σ m − Σ n / (sn + x)``
+        and ``Σ m² n / μ² = Σ n / (sn + x)²`` (``μ = x m + b``, ``sn = b / m``)."""
+        shifted, ratio = self.shifted(x, self._scratch[0]), self._scratch[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f = model_sum - self.sum(np.divide(self.counts, shifted, out=ratio))
+            if not slope:
+                return f, None
+            return f, self.sum(np.divide(ratio, shifted, out=ratio))
+
+    def curvature_and_log_ratio(self, x):
+        """``Σ m² n / μ²`` (over ``μ ≠ 0``) and ``Σ n (log μ − log b)`` (both truncated) per
+        pixel at the amplitudes ``x``."""
+        shifted, terms = self.shifted(x, self._scratch[0]), self._scratch[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(self.counts, shifted, out=terms)
+            np.divide(terms, shifted, out=terms)
+            terms[shifted == 0] = 0
+            curvature = self.sum(terms)
+            # log μ − log b = log((sn + x) / sn) where both are positive; exactly elsewhere
+            np.divide(shifted, self.sn, out=terms)
+            np.log(terms, out=terms)
+        exact = np.flatnonzero((self.sn <= 0) | (shifted <= 0))
+        if exact.size:
+            b, m = self.background[exact], self.model[exact]
+            npred = b + self.spread(x)[exact] * m
+            terms[exact] = _truncated_log(npred) - _truncated_log(b)
+        return curvature, self.sum(np.multiply(terms, self.counts, out=terms))
+
+
+def norm_bounds(elements: CountedElements, sums: FootprintSums):
+    """gammapy's bracket of the root: ``(norm_min, norm_max, norm_min_total, found)`` per pixel.
+
+    ``sn = b / m``; its minimum over the elements with counts (and that element's counts, the
+    first in footprint order) gives ``norm_min = n_min / Σm − sn_min`` and
+    ``norm_max = Σn / Σm − sn_min``; its minimum over every element with a model gives
+    ``norm_min_total = −sn_min_total``.  ``found`` says where an element with counts has
+    ``sn < 1e14``: there the derivative is ``≤ 0`` at ``norm_min`` (the term of the first
+    element is ``Σm``) and ``≥ 0`` at ``norm_max`` (every term is at most ``n Σm / Σn``).
+    """
+    sn_min = np.full(elements.n_pixels, np.inf)
+    c_min = np.ones(elements.n_pixels)
+    if elements._starts.size:
+        lowest = np.minimum.reduceat(elements.sn, elements._starts)
+        sn_min[elements._occupied] = lowest
+        order = np.arange(elements.sn.size)
+        at_min = np.where(elements.sn == elements.spread(sn_min), order, order.size)
+        first = np.minimum.reduceat(at_min, elements._starts)
+        c_min[elements._occupied] = elements.counts[np.minimum(first, order.size - 1)]
     found = sn_min < _SN_DEFAULT
     sn_min = np.where(found, sn_min, _SN_DEFAULT)
     c_min = np.where(found, c_min, 1.0)
-    sn_min_total = np.minimum(np.min(sn, axis=0), _SN_DEFAULT)
+    sn_min_total = np.minimum(sums.sn_min_total, _SN_DEFAULT)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return c_min / s_model - sn_min, s_counts / s_model - sn_min, -sn_min_total
+        return c_min / sums.model - sn_min, sums.counts / sums.model - sn_min, -sn_min_total, found
 
 
-class _SparseFootprints:
-    """The footprints of the pixels being fitted, for the derivative: ``Σ model`` over the
-    elements with a model, and the elements with counts and a model (few: counts are sparse)
-    with their column (pixel).  The derivative's terms without counts sum to ``Σ model``."""
-
-    def __init__(self, model_sum, column, counts, background, model):
-        self.model_sum, self.column = model_sum, column
-        self.counts, self.background, self.model = counts, background, model
-
-    @classmethod
-    def of(cls, counts, background, model) -> _SparseFootprints:
-        """From dense footprints ``(n_footprint, n_pixels)``."""
-        use = model > 0
-        model_sum = np.where(use, model, 0).sum(axis=0)
-        column, rows = np.nonzero((use & (counts > 0)).T)  # by pixel, elements in footprint order
-        return cls(model_sum, column, counts[rows, column], background[rows, column], model[rows, column])
-
-    def columns(self, keep: np.ndarray) -> _SparseFootprints:
-        """Only the pixels ``keep`` (bool per pixel)."""
-        entries = keep[self.column]
-        renumbered = np.cumsum(keep) - 1
-        return _SparseFootprints(
-            self.model_sum[keep],
-            renumbered[self.column[entries]],
-            self.counts[entries],
-            self.background[entries],
-            self.model[entries],
-        )
-
-    def log_sum(self, x):
-        """``Σ n log μ`` per pixel over the elements with counts and a model, at amplitudes ``x``."""
-        npred = x[self.column] * self.model + self.background
-        with np.errstate(invalid="ignore", divide="ignore"):
-            terms = self.counts * np.log(npred)
-        return np.bincount(self.column, weights=terms, minlength=self.model_sum.size)
-
-    def derivative(self, x):
-        """The Cash derivative (halved) in the amplitude and its own derivative, per pixel, at
-        the amplitudes ``x``: ``Σ m (1 − n / μ)`` and ``Σ m² n / μ²`` with ``μ = x m + b``, over
-        the elements with a model ``m > 0``."""
-        npred = x[self.column] * self.model + self.background
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = self.counts / npred
-        n = self.model_sum.size
-        f = self.model_sum - np.bincount(self.column, weights=self.model * ratio, minlength=n)
-        df = np.bincount(self.column, weights=self.model * self.model * ratio / npred, minlength=n)
-        return f, df
+def _bound_values(every: CountedElements, function, lo, hi, pixels):
+    """The function at both ends of the brackets of ``pixels``."""
+    if not pixels.size:
+        return np.empty(0), np.empty(0)
+    keep = np.zeros(every.n_pixels, dtype=bool)
+    keep[pixels] = True
+    part = every.subset(keep)
+    return (function(part, bound[pixels], pixels, False)[0] for bound in (lo, hi))
 
 
-def _derivative(work: _SparseFootprints, x, pixels):
-    """The function whose root is the best fit (the Cash derivative) and its derivative."""
-    return work.derivative(x)
+def _root(every: CountedElements, function, lo, hi, start, max_niter, assured, xtol=1e-12, rtol=1e-10):
+    """Root of the increasing ``function(elements, x, pixels, slope) -> (f, df or None)`` in
+    ``[lo, hi]`` per pixel, from ``start`` (NaN where the bracket has no sign change, or where
+    ``assured`` is None); ``pixels`` index ``every``'s pixels.
 
+    ``assured`` (bool per pixel) says where ``f(lo) ≤ 0 ≤ f(hi)`` holds by construction: there
+    the ends are evaluated only where the iterates stayed on one side and ended at an end
+    (rounding at a root at an end, or no root); elsewhere before the iterations.
 
-def _root(every: _SparseFootprints, function, lo, hi, max_niter, xtol=1e-12, rtol=1e-10):
-    """Root of ``function(footprints, x, pixels) -> (f, df)`` in ``[lo, hi]`` per pixel (NaN
-    where the bracket has no sign change); ``pixels`` index the columns of ``footprints``.
-
-    Each pixel's iterations depend on its own footprint only; the footprints of the pixels still
+    Each pixel's iterations depend on its own elements only; the elements of the pixels still
     iterating are gathered into a smaller working set as others converge (most take a few
-    Newton steps, a few take dozens of bisections).
+    Newton steps, a few dozens of bisections).
     """
-    all_pixels = np.arange(every.model_sum.size)
-    f_lo, f_hi = (function(every, np.ravel(bound), all_pixels)[0].reshape(bound.shape) for bound in (lo, hi))
-    valid = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
-    x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, 0.5 * (lo + hi)))
+    x = np.clip(start, lo, hi)
     niter = np.zeros(x.shape, dtype=np.int64)
-    x_flat, niter_flat, lo_flat, hi_flat = (np.ravel(a).copy() for a in (x, niter, lo, hi))
-    increasing = np.ravel(f_hi > f_lo)
-    pixels = np.flatnonzero(valid & (f_lo != 0) & (f_hi != 0))  # pixels of the working set
-    start = np.zeros(every.model_sum.size, dtype=bool)
-    start[pixels] = True
-    work = every.columns(start)
-    alive = np.ones(pixels.size, dtype=bool)  # working-set columns still iterating
+    valid = np.zeros(x.shape, dtype=bool)
+    valid[assured] = True
+    unsure = np.flatnonzero(~assured & np.isfinite(lo) & np.isfinite(hi))
+    f_lo, f_hi = _bound_values(every, function, lo, hi, unsure)
+    valid[unsure] = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
+    seen_below, seen_above = ~valid, ~valid.copy()  # a side seen (or nothing to check)
+    for at, values in ((lo, f_lo), (hi, f_hi)):
+        hit = unsure[values == 0]
+        x[hit], seen_below[hit], seen_above[hit] = at[hit], True, True
+    # the working set: every pixel at first (most iterate), the ones still iterating later
+    pixels, work, alive = np.arange(every.n_pixels), every, ~(seen_below & seen_above)
+    low, high = lo.copy(), hi.copy()
     for _ in range(max(int(max_niter), 1) * 2):
         if not alive.any():
             break
-        if alive.mean() < 0.75:  # drop the converged columns
-            pixels, work, alive = pixels[alive], work.columns(alive), alive[alive]
-        xa, lo_a, hi_a = x_flat[pixels], lo_flat[pixels], hi_flat[pixels]
-        f, df = function(work, xa, pixels)
-        below = (f < 0) == increasing[pixels]
+        if alive.mean() < 0.75:  # drop the converged pixels
+            pixels, work, alive = pixels[alive], work.subset(alive), alive[alive]
+        xa, lo_a, hi_a = x[pixels], low[pixels], high[pixels]
+        f, df = function(work, xa, pixels, True)
+        below = f < 0
         lo_a = np.where(below, xa, lo_a)
         hi_a = np.where(~below, xa, hi_a)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -141,41 +273,61 @@ def _root(every: _SparseFootprints, function, lo, hi, max_niter, xtol=1e-12, rto
         new = np.where(f == 0, xa, np.where(inside, step, 0.5 * (lo_a + hi_a)))
         done = (np.abs(new - xa) <= xtol + rtol * np.abs(new)) | (f == 0)
         update = pixels[alive]
-        x_flat[update], lo_flat[update], hi_flat[update] = new[alive], lo_a[alive], hi_a[alive]
-        niter_flat[update] += 1
+        x[update], low[update], high[update] = new[alive], lo_a[alive], hi_a[alive]
+        seen_below[update] |= (f <= 0)[alive]
+        seen_above[update] |= (f >= 0)[alive]
+        niter[update] += 1
         alive &= ~done
-    x = x_flat.reshape(x.shape)
-    return np.where(valid, x, np.nan), niter_flat.reshape(niter.shape), valid
+    # gammapy's test of the bracket where the iterates stayed on one side and ended at an end
+    # (Newton steps approach most roots from one side: away from the ends, the root is inside)
+    near = np.minimum(np.abs(x - lo), np.abs(x - hi)) <= 1e-6 * np.abs(hi - lo) + xtol
+    check = np.flatnonzero(~(seen_below & seen_above) & near)
+    f_lo, f_hi = _bound_values(every, function, lo, hi, check)
+    valid[check] = (np.sign(f_lo) * np.sign(f_hi) <= 0) & np.isfinite(f_lo) & np.isfinite(f_hi)
+    for at, values in ((lo, f_lo), (hi, f_hi)):
+        hit = check[values == 0]
+        x[hit] = at[hit]
+    return np.where(valid, x, np.nan), niter, valid
 
 
-def _upper_root(every: _SparseFootprints, norm, norm_err, level, max_niter):
+def _upper_root(every: CountedElements, model_sum, norm, norm_err, level, start, max_niter):
     """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
     Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
 
     Above the best fit every predicted count is positive, so the statistic's change is
-    ``2 [(x − norm) Σ m − Σ n (log μ(x) − log μ(norm))]``: sparse, like the derivative.
+    ``2 [(x − norm) Σ m − Σ n (log μ(x) − log μ(norm))]``: it needs the counted elements only.
     """
-    x0 = np.ravel(norm)
-    log0 = every.log_sum(x0)
 
-    def function(work, x, pixels):
-        change = 2 * ((x - x0[pixels]) * work.model_sum - (work.log_sum(x) - log0[pixels]))
-        return change - level, 2 * work.derivative(x)[0]
+    def function(work, x, pixels, slope):
+        x0 = norm[pixels]
+        change = 2 * ((x - x0) * model_sum[pixels] - work.log_change(x, x0))
+        derivative = 2 * work.derivative(model_sum[pixels], x, slope=False)[0] if slope else None
+        return change - level, derivative
 
     hi = norm + 100 * norm_err
-    root, _, _ = _root(every, function, norm, np.where(np.isfinite(hi), hi, norm), max_niter)
+    hi = np.where(np.isfinite(hi), hi, norm)
+    # the change is 0 at the norm; the other end is checked if no iterate goes past the root
+    root, _, _ = _root(every, function, norm, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
     return root
 
 
-def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None) -> dict:
-    """Best-fit amplitude of ``model`` over ``background`` for every pixel (gammapy's
+def fit_pixels(
+    elements: CountedElements,
+    sums: FootprintSums,
+    n_sigma=1,
+    max_niter=100,
+    n_sigma_ul=None,
+    negative: CountedElements | None = None,
+) -> dict:
+    """Best-fit amplitude of the kernel for every pixel (gammapy's
     ``BrentqFluxEstimator.estimate_best_fit`` plus npred).
 
     Parameters
     ----------
-    counts, background, model : ndarray
-        Footprint values, shape ``(n_footprint, ...)``; ``model`` is the kernel times the
-        predicted counts of norm 1.
+    elements : CountedElements
+        The footprint elements with counts and a model.
+    sums : FootprintSums
+        Per-pixel sums over the whole footprints.
     n_sigma : float
         Confidence level of ``norm_err``.
     max_niter : int
@@ -183,44 +335,80 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_u
     n_sigma_ul : float, optional
         Also the upper limit ``norm_ul`` at this confidence level: gammapy's profile-likelihood
         root searched between the norm and the norm plus 100 ``norm_err``.
+    negative : CountedElements, optional
+        The elements with counts and ``m < 0``: gammapy leaves them out of the fit but not out of
+        the statistic.
 
     Returns
     -------
     dict of ndarray
         ``norm``, ``norm_err``, ``niter``, ``ts``, ``stat``, ``stat_null``, ``success``,
-        ``npred``, ``npred_excess`` (pixel-shaped).
+        ``npred``, ``npred_excess`` (and ``norm_ul``), one value per pixel.
     """
-    counts = np.asarray(counts, dtype=np.float64)
-    background = np.asarray(background, dtype=np.float64)
-    model = np.asarray(model, dtype=np.float64)
-    norm_min, norm_max, norm_min_total = norm_bounds(counts, background, model)
-    trivial = (counts.sum(axis=0) <= 0) | (model.sum(axis=0) <= 0)
-    lo = np.where(trivial, 0.0, norm_min)
-    hi = np.where(trivial, 1.0, norm_max)
-    every = _SparseFootprints.of(*(a.reshape(a.shape[0], -1) for a in (counts, background, model)))
-    root, niter, valid = _root(every, _derivative, lo, hi, max_niter)
+    norm_min, norm_max, norm_min_total, found = norm_bounds(elements, sums)
+    trivial = (sums.counts <= 0) | (sums.model <= 0)
+    lo = np.where(trivial, np.nan, norm_min)  # not searched
+
+    def derivative(work, x, pixels, slope):
+        return work.derivative(sums.model[pixels], x, slope)
+
+    # Start at no source: most pixels of a survey have none, and from the left of the root the
+    # Newton steps of the concave derivative approach it monotonically.
+    root, niter, valid = _root(elements, derivative, lo, norm_max, 0.0, max_niter, found & ~trivial)
     norm = np.where(trivial | ~valid, norm_min_total, np.maximum(root, norm_min_total))
     niter = np.where(trivial, 0, np.where(valid, niter, max_niter))
     success = trivial | valid
-    npred = background + norm * model
+    curvature, log_ratio = elements.curvature_and_log_ratio(norm)
+    if negative is not None:
+        more_curvature, more_log_ratio = negative.curvature_and_log_ratio(norm)
+        curvature, log_ratio = curvature + more_curvature, log_ratio + more_log_ratio
     with np.errstate(invalid="ignore", divide="ignore"):
-        curvature = np.where(npred != 0, model**2 * counts / npred**2, 0).sum(axis=0)
         norm_err = np.sqrt(1 / curvature) * n_sigma
-    stat = cash_sum(counts, npred)
-    stat_null = cash_sum(counts, background)
-    npred_sum = npred.sum(axis=0)
+    # ts = stat_null − stat: the elements without counts add Σ (μ − b) = norm Σm
+    ts = 2 * (log_ratio - norm * sums.model_total)
+    npred_sum = sums.background + norm * sums.model_total
     upper = {}
     if n_sigma_ul is not None:
-        upper["norm_ul"] = _upper_root(every, norm, norm_err, n_sigma_ul**2, max_niter).reshape(norm.shape)
+        start = norm + norm_err * (n_sigma_ul / n_sigma)  # the parabola's root
+        upper["norm_ul"] = _upper_root(elements, sums.model, norm, norm_err, n_sigma_ul**2, start, max_niter)
     return {
         "norm": norm,
         "norm_err": norm_err,
         "niter": niter,
-        "ts": stat_null - stat,
-        "stat": stat,
-        "stat_null": stat_null,
+        "ts": ts,
+        "stat": sums.stat_null - ts,
+        "stat_null": sums.stat_null,
         "success": success,
         "npred": npred_sum,
-        "npred_excess": npred_sum - background.sum(axis=0),
+        "npred_excess": npred_sum - sums.background,
         **upper,
     }
+
+
+def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None) -> dict:
+    """:func:`fit_pixels` on dense footprint stacks.
+
+    Parameters
+    ----------
+    counts, background, model : ndarray
+        Footprint values, shape ``(n_footprint, ...)``; ``model`` is the kernel times the
+        predicted counts of norm 1.
+    n_sigma, max_niter, n_sigma_ul
+        As for :func:`fit_pixels`.
+
+    Returns
+    -------
+    dict of ndarray
+        The quantities of :func:`fit_pixels`, pixel-shaped.
+    """
+    shape = np.shape(counts)[1:]
+    stacks = [np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in (counts, background, model)]
+    result = fit_pixels(
+        CountedElements.of(*stacks),
+        FootprintSums.of(*stacks),
+        n_sigma,
+        max_niter,
+        n_sigma_ul,
+        negative=CountedElements.of(*stacks, negative=True),
+    )
+    return {name: value.reshape(shape) for name, value in result.items()}

@@ -5,12 +5,14 @@ The kernel (the model convolved with the IRFs at the map centre, normalised per 
 computed when the estimator runs; the per-pixel fits are a dask graph: the counts, background,
 predicted counts of the reference spectrum and the mask are extended by the kernel radius
 (``dask.array.overlap``, zeros beyond the map as gammapy's padding) and every block is fitted at
-once by :func:`~mapds.estimators.ts_fit.fit_amplitude`.
+once by :func:`~mapds.estimators.ts_fit.fit_pixels` on the footprints of
+:class:`~mapds.estimators.ts_footprints.TileFootprints`.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import fields
 
 import dask
 import dask.array as da
@@ -25,7 +27,8 @@ from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 from .flux_maps import FluxMaps
 from .reco_exposure import estimate_exposure_reco_energy
 from .selection import optional_selection
-from .ts_fit import fit_amplitude
+from .ts_fit import FootprintSums, fit_pixels
+from .ts_footprints import TileFootprints
 
 __all__ = ["TSMapEstimator"]
 
@@ -33,8 +36,6 @@ SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
 SUPPORTED_OPTIONAL = ("ul",)
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
-#: Footprint elements × pixels fitted at once (bounds the memory of a block's fit).
-MAX_STACK = 4_000_000
 #: Footprint elements × pixels of one task's tile: a few seconds of fitting, so that a map makes
 #: enough tasks for every core while the halos (kernel radius) stay a small part of each tile.
 FIT_TILE_ELEMENTS = 40_000_000
@@ -47,17 +48,6 @@ def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
     count = max(n // side, 1)
     base, extra = divmod(n, count)
     return tuple(base + 1 if i < extra else base for i in range(count))
-
-
-def _footprint_stack(array, shape):
-    """``(n_footprint, ny, nx)`` views of ``array`` (``(..., ny + ky − 1, nx + kx − 1)``) shifted
-    over the ``shape = (ky, kx)`` footprint, footprint in C order over the leading axes too."""
-    ky, kx = shape
-    ny, nx = array.shape[-2] - ky + 1, array.shape[-1] - kx + 1
-    windows = np.lib.stride_tricks.sliding_window_view(array, (ky, kx), axis=(-2, -1))
-    # (..., ny, nx, ky, kx) -> (..., ky, kx, ny, nx) -> (n, ny, nx)
-    windows = np.moveaxis(windows, (-2, -1), (-4, -3))
-    return windows.reshape((-1, ny, nx))
 
 
 def fit_block(
@@ -83,32 +73,34 @@ def fit_block(
         NaN where no energy bin is in the mask or the background is not positive.
     """
     names = _quantities(n_sigma_ul is not None)
-    n_e, ky, kx = kernel.shape
-    ny, nx = counts.shape[-2] - ky + 1, counts.shape[-1] - kx + 1
+    footprints = TileFootprints(
+        *(np.asarray(a, dtype=np.float64) for a in (counts, background, exposure)),
+        kernel=kernel,
+        weights=weights if summed else None,
+    )
+    ny, nx = footprints.ny, footprints.nx
+    sums = footprints.sums()
     out = np.full((len(names), ny, nx), np.nan)
-    hy, hx = ky // 2, kx // 2
+    for rows in footprints.batches():
+        pixels = (rows, slice(None))
+        part = FootprintSums(*(getattr(sums, f.name)[pixels].ravel() for f in fields(FootprintSums)))
+        elements, negative = footprints.elements(rows)
+        result = fit_pixels(
+            elements, part, n_sigma=n_sigma, max_niter=max_niter, n_sigma_ul=n_sigma_ul, negative=negative
+        )
+        for i, name in enumerate(names):
+            out[(i, *pixels)] = result[name].reshape(-1, nx)
+    hy, hx = kernel.shape[1] // 2, kernel.shape[2] // 2
     inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
     inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
-    rows = max(1, MAX_STACK // max(1, kernel.size * nx))
-    for start in range(0, ny, rows):
-        stop = min(ny, start + rows)
-        part = slice(start, stop + ky - 1)
-        c = _footprint_stack(counts[:, part], (ky, kx)).astype(np.float64)
-        b = _footprint_stack(background[:, part], (ky, kx)).astype(np.float64)
-        e = _footprint_stack(exposure[:, part], (ky, kx)).astype(np.float64)
-        if summed:
-            w = _footprint_stack(weights[:, part], (ky, kx)).astype(np.float64)
-            w = w.reshape((n_e, ky * kx, *w.shape[1:]))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                k = (kernel.reshape(n_e, ky * kx, 1, 1) * w).sum(axis=0) / w.sum(axis=0)
-            k[~np.isfinite(k)] = 0
-        else:
-            k = kernel.reshape(-1, 1, 1)
-        result = fit_amplitude(c, b, k * e, n_sigma=n_sigma, max_niter=max_niter, n_sigma_ul=n_sigma_ul)
-        for i, name in enumerate(names):
-            out[i, start:stop] = result[name]
     out[:, ~inside] = np.nan
     return out
+
+
+def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
+    """The exposure of the pixel of least ``separation`` (the first in C order), computed."""
+    iy, ix = np.unravel_index(np.argmin(separation), separation.shape)
+    return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
 
 
 def _quantities(upper_limits: bool) -> tuple[str, ...]:
@@ -201,16 +193,19 @@ class TSMapEstimator:
     @staticmethod
     def _nearest_valid_exposure(dataset, position) -> np.ndarray:
         """True-energy exposure of the valid pixel nearest to ``position`` (gammapy's choice:
-        first minimum of the separation in C order).  Computes the exposure image's validity."""
+        first minimum of the separation in C order).  Reads the nearest pixel's column, and the
+        exposure image's validity only if that pixel has no exposure."""
         exposure = dataset.exposure
         image = exposure.geom.to_image()
         separation = image.get_coord().skycoord.separation(position).deg
-        valid = dask.compute(da.any(exposure.dask_data > 0, axis=0))[0]
-        separation = np.where(np.asarray(valid), separation, np.inf)
-        if not np.isfinite(separation).any():
-            raise ValueError("No valid exposure. Impossible to compute kernel for TS Map.")
-        iy, ix = np.unravel_index(np.argmin(separation), separation.shape)
-        return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
+        column = _column(exposure, separation)
+        if not np.any(column > 0):
+            valid = dask.compute(da.any(exposure.dask_data > 0, axis=0))[0]
+            separation = np.where(np.asarray(valid), separation, np.inf)
+            if not np.isfinite(separation).any():
+                raise ValueError("No valid exposure. Impossible to compute kernel for TS Map.")
+            column = _column(exposure, separation)
+        return column
 
     def estimate_kernel(self, dataset) -> Map:
         """The model convolved with the IRFs at the map centre, with the exposure of the nearest

@@ -102,6 +102,19 @@ def test_kernel_matches_gammapy():
         np.testing.assert_allclose(np.asarray(result.data), expected.data, rtol=1e-6, atol=1e-12)
 
 
+def test_kernel_exposure_nearest_valid_pixel():
+    """Without exposure at the map centre, the kernel takes the nearest pixel's with some."""
+    gp, md = _pair()
+    data = np.array(gp.exposure.data)
+    centre = tuple(n // 2 for n in data.shape[1:])
+    data[:, centre[0] - 2 : centre[0] + 3, centre[1] - 2 : centre[1] + 3] = 0
+    gp.exposure.data = data
+    md.exposure = md.exposure.copy(data=data)
+    expected = gammapy_estimators.TSMapEstimator(kernel_width="0.7 deg").estimate_kernel(gp)
+    result = TSMapEstimator(kernel_width="0.7 deg").estimate_kernel(md)
+    np.testing.assert_allclose(np.asarray(result.data), expected.data, rtol=1e-6, atol=1e-12)
+
+
 def _rechunked(dataset, chunks):
     """The dataset with its counts-grid maps in ``chunks``."""
     members = ("counts", "exposure", "background", "mask_safe", "mask_fit")
@@ -130,8 +143,8 @@ def test_chunked_equals_unchunked(monkeypatch):
 
 
 def test_graph_computes_only_the_kernel():
-    """Only the kernel is computed by ``run`` (the exposure's validity image, its column at the
-    centre and the model evaluation: small computations); the maps themselves are a lazy graph."""
+    """Only the kernel is computed by ``run`` (the exposure's column at the centre and the model
+    evaluation: small computations); the maps themselves are a lazy graph."""
     md = build_dataset("mapds", 0, npix=NPIX)
     with raise_if_dask_computes(max_computes=4) as counter:
         result = TSMapEstimator(kernel_width="1 deg").run(md)
