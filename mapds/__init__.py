@@ -7,7 +7,7 @@ The subpackages mirror gammapy's (``mapds.maps``, ``mapds.irf``, ``mapds.modelin
 from importlib.metadata import PackageNotFoundError, version
 
 from .data import GTI
-from .datasets import Datasets, MapDataset, SpectrumDataset
+from .datasets import Datasets, MapDataset, MapDatasetOnOff, SpectrumDataset
 from .geom import MapAxis, RegionGeom, WcsGeom
 from .irf import EDispKernelMap, EDispMap, PSFMap
 from .maps import Map, RegionNDMap
@@ -28,6 +28,7 @@ __all__ = [
     "Map",
     "MapAxis",
     "MapDataset",
+    "MapDatasetOnOff",
     "Models",
     "PSFMap",
     "Parameter",

@@ -23,6 +23,7 @@ __all__ = [
     "MissingFileError",
     "MissingHDUError",
     "ModelError",
+    "NegativeCountsError",
     "OverwriteError",
     "ParameterError",
     "RangeRequestsUnsupportedError",
@@ -63,6 +64,12 @@ class InvalidArgumentError(MapdsError, ValueError):
 class EnergyRangeError(AxisError, InvalidArgumentError):
     """Energy bounds select no bin of a dataset's energy axis (e.g. flux-point edges outside
     the datasets' reco-energy range); the message names the bounds and the axis range."""
+
+
+class NegativeCountsError(InvalidArgumentError):
+    """Counts (on or off counts) hold negative values where a Poisson statistic needs counts
+    ``>= 0`` (WStat of an on-off dataset); raised when the statistic is computed, the message
+    names the dataset and the member."""
 
 
 class UndefinedVariableError(InvalidArgumentError):

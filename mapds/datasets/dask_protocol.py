@@ -35,7 +35,7 @@ IRF_MEMBERS = {"psf": ("psf_map", "exposure_map"), "edisp": ("edisp_map", "expos
 
 def dataset_maps(dataset: MapDataset):
     """``((member, attribute or None), map)`` for every map of the dataset."""
-    for member in MAP_MEMBERS:
+    for member in getattr(dataset, "map_members", MAP_MEMBERS):
         m = getattr(dataset, member, None)
         if m is not None:
             yield (member, None), m

@@ -51,16 +51,17 @@ def random_entropy(random_state="random-seed") -> int:
     )
 
 
-def _poisson_block(expected: np.ndarray, entropy: int, block_info=None) -> np.ndarray:
+def _poisson_block(expected: np.ndarray, entropy: int, stream=None, block_info=None) -> np.ndarray:
     location = block_info[0]["chunk-location"]
     n_chunks = block_info[0]["num-chunks"]
     index = int(np.ravel_multi_index(location, n_chunks)) if n_chunks else 0
-    rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index,)))
+    spawn_key = (index,) if stream is None else (index, stream)
+    rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))
     rates = np.where(np.isfinite(expected), expected, 0.0)
     return rng.poisson(rates).astype(np.float64)
 
 
-def poisson_counts(expected: da.Array, entropy: int) -> da.Array:
+def poisson_counts(expected: da.Array, entropy: int, stream: int | None = None) -> da.Array:
     """Poisson draws with the given means (non-finite means give 0), as float64, lazily.
 
     Parameters
@@ -70,5 +71,8 @@ def poisson_counts(expected: da.Array, entropy: int) -> da.Array:
     entropy : int
         Seed (see :func:`random_entropy`); chunk ``i`` (in C order of the chunk grid) uses
         ``SeedSequence(entropy, spawn_key=(i,))``.
+    stream : int, optional
+        Independent draws from the same seed: chunk ``i`` then uses ``spawn_key=(i, stream)``
+        (an on-off dataset draws its signal, background and off counts from one seed).
     """
-    return da.map_blocks(_poisson_block, expected, entropy, dtype=np.float64)
+    return da.map_blocks(_poisson_block, expected, entropy, stream, dtype=np.float64)

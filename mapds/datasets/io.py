@@ -3,7 +3,8 @@
 FITS (gammapy's layout): ``PRIMARY`` (``NAME``), then only for the members present, in
 this order: ``COUNTS``, ``EXPOSURE``, ``BACKGROUND``, ``EDISP`` (+ ``EDISP_EXPOSURE``), ``PSF``
 (+ ``PSF_EXPOSURE``), ``MASK_SAFE``, ``MASK_FIT`` (each map with its ``_BANDS`` table, region
-maps also with ``_REGION``), ``GTI``, ``META_TABLE``; creation cards (``CREATOR``,
+maps also with ``_REGION``), ``GTI``, ``META_TABLE``, and for on-off datasets ``COUNTS_OFF``,
+``ACCEPTANCE``, ``ACCEPTANCE_OFF`` (no ``BACKGROUND``: it is derived); creation cards (``CREATOR``,
 ``CREATED``) on every HDU.  Masks are stored as int64 and read back as bool.
 
 zarr: one group per dataset whose subgroups hold one map each, named after the lower-cased
@@ -39,6 +40,7 @@ from ..maps.meta import decode_meta, encode_meta
 __all__ = [
     "FORMATS",
     "MAP_MEMBERS",
+    "ONOFF_MEMBERS",
     "DatasetContents",
     "DatasetStore",
     "creation_cards",
@@ -56,8 +58,10 @@ FORMATS = ("gadf", "zarr")
 MAP_MEMBERS = {"counts": "COUNTS", "exposure": "EXPOSURE", "background": "BACKGROUND"}
 MASK_MEMBERS = {"mask_safe": "MASK_SAFE", "mask_fit": "MASK_FIT"}
 IRF_MEMBERS = {"edisp": "EDISP", "psf": "PSF"}
+#: Members of on-off datasets, written after the GTI and meta table (gammapy's order).
+ONOFF_MEMBERS = {"counts_off": "COUNTS_OFF", "acceptance": "ACCEPTANCE", "acceptance_off": "ACCEPTANCE_OFF"}
 #: Members on the counts grid: the first one found sets the chunks of the others.
-COUNTS_GRID = ("COUNTS", "BACKGROUND", "MASK_SAFE", "MASK_FIT")
+COUNTS_GRID = ("COUNTS", "BACKGROUND", "MASK_SAFE", "MASK_FIT", *ONOFF_MEMBERS.values())
 
 
 def creation_cards() -> dict[str, str]:
@@ -105,7 +109,7 @@ def dataset_hdus(dataset) -> list:
     primary = fits.PrimaryHDU()
     primary.header["NAME"] = dataset.name
     hdus = []
-    for member, hdu in MAP_MEMBERS.items():
+    for member, hdu in _stored(dataset, MAP_MEMBERS).items():
         m = getattr(dataset, member)
         if m is not None:
             hdus += map_to_hdus(m, hdu=hdu)
@@ -129,7 +133,20 @@ def dataset_hdus(dataset) -> list:
         meta_table = fits.BinTableHDU(dataset.meta_table, name="META_TABLE")
         meta_table.header.update(cards)
         hdus.append(meta_table)
+    for member, hdu in _stored(dataset, ONOFF_MEMBERS).items():
+        m = getattr(dataset, member)
+        if m is not None:
+            onoff = map_to_hdus(m, hdu=hdu)
+            for h in onoff:
+                h.header.update(cards)
+            hdus += onoff
     return [primary, *hdus]
+
+
+def _stored(dataset, members: dict) -> dict:
+    """The entries of ``members`` the dataset holds as maps of its own (an on-off dataset's
+    background is derived from its off counts, and not written)."""
+    return {key: hdu for key, hdu in members.items() if key in dataset.map_members}
 
 
 def dataset_to_hdulist(dataset) -> fits.HDUList:
@@ -139,7 +156,7 @@ def dataset_to_hdulist(dataset) -> fits.HDUList:
 
 def _zarr_maps(dataset) -> dict[str, Map]:
     maps = {}
-    for member, hdu in {**MAP_MEMBERS, **MASK_MEMBERS}.items():
+    for member, hdu in _stored(dataset, {**MAP_MEMBERS, **MASK_MEMBERS, **ONOFF_MEMBERS}).items():
         if getattr(dataset, member) is not None:
             maps[hdu.lower()] = getattr(dataset, member)
     for member, hdu in IRF_MEMBERS.items():

@@ -129,6 +129,8 @@ class MapDataset(Dataset):
     """
 
     tag = "MapDataset"
+    #: Members holding a map (the IRF members ``psf`` and ``edisp`` aside), in file order.
+    map_members: tuple[str, ...] = dask_protocol.MAP_MEMBERS
     #: Datasets whose maps take at most this many bytes evaluate their statistic from an
     #: in-memory copy of the maps (:attr:`is_resident`); larger ones read the regions each
     #: evaluation needs.
@@ -477,7 +479,7 @@ class MapDataset(Dataset):
 
     def _member_bytes(self) -> int:
         total = 0
-        for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS):
+        for name in (*self.map_members, *dask_protocol.IRF_MEMBERS):
             member = getattr(self, name)
             if isinstance(member, Map):
                 total += member.dask_data.nbytes
@@ -494,7 +496,7 @@ class MapDataset(Dataset):
         ``distributed`` client: evaluations of a resident dataset never leave it."""
         if not self.is_resident:
             return self
-        members = [getattr(self, name) for name in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS)]
+        members = [getattr(self, name) for name in (*self.map_members, *dask_protocol.IRF_MEMBERS)]
         key = tuple(None if m is None else (id(m), _member_keys(m)) for m in members)
         resident = self._resident
         if resident is None or resident[0] != key:
@@ -852,15 +854,16 @@ class MapDataset(Dataset):
             filename, format=format, checksum=checksum, storage_options=storage_options
         )
         contents = store.read(chunks=chunks)
+        members = cls._own_members(contents.members)
         dataset = cls(
             name=name or contents.name,
             gti=contents.gti,
             meta_table=contents.meta_table,
             meta=contents.meta,
-            **contents.members,
+            **members,
         )
         dataset._origin = _FileOrigin(filename, format, storage_options, chunks)
-        dataset._file_keys = {member: _member_keys(getattr(dataset, member)) for member in contents.members}
+        dataset._file_keys = {member: _member_keys(getattr(dataset, member)) for member in members}
         return dataset
 
     def write(self, filename, overwrite=False, checksum=False, *, format=None, storage_options=None):
@@ -913,8 +916,14 @@ class MapDataset(Dataset):
             name=name or contents.name,
             gti=contents.gti,
             meta_table=contents.meta_table,
-            **contents.members,
+            **cls._own_members(contents.members),
         )
+
+    @classmethod
+    def _own_members(cls, members: dict) -> dict:
+        """The members read from a file that this class holds (a `MapDataset` reading an on-off
+        file leaves out the off counts and acceptances, as gammapy does, and the reverse)."""
+        return {key: value for key, value in members.items() if key in (*cls.map_members, "psf", "edisp")}
 
     def to_hdulist(self):
         """The dataset as an in-memory ``HDUList`` in gammapy's layout (computes every map)."""
@@ -1052,7 +1061,7 @@ class MapDataset(Dataset):
         leaves this dataset unchanged.
         """
         new = _copy.copy(self)
-        for member in (*dask_protocol.MAP_MEMBERS, *dask_protocol.IRF_MEMBERS):
+        for member in (*self.map_members, *dask_protocol.IRF_MEMBERS):
             value = getattr(self, member)
             setattr(new, member, None if value is None else value.copy())
         new._name = make_name(name)

@@ -11,7 +11,10 @@ gammapy's rules, applied in this order to ``dataset.stack(other)``:
    ``other.mask_safe_edisp`` (:meth:`mapds.irf.IRFMap.stack`);
 5. mask_safe and mask_fit OR-ed (other's mask_fit taken when self has none);
 6. GTIs concatenated, then ``union()`` (which also works for empty GTIs, unlike gammapy 2.1);
-7. meta tables combined into one row whose cells concatenate both tables' values.
+7. meta tables combined into one row whose cells concatenate both tables' values;
+8. on-off datasets (``stat_type == "wstat"``), first: acceptance and off counts summed (other's
+   masked) and acceptance_off rescaled so that alpha × off counts add up
+   (:func:`stacked_onoff_members`).
 
 Only ``other``'s masks are applied; ``other`` must have the same geometry as self or be an aligned
 cutout of it.  Every map member becomes a new dask graph: nothing is computed, except one boolean
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import dask
+import dask.array as da
 import numpy as np
 from astropy.table import Table
 
@@ -56,6 +60,7 @@ __all__ = [
     "stack_gti",
     "stack_in_turn",
     "stack_reduce",
+    "stacked_onoff_members",
     "to_masked",
 ]
 
@@ -190,9 +195,60 @@ def _mask_on_grid(mask: Map, dataset: MapDataset) -> Map:
     return out if chunks is None or out.chunks == chunks else out.rechunk(chunks)
 
 
+def _onoff_total(geom, chunks, parts, nan_to_num: bool) -> Map:
+    """Zeros on ``geom`` with the ``(map, weights)`` parts stacked into them in turn (float32, as
+    gammapy's ``Map.from_geom``)."""
+    total = Map.from_geom(geom, chunks=chunks)
+    for m, weights in parts:
+        total.stack(m, weights=weights, nan_to_num=nan_to_num)
+    return total
+
+
+def stacked_onoff_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool = True) -> dict:
+    """New ``acceptance``, ``counts_off`` and ``acceptance_off`` of an on-off ``dataset`` after
+    stacking ``other`` (graphs only; gammapy's ``MapDatasetOnOff.stack`` rules).
+
+    acceptance = dataset's + other's × other's safe mask; counts_off likewise; acceptance_off is
+    chosen so that the stacked ``alpha × counts_off`` is the sum of the ``alpha × counts_off`` of
+    both (other's masked): ``acceptance × Σ off / Σ alpha·off``; where the stacked off counts are 0
+    it is ``acceptance / ᾱ`` with ``ᾱ`` the ratio of the totals over the whole map (a reduction,
+    left lazy).
+    """
+    if other.stat_type != "wstat":
+        raise InvalidArgumentError(
+            f"Incompatible types for MapDatasetOnOff stacking: {type(other).__name__} {other.name!r}"
+        )
+    geom, chunks = dataset.geoms["geom"], _counts_grid_chunks(dataset)
+    weights = other.mask_safe
+    acceptance = _onoff_total(
+        geom, chunks, [(dataset.acceptance, None), (other.acceptance, weights)], nan_to_num
+    )
+    off_parts, background_parts = [], []
+    for member, w in ((dataset, None), (other, weights)):
+        if member.counts_off is not None:
+            off_parts.append((member.counts_off, w))
+            background_parts.append((member.alpha * member.counts_off, w))
+    total_off = _onoff_total(geom, chunks, off_parts, nan_to_num)
+    total_background = _onoff_total(geom, chunks, background_parts, nan_to_num)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acceptance_off = acceptance * total_off / total_background
+    average_alpha = total_background.dask_data.sum() / total_off.dask_data.sum()
+    no_off = total_off.dask_data == 0
+    data = acceptance_off.dask_data
+    data = da.where(no_off, (acceptance.dask_data / average_alpha).astype(data.dtype), data)
+    target = dataset.acceptance
+    return {
+        "acceptance": Map.from_geom(geom, data=acceptance.dask_data.astype(target.dtype), unit=target.unit),
+        "counts_off": total_off,
+        "acceptance_off": Map.from_geom(geom, data=data, unit=acceptance_off.unit),
+    }
+
+
 def _stacked_members(dataset: MapDataset, other: MapDataset, nan_to_num: bool) -> dict:
     """New values of the map members of ``dataset`` after stacking ``other`` (graphs only)."""
     members = {}
+    if dataset.stat_type == "wstat":
+        members.update(stacked_onoff_members(dataset, other, nan_to_num))
     mask_safe = other.mask_safe
     if dataset.counts is not None and other.counts is not None:
         # counts stored as integers are added as read (the same values, cast once to the target's

@@ -12,12 +12,12 @@ import dask.array as da
 import numpy as np
 from astropy.coordinates import Angle
 
-from ..datasets import MapDataset
+from ..datasets import MapDataset, MapDatasetOnOff
 from ..errors import InvalidArgumentError
 from ..geom import MapAxis
 from ..maps import Map
 from ..modeling.models import PowerLawSpectralModel, SkyModel
-from .excess_stats import COUNTS_QUANTITIES, excess_block
+from .excess_stats import COUNTS_QUANTITIES, ONOFF_QUANTITIES, excess_block, wstat_excess_block
 from .flux_maps import FluxMaps
 from .kernel import tophat_kernel
 from .reco_exposure import estimate_exposure_reco_energy
@@ -26,16 +26,18 @@ from .selection import optional_selection
 __all__ = ["ExcessMapEstimator"]
 
 SELECTION_OPTIONAL = ["errn-errp", "ul", "sensitivity", "alpha", "acceptance_on", "acceptance_off"]
-#: Selections that only apply to on-off datasets (not supported by mapds: ignored, as gammapy
-#: ignores them for a ``MapDataset``).
-ONOFF_ONLY = ("alpha", "acceptance_on", "acceptance_off")
+#: Selections that only apply to on-off datasets (ignored for a ``MapDataset``, as gammapy does).
+ONOFF_ONLY = ONOFF_QUANTITIES
 
 
 class ExcessMapEstimator:
-    """Correlated excess, significance, flux and error maps of a `~mapds.datasets.MapDataset`.
+    """Correlated excess, significance, flux and error maps of a `~mapds.datasets.MapDataset` or
+    a `~mapds.datasets.MapDatasetOnOff`.
 
-    gammapy's parameters and results (Cash statistic; the background is the dataset's
-    ``npred()``, i.e. models included).  See ``gammapy.estimators.ExcessMapEstimator``.
+    gammapy's parameters and results.  For a `MapDataset` the Cash statistic, with the dataset's
+    ``npred()`` (models included) as background; for a `MapDatasetOnOff` the WStat statistic of
+    the correlated on counts, the off counts and ``alpha``, with the models' correlated
+    ``npred_signal()`` as known signal.  See ``gammapy.estimators.ExcessMapEstimator``.
 
     Parameters
     ----------
@@ -46,12 +48,14 @@ class ExcessMapEstimator:
     n_sigma_ul : float
         Confidence level of the upper limits. Default 2.
     selection_optional : list of str, optional
-        "all" or some of "errn-errp", "ul", "sensitivity" ("alpha", "acceptance_on",
-        "acceptance_off" are accepted and ignored: they concern on-off datasets).
+        "all" or some of "errn-errp", "ul", "sensitivity", and for on-off datasets "alpha",
+        "acceptance_on", "acceptance_off" (ignored for a `MapDataset`, as in gammapy).
     energy_edges : Quantity, optional
         Edges of the output energy bins (snapped to the dataset's edges); default one bin.
     correlate_off : bool
-        Correlate the off counts (on-off datasets only; kept for the signature).
+        On-off datasets: correlate the off counts and the background ``alpha × counts_off``
+        too (``alpha`` = correlated background / correlated off counts); otherwise the off
+        counts are not correlated and ``alpha`` = correlated acceptance / acceptance_off.
     spectral_model : SpectralModel, optional
         Shape used for the flux maps (default a power law of index 2).
     n_sigma_sensitivity : float
@@ -171,11 +175,13 @@ class ExcessMapEstimator:
         axis = self.energy_axis(dataset)
         resampled = dataset.resample_energy_axis(energy_axis=axis, name=dataset.name)
         weights = None if dataset.mask_safe is None else dataset.mask_safe.dask_data
-        background = dataset.npred().resample_axis(axis=axis, weights=weights)
         reco_exposure = None
         if dataset.exposure is not None:
             reco_exposure = estimate_exposure_reco_energy(dataset, self.spectral_model, normalize=False)
             reco_exposure = reco_exposure.resample_axis(axis=axis, weights=weights)
+        if isinstance(dataset, MapDatasetOnOff):
+            return self.estimate_excess_map_onoff(resampled, reco_exposure)
+        background = dataset.npred().resample_axis(axis=axis, weights=weights)
         return self.estimate_excess_map(resampled, background, reco_exposure)
 
     def estimate_excess_map(self, dataset, background: Map, reco_exposure: Map | None) -> FluxMaps:
@@ -222,6 +228,86 @@ class ExcessMapEstimator:
             dtype = np.float32 if name in ("norm", "norm_err") else np.float64
             more = exposure + (extra if name == "norm_sensitivity" else [])
             maps[name] = quantity(name, *more, dtype=dtype)
+        return FluxMaps.from_maps(
+            maps=maps,
+            meta=self.meta(),
+            reference_model=SkyModel(self.spectral_model),
+            sed_type="likelihood",
+        )
+
+    def estimate_excess_map_onoff(self, dataset: MapDatasetOnOff, reco_exposure: Map | None) -> FluxMaps:
+        """The maps of an on-off dataset already on the output energy axis (WStat).
+
+        gammapy's correlation: on counts, masked and correlated (rounded); the models'
+        ``npred_signal()`` masked and correlated; with ``correlate_off`` the masked off counts
+        and background (0 where ``acceptance_off`` is 0) correlated and ``alpha`` their ratio,
+        otherwise the masked off counts as they are and ``alpha`` = correlated masked acceptance
+        / masked acceptance_off.
+
+        Parameters
+        ----------
+        dataset : MapDatasetOnOff
+            The dataset on the output energy axis (with its models).
+        reco_exposure : Map or None
+            Reco-energy exposure (uncorrelated) in counts per unit norm, or None.
+        """
+        kernel = self.estimate_kernel(dataset)
+        geom = dataset.counts.geom
+        mask = self.estimate_mask_default(dataset)
+        mask_data = mask.dask_data.astype(bool)
+
+        def correlate(data):
+            return Map.from_geom(geom, data=data).convolve(kernel).dask_data
+
+        def masked(m):
+            return (m * mask).dask_data
+
+        n_on = da.rint(correlate(masked(dataset.counts)))
+        mu_sig = correlate(masked(dataset.npred_signal()))
+        acceptance_on, acceptance_off = masked(dataset.acceptance), masked(dataset.acceptance_off)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.correlate_off:
+                background = masked(dataset.background)
+                background = da.where(dataset.acceptance_off.dask_data == 0, 0, background).astype(
+                    background.dtype
+                )
+                n_off = correlate(masked(dataset.counts_off))
+                alpha = correlate(background) / n_off
+            else:
+                n_off = masked(dataset.counts_off)
+                alpha = correlate(acceptance_on) / acceptance_off
+        exposure = []
+        if reco_exposure is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                exposure = [correlate(reco_exposure.dask_data) / correlate(mask_data)]
+        options = self._options()
+        options["exposure"] = bool(exposure)
+        extra = [dataset.background.dask_data] if self.apply_threshold_sensitivity else []
+        # one chunking for every block function's inputs (products of maps may unify chunks)
+        chunks = n_on.chunks
+        n_off, alpha, mu_sig, mask_data = (a.rechunk(chunks) for a in (n_off, alpha, mu_sig, mask_data))
+        acceptance_on, acceptance_off = acceptance_on.rechunk(chunks), acceptance_off.rechunk(chunks)
+        exposure = [a.rechunk(chunks) for a in exposure]
+        extra = [a.rechunk(chunks) for a in extra]
+        inputs = (n_on, n_off, alpha, mu_sig, mask_data)
+
+        def quantity(name, *more):
+            sample = [np.ones((1,) * a.ndim, dtype=a.dtype) for a in (*inputs, *more)]
+            dtype = wstat_excess_block(*sample, quantity=name, options=options).dtype
+            data = da.map_blocks(
+                wstat_excess_block, *inputs, *more, quantity=name, options=options, dtype=dtype
+            )
+            return Map.from_geom(geom, data=data)
+
+        maps = {name: quantity(name) for name in COUNTS_QUANTITIES}
+        for name in self._norm_names():
+            more = exposure + (extra if name == "norm_sensitivity" else [])
+            maps[name] = quantity(name, *more)
+        onoff = {"alpha": alpha, "acceptance_on": acceptance_on, "acceptance_off": acceptance_off}
+        for name in ONOFF_QUANTITIES:
+            if name in self.selection_optional:
+                data = da.where(mask_data, onoff[name], np.nan).astype(onoff[name].dtype)
+                maps[name] = Map.from_geom(geom, data=data)
         return FluxMaps.from_maps(
             maps=maps,
             meta=self.meta(),

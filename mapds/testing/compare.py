@@ -248,8 +248,8 @@ def assert_table_same(md_table: Any, gp_table: Any) -> None:
 def assert_dataset_same(md: Any, gp: Any, rtol: float = 1e-6, check_name: bool = True) -> None:
     """Every member of a mapds dataset equals the reference dataset's.
 
-    Class name, name, the five maps, PSF and EDisp, GTI, meta table and the livetime of the
-    exposure.
+    Class name, name, the five maps (and the off counts and acceptances of on-off datasets), PSF
+    and EDisp, GTI, meta table and the livetime of the exposure.
 
     Parameters
     ----------
@@ -265,6 +265,9 @@ def assert_dataset_same(md: Any, gp: Any, rtol: float = 1e-6, check_name: bool =
         assert md.name == gp.name
     for member in ("counts", "exposure", "background", "mask_safe", "mask_fit"):
         assert_map_same(getattr(md, member), getattr(gp, member), rtol=rtol, what=member)
+    for member in ("counts_off", "acceptance", "acceptance_off"):  # on-off datasets
+        if hasattr(gp, member):
+            assert_map_same(getattr(md, member), getattr(gp, member), rtol=rtol, what=member)
     assert_irf_same(md.psf, gp.psf, rtol=rtol, what="psf")
     assert_irf_same(md.edisp, gp.edisp, rtol=rtol, what="edisp")
     assert_gti_same(md.gti, gp.gti)

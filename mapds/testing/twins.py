@@ -32,6 +32,7 @@ __all__ = [
     "SOURCES",
     "GeomReference",
     "build_dataset",
+    "build_onoff_dataset",
     "dataset_pair",
     "map_pair",
     "namespace",
@@ -55,6 +56,7 @@ _NAMES = (
     "EDispKernelMap",
     "EDispMap",
     "MapDataset",
+    "MapDatasetOnOff",
     "SpectrumDataset",
     "Datasets",
     "GTI",
@@ -274,6 +276,69 @@ def build_dataset(
         meta_table=meta_table,
         name=name,
         stat_type=stat_type,
+    )
+
+
+def build_onoff_dataset(
+    ns: SimpleNamespace | str, seed: int = 0, *, zeros: bool = True, name: str = "ds", **kwargs: Any
+) -> Any:
+    """A small ``MapDatasetOnOff``, the same values in both libraries: :func:`build_dataset`'s
+    exposure, IRFs, masks, GTI and meta table with on counts, off counts, acceptance and
+    acceptance_off of their own.
+
+    Parameters
+    ----------
+    ns : types.SimpleNamespace or {"gammapy", "mapds"}
+        The library.
+    seed : int
+        Seed of the values.
+    zeros : bool
+        Put the special cases of WStat in: bins with no on counts, no off counts, an
+        acceptance_off of 0 (alpha 0, or the largest float where the acceptance is not 0).
+    name : str
+        Dataset name.
+    **kwargs
+        Passed to :func:`build_dataset` (not ``stat_type``).
+
+    Returns
+    -------
+    MapDatasetOnOff
+        gammapy's or mapds' dataset.
+    """
+    ns = _library(ns)
+    dataset = build_dataset(ns, seed, name=name, **kwargs)
+    shape = dataset.counts.geom.data_shape
+    rng = np.random.default_rng(seed + 1000)
+    counts_off = rng.poisson(30.0, shape).astype("float32")
+    acceptance = rng.uniform(0.5, 1.5, shape).astype("float32")
+    acceptance_off = rng.uniform(3.0, 12.0, shape).astype("float32")
+    if zeros:
+        counts_off[:, 1, 1:4] = 0
+        acceptance_off[:, 2, 2] = 0
+        acceptance_off[:, 3, 3] = 0
+        acceptance[:, 3, 3] = 0
+    chunks = {"chunks": CHUNKS} if ns.name == "mapds" else {}
+
+    def make(data):
+        return ns.Map.from_geom(dataset.counts.geom, data=data.copy(), unit="", **chunks)
+
+    counts = rng.poisson(4.0, shape).astype("float32")
+    if zeros:
+        counts[:, 4, 1:4] = 0
+        counts[:, 1, 2] = 0
+    return ns.MapDatasetOnOff(
+        counts=make(counts),
+        counts_off=make(counts_off),
+        acceptance=make(acceptance),
+        acceptance_off=make(acceptance_off),
+        exposure=dataset.exposure,
+        psf=dataset.psf,
+        edisp=dataset.edisp,
+        mask_safe=dataset.mask_safe,
+        mask_fit=dataset.mask_fit,
+        gti=dataset.gti,
+        meta_table=dataset.meta_table,
+        name=name,
     )
 
 
