@@ -27,6 +27,7 @@ from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 from .flux_maps import FluxMaps
 from .reco_exposure import estimate_exposure_reco_energy
 from .selection import optional_selection
+from .sliced_models import slice_models_by_energy
 from .ts_fit import FootprintSums, fit_pixels
 from .ts_footprints import TileFootprints
 
@@ -250,13 +251,18 @@ class TSMapEstimator:
         return Map.from_geom(dataset.counts.geom, data=mask & finite)
 
     def _energy_datasets(self, dataset) -> list:
+        """The dataset sliced to each output energy bin, with its models (gammapy's: templates
+        cut to the slice)."""
         if self.energy_edges is None:
             return [dataset]
         axis = MapAxis.from_energy_edges(self.energy_edges)
-        return [
-            dataset.slice_by_energy(energy_min=lo, energy_max=hi, name=dataset.name)
-            for lo, hi in zip(axis.edges[:-1], axis.edges[1:], strict=True)
-        ]
+        sliced = []
+        for lo, hi in zip(axis.edges[:-1], axis.edges[1:], strict=True):
+            part = dataset.slice_by_energy(energy_min=lo, energy_max=hi, name=dataset.name)
+            if dataset.models is not None:
+                part.models = slice_models_by_energy(dataset.models, lo, hi)
+            sliced.append(part)
+        return sliced
 
     def _fit_dataset(self, dataset, kernel_width) -> tuple[da.Array, MapAxis]:
         """``(len(selection_all), ny, nx)`` lazy fit results of one energy slice, and its axis."""

@@ -61,6 +61,27 @@ def test_ts_map_matches_gammapy_converged(case):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
+def test_ts_map_energy_edges_keep_the_models():
+    """Each energy slice is fitted over the npred of the dataset's models (here a FoV background
+    norm of 1.3), as gammapy does: the slices once lost them."""
+    from gammapy.modeling.models import FoVBackgroundModel as GammapyFoVBackgroundModel
+
+    from mapds.modeling.models import FoVBackgroundModel
+
+    gp, md = _pair()
+    for dataset, cls in ((gp, GammapyFoVBackgroundModel), (md, FoVBackgroundModel)):
+        model = cls(dataset_name=dataset.name)
+        model.spectral_model.norm.value = 1.3
+        dataset.models = [model]
+    kwargs = {"rtol": 1e-6, "energy_edges": [1, 3, 10] * u.TeV}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    result = TSMapEstimator(**kwargs).run(md).compute()
+    for name in ("ts", "norm", "npred", "stat_null"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"n_sigma_ul": 3, "sum_over_energy_groups": False}])
 def test_ts_map_upper_limits_match_gammapy(kwargs):
     """``selection_optional=["ul"]``: gammapy's profile-likelihood root above the norm."""
