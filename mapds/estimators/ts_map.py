@@ -98,6 +98,28 @@ def fit_block(
     return out
 
 
+def _in_tiles(dataset: MapDataset, spatial: tuple) -> MapDataset:
+    """``dataset`` (same name, models and IRFs) with its counts-grid maps in the fit's tiles and
+    whole energy axes: the inputs' arithmetic (npred, masks, sums over energy) then runs on pieces
+    of a tile, not on the store's chunks, which in a survey hold tens of millions of voxels each."""
+    chunks = {"y": spatial[0], "x": spatial[1]}
+    members = {
+        name: getattr(dataset, name) for name in ("counts", "exposure", "background", "mask_safe", "mask_fit")
+    }
+    members = {name: m.rechunk(chunks) for name, m in members.items() if m is not None}
+    tiled = MapDataset(
+        **members,
+        psf=dataset.psf,
+        edisp=dataset.edisp,
+        gti=dataset.gti,
+        meta_table=dataset.meta_table,
+        name=dataset.name,
+    )
+    if dataset.models is not None:
+        tiled.models = dataset.models
+    return tiled
+
+
 def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
     """The exposure of the pixel of least ``separation`` (the first in C order), computed."""
     iy, ix = np.unravel_index(np.argmin(separation), separation.shape)
@@ -269,6 +291,15 @@ class TSMapEstimator:
         estimator = copy.copy(self)
         estimator.kernel_width = kernel_width
         kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
+        n_planes, ky, kx = kernel.shape
+        hy, hx = ky // 2, kx // 2
+        # Tiles sized by the fit's work (pixels × footprint), not by the data's chunks: an image
+        # summed over energy is often one chunk, and the fit is the costly part.
+        footprint = ky * kx * (1 if self.sum_over_energy_groups else n_planes)
+        side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
+        ny, nx = dataset.counts.geom.data_shape[-2:]
+        spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
+        dataset = _in_tiles(dataset, spatial)
         exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
         mask = self.estimate_mask_default(dataset).dask_data
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
@@ -279,14 +310,6 @@ class TSMapEstimator:
             counts, background, exposure = (
                 a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
             )
-        n_planes, ky, kx = kernel.shape
-        hy, hx = ky // 2, kx // 2
-        # Tiles sized by the fit's work (pixels × footprint), not by the data's chunks: an image
-        # summed over energy is often one chunk, and the fit is the costly part.
-        footprint = ky * kx * (1 if self.sum_over_energy_groups else n_planes)
-        side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
-        ny, nx = counts.shape[1:]
-        spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
         arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in (counts, background, exposure, weights)]
         extended = [
             da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
