@@ -206,7 +206,7 @@ def run_case(
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="+", default=["1000x250", "4000x500"], help="labels or WIDTHxHEIGHT")
+    parser.add_argument("--sizes", nargs="*", default=["1000x250", "4000x500"], help="labels or WIDTHxHEIGHT")
     parser.add_argument("--cases-file", type=Path, default=CASES_FILE)
     parser.add_argument("--no-gammapy", action="store_true", help="measure mapds only")
     parser.add_argument(

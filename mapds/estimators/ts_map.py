@@ -37,9 +37,11 @@ SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
 SUPPORTED_OPTIONAL = ("ul",)
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
-#: Footprint elements × pixels of one task's tile: a few seconds of fitting, so that a map makes
-#: enough tasks for every core while the halos (kernel radius) stay a small part of each tile.
-FIT_TILE_ELEMENTS = 40_000_000
+#: Pixels of one task's tile: a second or two of fitting with a 0.6° kernel at 0.02°, so that a
+#: map makes enough tasks for every core, while the halos (the kernel radius) stay a small part of
+#: a tile and a survey's graph stays small (its memory is bounded by the fit's batches, not by
+#: the tile).
+FIT_TILE_PIXELS = 160_000
 
 
 def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
@@ -96,28 +98,6 @@ def fit_block(
     inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
     out[:, ~inside] = np.nan
     return out
-
-
-def _in_tiles(dataset: MapDataset, spatial: tuple) -> MapDataset:
-    """``dataset`` (same name, models and IRFs) with its counts-grid maps in the fit's tiles and
-    whole energy axes: the inputs' arithmetic (npred, masks, sums over energy) then runs on pieces
-    of a tile, not on the store's chunks, which in a survey hold tens of millions of voxels each."""
-    chunks = {"y": spatial[0], "x": spatial[1]}
-    members = {
-        name: getattr(dataset, name) for name in ("counts", "exposure", "background", "mask_safe", "mask_fit")
-    }
-    members = {name: m.rechunk(chunks) for name, m in members.items() if m is not None}
-    tiled = MapDataset(
-        **members,
-        psf=dataset.psf,
-        edisp=dataset.edisp,
-        gti=dataset.gti,
-        meta_table=dataset.meta_table,
-        name=dataset.name,
-    )
-    if dataset.models is not None:
-        tiled.models = dataset.models
-    return tiled
 
 
 def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
@@ -291,15 +271,16 @@ class TSMapEstimator:
         estimator = copy.copy(self)
         estimator.kernel_width = kernel_width
         kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
-        n_planes, ky, kx = kernel.shape
+        ky, kx = kernel.shape[1:]
         hy, hx = ky // 2, kx // 2
-        # Tiles sized by the fit's work (pixels × footprint), not by the data's chunks: an image
-        # summed over energy is often one chunk, and the fit is the costly part.
-        footprint = ky * kx * (1 if self.sum_over_energy_groups else n_planes)
-        side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
+        # Tiles of their own, not the data's chunks: an image summed over energy is often one
+        # chunk, and the fit is the costly part.
+        side = int(np.sqrt(FIT_TILE_PIXELS))
         ny, nx = dataset.counts.geom.data_shape[-2:]
         spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
-        dataset = _in_tiles(dataset, spatial)
+        # the inputs' arithmetic (npred, masks, sums over energy) on pieces of a tile, not on
+        # the store's chunks
+        dataset = dataset.rechunk({"y": spatial[0], "x": spatial[1]})
         exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
         mask = self.estimate_mask_default(dataset).dask_data
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)

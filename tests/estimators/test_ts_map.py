@@ -145,17 +145,17 @@ def _rechunked(dataset, chunks):
 
 
 def test_chunked_equals_unchunked(monkeypatch):
-    """Fit tiles (sized by the fit's work, whatever the data's chunks) with their halos give the
-    values of one tile over the whole map."""
+    """Fit tiles (whatever the data's chunks) with their halos give the values of one tile over
+    the whole map."""
     from mapds.estimators import ts_map
 
     md = build_dataset("mapds", 0, npix=NPIX)
     estimator = TSMapEstimator(kernel_width="1 deg")
-    monkeypatch.setattr(ts_map, "FIT_TILE_ELEMENTS", 20_000)
+    monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 300)
     tiled = estimator.run(_rechunked(md, {"x": -1, "y": -1}))
     assert tiled["ts"].dask_data.npartitions > 1
     tiled = tiled.compute()
-    monkeypatch.setattr(ts_map, "FIT_TILE_ELEMENTS", 10**12)
+    monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 10**12)
     whole = estimator.run(_rechunked(md, {"x": 16, "y": 12}))
     assert whole["ts"].dask_data.npartitions == 1
     whole = whole.compute()
