@@ -75,13 +75,14 @@ def _background_only(library: str, dataset):
 
 
 def simulate(args: dict) -> dict:
-    """The survey with its counts drawn, written to zarr (and the counts to .npy for gammapy)."""
+    """The survey with its counts drawn, written to zarr (and the counts to .npy when gammapy runs)."""
     from mapds.simulate import survey_dataset
 
     seconds, _ = timed(survey_dataset(args["case"]).write, args["path"], overwrite=True)
     from mapds.datasets import MapDataset
 
-    np.save(args["counts"], np.asarray(MapDataset.read(args["path"]).counts.data))
+    if args["counts"] is not None:  # gammapy's dataset is built with them (the whole cube in memory)
+        np.save(args["counts"], np.asarray(MapDataset.read(args["path"]).counts.data))
     return {"seconds": seconds}
 
 
@@ -147,7 +148,8 @@ def run_case(
     info = case_info(case)
     report = Report(__file__, case["label"], info, argv, fresh_processes=runner.fresh)
     workdir.mkdir(parents=True, exist_ok=True)
-    paths = {"path": str(workdir / "survey.zarr"), "counts": str(workdir / "counts.npy")}
+    counts = str(workdir / "counts.npy") if with_gammapy else None
+    paths = {"path": str(workdir / "survey.zarr"), "counts": counts}
     written = runner.run("simulate", {"case": case, **paths})
     report.step(
         "mapds", "simulate + write zarr", "survey_dataset(case) (counts faked) written to zarr", written
