@@ -25,6 +25,7 @@ from ..geom import MapAxis
 from ..maps import Map
 from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 from .flux_maps import FluxMaps
+from .nearest_pixel import nearest_pixel
 from .reco_exposure import estimate_exposure_reco_energy
 from .selection import optional_selection
 from .sliced_models import slice_models_by_energy
@@ -100,10 +101,9 @@ def fit_block(
     return out
 
 
-def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
-    """The exposure of the pixel of least ``separation`` (the first in C order), computed."""
-    iy, ix = np.unravel_index(np.argmin(separation), separation.shape)
-    return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
+def _column(exposure: Map, pixel: tuple[int, int]) -> np.ndarray:
+    """The exposure of ``pixel`` ``(iy, ix)``, computed."""
+    return np.asarray(dask.compute(exposure.dask_data[:, pixel[0], pixel[1]])[0], dtype=np.float64)
 
 
 def _quantities(upper_limits: bool) -> tuple[str, ...]:
@@ -200,14 +200,13 @@ class TSMapEstimator:
         exposure image's validity only if that pixel has no exposure."""
         exposure = dataset.exposure
         image = exposure.geom.to_image()
-        separation = image.get_coord().skycoord.separation(position).deg
-        column = _column(exposure, separation)
+        column = _column(exposure, nearest_pixel(image, position))
         if not np.any(column > 0):
-            valid = dask.compute(da.any(exposure.dask_data > 0, axis=0))[0]
-            separation = np.where(np.asarray(valid), separation, np.inf)
-            if not np.isfinite(separation).any():
+            valid = da.any(exposure.dask_data > 0, axis=0)
+            pixel = nearest_pixel(image, position, valid=valid)
+            if pixel is None:
                 raise ValueError("No valid exposure. Impossible to compute kernel for TS Map.")
-            column = _column(exposure, separation)
+            column = _column(exposure, pixel)
         return column
 
     def estimate_kernel(self, dataset) -> Map:
