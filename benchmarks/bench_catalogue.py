@@ -20,6 +20,7 @@ Usage::
 
     python benchmarks/bench_catalogue.py                   # 12 sources in 4 clusters, 12° x 2.4°
     python benchmarks/bench_catalogue.py --clusters 33 --no-joint   # 99 sources along 100°
+    python benchmarks/bench_catalogue.py --clusters 34 --width 360 --height 10 --no-joint  # 102 sources
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ OFFSETS = ((0.0, 0.0), (0.5, 0.2), (-0.3, -0.4))
 SPACING, HEIGHT = 3.0, 2.4
 
 
-def case_for(clusters: int, binsz: float) -> dict:
+def case_for(clusters: int, binsz: float, width: float | None = None, height: float = HEIGHT) -> dict:
+    """``clusters`` clusters evenly spread along a survey of ``width`` × ``height`` degrees (by
+    default ``SPACING`` degrees apart)."""
     from mapds.simulate import make_clustered_case
 
-    width = clusters * SPACING
-    centres = [-width / 2 + SPACING * (k + 0.5) for k in range(clusters)]
-    return make_clustered_case(centres, OFFSETS, width_deg=width, height_deg=HEIGHT, binsz_deg=binsz)
+    width = clusters * SPACING if width is None else width
+    spacing = width / clusters
+    centres = [-width / 2 + spacing * (k + 0.5) for k in range(clusters)]
+    return make_clustered_case(centres, OFFSETS, width_deg=width, height_deg=height, binsz_deg=binsz)
 
 
 def _fit(args: dict) -> dict:
@@ -53,7 +57,7 @@ def _fit(args: dict) -> dict:
     from mapds.modeling import CatalogueFit, Fit
     from mapds.simulate import fit_start_models, survey_dataset
 
-    case = case_for(args["clusters"], args["binsz"])
+    case = case_for(args["clusters"], args["binsz"], args["width"], args["height"])
     dataset = survey_dataset(case, name="survey").persist()
     dataset.models = fit_start_models(case, "survey")
     datasets = Datasets([dataset])
@@ -89,6 +93,8 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--clusters", type=int, default=4, help="clusters of 3 sources, 3° apart")
     parser.add_argument("--binsz", type=float, default=0.02, help="pixel size (deg)")
+    parser.add_argument("--width", type=float, help="survey width (deg); default 3° per cluster")
+    parser.add_argument("--height", type=float, default=HEIGHT, help="survey height (deg)")
     parser.add_argument("--no-joint", action="store_true", help="skip the joint fit")
     parser.add_argument("--joint-max-sources", type=int, default=30, help="skip the joint fit above this")
     add_common_arguments(parser)
@@ -96,13 +102,14 @@ def main(argv=None) -> None:
     if args is None:
         return
     argv = sys.argv[1:] if argv is None else argv
-    case = case_for(args.clusters, args.binsz)
+    case = case_for(args.clusters, args.binsz, args.width, args.height)
     n_sources = len(case["models_params"])
-    label = f"{n_sources}src_{args.clusters * SPACING:g}x{HEIGHT:g}_b{args.binsz:g}"
+    width = args.clusters * SPACING if args.width is None else args.width
+    label = f"{n_sources}src_{width:g}x{args.height:g}_b{args.binsz:g}"
     info = {"label": label, "sources": n_sources, "npix": case["npix"], "binsz_deg": args.binsz}
     report = Report(__file__, label, info, argv, fresh_processes=not args.in_process)
     runner = StepRunner(__file__, STEPS, fresh=not args.in_process)
-    common = {"clusters": args.clusters, "binsz": args.binsz}
+    common = {"clusters": args.clusters, "binsz": args.binsz, "width": args.width, "height": args.height}
     results = {}
     kinds = ["catalogue"] + ["joint"] * (not args.no_joint and n_sources <= args.joint_max_sources)
     what = {
