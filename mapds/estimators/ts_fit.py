@@ -25,6 +25,8 @@ __all__ = [
     "TRUNCATION_VALUE",
     "CountedElements",
     "FootprintSums",
+    "cash_floor",
+    "cash_sums",
     "fit_amplitude",
     "fit_pixels",
     "norm_bounds",
@@ -152,6 +154,17 @@ class CountedElements:
         return CountedElements(
             self.size[keep], self.counts[entries], sn=self.sn[entries], scratch=self._scratch
         )
+
+    def merged(self, other: CountedElements | None) -> CountedElements:
+        """These elements and ``other``'s (same pixels), pixel after pixel (with ``counts`` and
+        ``sn`` only)."""
+        if other is None or not other.counts.size:
+            return self
+        pixel = np.concatenate([self.pixel, other.pixel])
+        order = np.argsort(pixel, kind="stable")
+        counts = np.concatenate([self.counts, other.counts])[order]
+        sn = np.concatenate([self.sn, other.sn])[order]
+        return CountedElements(self.size + other.size, counts, sn=sn, pixel=pixel[order])
 
     def log_change(self, x, x0) -> np.ndarray:
         """``Σ n (log μ(x) − log μ(x0))`` per pixel, where both are positive."""
@@ -290,24 +303,149 @@ def _root(every: CountedElements, function, lo, hi, start, max_niter, assured, x
     return np.where(valid, x, np.nan), niter, valid
 
 
-def _upper_root(every: CountedElements, model_sum, norm, norm_err, level, start, max_niter):
-    """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
-    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
+def _profile_root(every: CountedElements, model_sum, norm, bound, level, start, max_niter, above: bool):
+    """gammapy's profile-likelihood root on one side of the best fit: ``x`` between ``norm`` and
+    ``bound`` where the Cash statistic is ``level`` above its value at ``norm`` (NaN where not
+    bracketed).
 
-    Above the best fit every predicted count is positive, so the statistic's change is
+    Where every predicted count stays non-negative (above the norm always; below it down to
+    ``norm_min_total``), the statistic's change is
     ``2 [(x − norm) Σ m − Σ n (log μ(x) − log μ(norm))]``: it needs the counted elements only.
+    The searched function increases from the ``norm`` end (``level`` below the change above the
+    norm, the change minus ``level`` below the norm, inverted to increase).
     """
+    sign = 1.0 if above else -1.0
 
     def function(work, x, pixels, slope):
         x0 = norm[pixels]
         change = 2 * ((x - x0) * model_sum[pixels] - work.log_change(x, x0))
-        derivative = 2 * work.derivative(model_sum[pixels], x, slope=False)[0] if slope else None
-        return change - level, derivative
+        derivative = None
+        if slope:
+            derivative = sign * 2 * work.derivative(model_sum[pixels], x, slope=False)[0]
+        return sign * (change - level), derivative
 
-    hi = norm + 100 * norm_err
-    hi = np.where(np.isfinite(hi), hi, norm)
+    bound = np.where(np.isfinite(bound), bound, norm)
+    lo, hi = (norm, bound) if above else (bound, norm)
     # the change is 0 at the norm; the other end is checked if no iterate goes past the root
-    root, _, _ = _root(every, function, norm, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
+    return root
+
+
+def _upper_root(every: CountedElements, model_sum, norm, norm_err, level, start, max_niter):
+    """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
+    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed)."""
+    return _profile_root(every, model_sum, norm, norm + 100 * norm_err, level, start, max_niter, True)
+
+
+def cash_sums(counts, background, model, x) -> np.ndarray:
+    """gammapy's Cash statistic of dense footprints at the amplitudes ``x``, per pixel.
+
+    Parameters
+    ----------
+    counts, background, model : ndarray, shape ``(n_footprint, n_pixels)``
+        The footprints' values.
+    x : ndarray, shape ``(..., n_pixels)``
+        Amplitudes (one or more per pixel).
+
+    Returns
+    -------
+    ndarray, shape of ``x``
+        ``2 Σ (μ − n log μ)``, ``μ = b + x m`` truncated at :data:`TRUNCATION_VALUE`.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    npred = np.maximum(background + x[..., None, :] * model, TRUNCATION_VALUE)
+    terms = npred - np.where(counts > 0, counts * np.log(npred), 0.0)
+    return 2 * terms.sum(axis=-2)
+
+
+def _dense_lower_root(counts, background, model, norm, bound, level, start, max_niter):
+    """:func:`_profile_root` below the norm on dense footprints ``(n_footprint, n_pixels)``, with
+    gammapy's statistic (predicted counts truncated) at every amplitude."""
+    stat_best = cash_sums(counts, background, model, norm)
+
+    def function(work, x, pixels, slope):
+        n, b, m = counts[:, pixels], background[:, pixels], model[:, pixels]
+        value = level - (cash_sums(n, b, m, x) - stat_best[pixels])
+        derivative = None
+        if slope:
+            npred = b + x * m
+            kept = npred > TRUNCATION_VALUE  # the truncated elements are constant
+            with np.errstate(invalid="ignore", divide="ignore"):
+                terms = np.where(kept, m * (1 - np.where(n > 0, n / npred, 0.0)), 0.0)
+            derivative = -2 * terms.sum(axis=0)
+        return value, derivative
+
+    none = np.zeros(norm.size, dtype=np.intp)
+    every = CountedElements(none, np.empty(0), sn=np.empty(0))
+    # below norm_min_total the truncated statistic need not be monotonic: both ends are checked
+    root, _, _ = _root(every, function, bound, norm, start, max_niter, np.zeros(norm.shape, dtype=bool))
+    return root
+
+
+def cash_floor(counts) -> np.ndarray:
+    """Per element, the least Cash term ``2 (μ − n log μ)`` over every ``μ``: ``2 n (1 − log n)``
+    (0 without counts)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, 2 * counts * (1 - np.log(counts)), 0.0)
+
+
+def _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_niter, floor, dense):
+    """gammapy's lower profile-likelihood root: ``x`` in ``[norm − 100 norm_err, norm]`` where the
+    Cash statistic is ``level`` above its value ``stat`` at ``norm`` (NaN where not bracketed).
+
+    The sparse form of :func:`_profile_root` is exact down to ``norm_min_total`` (``−min b / m``):
+    there every ``μ = b + x m`` is ``≥ 0``, so gammapy's truncation at 1e-25 changes nothing but
+    terms of at most 2e-25.  Where the bracket reaches below ``norm_min_total`` the sparse search
+    is still exact, in ``[norm_min_total, norm]``, if
+
+    - the change at ``norm_min_total`` is at least ``level`` (the root is above it, and the
+      convex statistic decreases from the norm down to it), and
+    - below ``norm_min_total`` the statistic stays above ``stat + level``: while no element with
+      counts is truncated its derivative is the sparse one (negative below the norm) minus
+      ``2 m`` of each truncated element without counts, so it keeps decreasing; once one with
+      counts is truncated, its term is ``2 n (log n − 1 − log 1e-25)`` above its least value, and
+      every other term is at least its least value ``2 n (1 − log n)`` (``floor``: their sum over
+      the whole footprint; 0 without counts).
+
+    Then gammapy's bracket has its sign change and its only root there.  The other pixels (few:
+    those with a root or no sign change below ``norm_min_total``) are searched on their dense
+    footprints (``dense(pixels)``) with the truncated statistic at every step.
+    """
+    bound = norm - 100 * norm_err
+    root = np.full(norm.shape, np.nan)
+    sparse = ~(np.isfinite(bound) & (bound < norm_min_total))
+    clipped = ~sparse & np.isfinite(norm_min_total)
+    if clipped.any():
+        part = every.subset(clipped)
+        x0 = norm[clipped]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x1 = norm_min_total[clipped]
+            change = 2 * ((x1 - x0) * sums.model_total[clipped] - part.log_change(x1, x0))
+            least_counts = np.full(every.n_pixels, np.inf)
+            if every._starts.size:
+                least_counts[every._occupied] = np.minimum.reduceat(every.counts, every._starts)
+            n = least_counts[clipped]
+            excess = 2 * n * (np.log(n) - 1 - np.log(TRUNCATION_VALUE))
+        safe = (change >= level) & (floor[clipped] + excess > stat[clipped] + level)
+        safe[~np.isfinite(excess)] = False
+        accepted = np.flatnonzero(clipped)[safe]
+        sparse[accepted] = True
+        bound = bound.copy()
+        bound[accepted] = norm_min_total[accepted]
+    if sparse.any():
+        part = every.subset(sparse)
+        start = (norm - norm_err)[sparse]
+        root[sparse] = _profile_root(
+            part, sums.model_total[sparse], norm[sparse], bound[sparse], level, start, max_niter, False
+        )
+    pixels = np.flatnonzero(~sparse)
+    if pixels.size:
+        counts, background, model = dense(pixels)
+        start = (norm - norm_err)[pixels]
+        root[pixels] = _dense_lower_root(
+            counts, background, model, norm[pixels], bound[pixels], level, start, max_niter
+        )
     return root
 
 
@@ -318,6 +456,9 @@ def fit_pixels(
     max_niter=100,
     n_sigma_ul=None,
     negative: CountedElements | None = None,
+    errn_errp: bool = False,
+    dense=None,
+    floor=None,
 ) -> dict:
     """Best-fit amplitude of the kernel for every pixel (gammapy's
     ``BrentqFluxEstimator.estimate_best_fit`` plus npred).
@@ -338,12 +479,22 @@ def fit_pixels(
     negative : CountedElements, optional
         The elements with counts and ``m < 0``: gammapy leaves them out of the fit but not out of
         the statistic.
+    errn_errp : bool
+        Also the asymmetric errors ``norm_errn`` and ``norm_errp`` at ``n_sigma``: gammapy's
+        profile-likelihood roots between the norm and the norm ∓ 100 ``norm_err``.
+    dense : callable, optional
+        ``dense(pixels) -> (counts, background, model)``, the dense footprints
+        ``(n_footprint, len(pixels))`` of some pixels (needed by ``errn_errp``).
+    floor : ndarray, optional
+        Per pixel, the sum over the whole footprint of :func:`cash_floor` (needed by
+        ``errn_errp``).
 
     Returns
     -------
     dict of ndarray
         ``norm``, ``norm_err``, ``niter``, ``ts``, ``stat``, ``stat_null``, ``success``,
-        ``npred``, ``npred_excess`` (and ``norm_ul``), one value per pixel.
+        ``npred``, ``npred_excess`` (and ``norm_ul``, ``norm_errp``, ``norm_errn``), one value
+        per pixel.
     """
     norm_min, norm_max, norm_min_total, found = norm_bounds(elements, sums)
     trivial = (sums.counts <= 0) | (sums.model <= 0)
@@ -368,9 +519,20 @@ def fit_pixels(
     ts = 2 * (log_ratio - norm * sums.model_total)
     npred_sum = sums.background + norm * sums.model_total
     upper = {}
+    # the statistic's change with the amplitude: every element with counts and a model, Σ m over
+    # every element (the fit itself, as gammapy's, leaves out the elements with m < 0)
+    every = elements.merged(negative)
     if n_sigma_ul is not None:
         start = norm + norm_err * (n_sigma_ul / n_sigma)  # the parabola's root
-        upper["norm_ul"] = _upper_root(elements, sums.model, norm, norm_err, n_sigma_ul**2, start, max_niter)
+        upper["norm_ul"] = _upper_root(
+            every, sums.model_total, norm, norm_err, n_sigma_ul**2, start, max_niter
+        )
+    if errn_errp:
+        level = n_sigma**2
+        errp = _upper_root(every, sums.model_total, norm, norm_err, level, norm + norm_err, max_niter)
+        stat = sums.stat_null - ts
+        errn = _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_niter, floor, dense)
+        upper["norm_errp"], upper["norm_errn"] = errp - norm, norm - errn
     return {
         "norm": norm,
         "norm_err": norm_err,
@@ -385,7 +547,9 @@ def fit_pixels(
     }
 
 
-def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None) -> dict:
+def fit_amplitude(
+    counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None, errn_errp: bool = False
+) -> dict:
     """:func:`fit_pixels` on dense footprint stacks.
 
     Parameters
@@ -393,7 +557,7 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_u
     counts, background, model : ndarray
         Footprint values, shape ``(n_footprint, ...)``; ``model`` is the kernel times the
         predicted counts of norm 1.
-    n_sigma, max_niter, n_sigma_ul
+    n_sigma, max_niter, n_sigma_ul, errn_errp
         As for :func:`fit_pixels`.
 
     Returns
@@ -410,5 +574,8 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_u
         max_niter,
         n_sigma_ul,
         negative=CountedElements.of(*stacks, negative=True),
+        errn_errp=errn_errp,
+        dense=lambda pixels: tuple(a[:, pixels] for a in stacks),
+        floor=cash_floor(stacks[0]).sum(axis=0),
     )
     return {name: value.reshape(shape) for name, value in result.items()}

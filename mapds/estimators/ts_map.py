@@ -33,7 +33,7 @@ from .ts_footprints import TileFootprints
 __all__ = ["TSMapEstimator"]
 
 SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
-SUPPORTED_OPTIONAL = ("ul",)
+SUPPORTED_OPTIONAL = ("ul", "errn-errp")
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Footprint elements × pixels of one task's tile: a few seconds of fitting, so that a map makes
@@ -51,7 +51,17 @@ def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
 
 
 def fit_block(
-    counts, background, exposure, weights, *, kernel, summed, n_sigma, max_niter, n_sigma_ul=None
+    counts,
+    background,
+    exposure,
+    weights,
+    *,
+    kernel,
+    summed,
+    n_sigma,
+    max_niter,
+    n_sigma_ul=None,
+    errn_errp: bool = False,
 ) -> np.ndarray:
     """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
 
@@ -65,14 +75,17 @@ def fit_block(
     kernel : ndarray, shape ``(n_energy, ky, kx)``
         Kernel normalised per energy bin.
     n_sigma_ul : float, optional
-        Also the upper limits (``norm_ul``, after the other quantities) at this level.
+        Also the upper limits (``norm_ul``) at this level.
+    errn_errp : bool
+        Also the asymmetric errors (``norm_errp``, ``norm_errn``).
 
     Returns
     -------
-    ndarray, shape ``(len(QUANTITIES), ny, nx)`` (one more with ``n_sigma_ul``)
+    ndarray, shape ``(n_quantities, ny, nx)``
+        The quantities of :func:`_quantities`, in its order;
         NaN where no energy bin is in the mask or the background is not positive.
     """
-    names = _quantities(n_sigma_ul is not None)
+    names = _quantities(n_sigma_ul is not None, errn_errp)
     footprints = TileFootprints(
         *(np.asarray(a, dtype=np.float64) for a in (counts, background, exposure)),
         kernel=kernel,
@@ -80,13 +93,22 @@ def fit_block(
     )
     ny, nx = footprints.ny, footprints.nx
     sums = footprints.sums()
+    floor = footprints.cash_floor() if errn_errp else None
     out = np.full((len(names), ny, nx), np.nan)
     for rows in footprints.batches():
         pixels = (rows, slice(None))
         part = FootprintSums(*(getattr(sums, f.name)[pixels].ravel() for f in fields(FootprintSums)))
         elements, negative = footprints.elements(rows)
         result = fit_pixels(
-            elements, part, n_sigma=n_sigma, max_niter=max_niter, n_sigma_ul=n_sigma_ul, negative=negative
+            elements,
+            part,
+            n_sigma=n_sigma,
+            max_niter=max_niter,
+            n_sigma_ul=n_sigma_ul,
+            negative=negative,
+            errn_errp=errn_errp,
+            dense=lambda pixels, rows=rows: footprints.dense(rows, pixels),
+            floor=None if floor is None else floor[pixels].ravel(),
         )
         for i, name in enumerate(names):
             out[(i, *pixels)] = result[name].reshape(-1, nx)
@@ -103,9 +125,11 @@ def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
     return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
 
 
-def _quantities(upper_limits: bool) -> tuple[str, ...]:
-    """The fit's output quantities, in gammapy's order (``norm_ul`` last)."""
-    return (*QUANTITIES, "norm_ul") if upper_limits else QUANTITIES
+def _quantities(upper_limits: bool, errn_errp: bool = False) -> tuple[str, ...]:
+    """The fit's output quantities, in gammapy's order (``norm_errp``, ``norm_errn``, then
+    ``norm_ul`` after the fit's)."""
+    errors = ("norm_errp", "norm_errn") if errn_errp else ()
+    return (*QUANTITIES, *errors, *(("norm_ul",) if upper_limits else ()))
 
 
 class TSMapEstimator:
@@ -127,7 +151,9 @@ class TSMapEstimator:
     rtol : float
         gammapy's precision of the norm; mapds converges to far better than that.
     selection_optional : list of str, optional
-        Not supported yet (must be None or empty).
+        Optional quantities, as gammapy's: ``"ul"`` (``norm_ul``, profile-likelihood root at
+        ``n_sigma_ul`` above the norm), ``"errn-errp"`` (``norm_errn``, ``norm_errp``: the roots
+        at ``n_sigma`` below and above it); ``"all"`` for every one.
     energy_edges : Quantity, optional
         Edges of the output energy bins (snapped to the dataset's); default one bin.
     sum_over_energy_groups : bool
@@ -186,7 +212,7 @@ class TSMapEstimator:
     @property
     def selection_all(self) -> list[str]:
         """Quantities computed."""
-        return list(_quantities("ul" in self.selection_optional))
+        return list(_quantities("ul" in self.selection_optional, "errn-errp" in self.selection_optional))
 
     # -- kernel ---------------------------------------------------------------------------------
 
@@ -294,6 +320,7 @@ class TSMapEstimator:
             n_sigma=self.n_sigma,
             max_niter=self.max_niter,
             n_sigma_ul=self.n_sigma_ul if "ul" in self.selection_optional else None,
+            errn_errp="errn-errp" in self.selection_optional,
             chunks=((len(self.selection_all),), *spatial),
             dtype=np.float64,
         )
@@ -306,9 +333,9 @@ class TSMapEstimator:
         """TS, norm and error maps of ``dataset`` as a `FluxMaps`.
 
         The kernel is computed now; the maps are lazy.  Quantities (float32, ``success`` bool):
-        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success, and norm_ul with
-        ``selection_optional=["ul"]``; NaN outside the mask (and where the background is not
-        positive).
+        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success, then
+        norm_errp and norm_errn with ``"errn-errp"`` and norm_ul with ``"ul"``; NaN outside the
+        mask (and where the background is not positive).
         """
         if not isinstance(dataset, MapDataset) or not hasattr(dataset.counts.geom, "wcs"):
             raise InvalidArgumentError("Unsupported dataset type: the TS map needs a WCS MapDataset.")

@@ -89,11 +89,13 @@ def test_tile_fit_equals_dense_fit(case, monkeypatch):
         n_sigma=1,
         max_niter=100,
         n_sigma_ul=2,
+        errn_errp=True,
     )
-    expected = fit_amplitude(*_dense(counts, background, exposure, kernel, weights, summed), n_sigma_ul=2)
+    dense = _dense(counts, background, exposure, kernel, weights, summed)
+    expected = fit_amplitude(*dense, n_sigma_ul=2, errn_errp=True)
     inside = ~np.isnan(result[0])
     assert inside.sum() > 0.5 * inside.size
-    for i, name in enumerate((*QUANTITIES, "norm_ul")):
+    for i, name in enumerate((*QUANTITIES, "norm_errp", "norm_errn", "norm_ul")):
         if name == "niter":
             continue
         np.testing.assert_allclose(

@@ -80,6 +80,22 @@ def test_ts_map_upper_limits_match_gammapy(kwargs):
     assert (ul[np.isfinite(ul)] > norm[np.isfinite(ul)]).all()
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"n_sigma": 2, "sum_over_energy_groups": False}])
+def test_ts_map_errn_errp_match_gammapy(kwargs):
+    """``selection_optional=["errn-errp"]``: gammapy's profile-likelihood roots on both sides."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, "selection_optional": ["errn-errp", "ul"], **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    estimator = TSMapEstimator(**kwargs)
+    result = estimator.run(md).compute()
+    names = [*QUANTITIES, "norm_errp", "norm_errn", "norm_ul"]
+    assert estimator.selection_all == result.available_quantities == expected.available_quantities == names
+    for name in ("norm_errp", "norm_errn", "flux_errp", "flux_errn", "norm_ul", "norm"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
 def test_ts_map_default_rtol():
     """gammapy stops at rtol=0.01 (its norm is off by up to ~0.5 %); ts is flat at the optimum."""
     gp, md = _pair()
@@ -166,18 +182,29 @@ def test_fit_amplitude_matches_brentq_estimator():
     counts = rng.poisson(background + rng.uniform(0, 2, npix) * model).astype(float)
     counts[:, 0] = 0  # no counts: norm at its lower bound
     counts[:, 1] = rng.poisson(0.5 * background[:, 1])  # deficit: negative norm
-    result = fit_amplitude(counts, background, model, n_sigma=1, n_sigma_ul=2)
-    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=["ul"])
+    counts[:, 2] = 0
+    counts[3, 2] = 1  # a single count: the lower bracket reaches far below norm_min_total
+    result = fit_amplitude(counts, background, model, n_sigma=1, n_sigma_ul=2, errn_errp=True)
+    options = ["ul", "errn-errp"]
+    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=options)
     for i in range(npix):
         expected = estimator.run(SimpleMapDataset(model[:, i], counts[:, i], background[:, i], 1.0))
-        for name in ("norm", "norm_err", "ts", "stat", "npred", "npred_excess", "norm_ul"):
+        for name in (
+            "norm",
+            "norm_err",
+            "ts",
+            "stat",
+            "npred",
+            "npred_excess",
+            "norm_ul",
+            "norm_errp",
+            "norm_errn",
+        ):
             np.testing.assert_allclose(result[name][i], expected[name], rtol=1e-6, err_msg=name)
         assert result["success"][i] == expected["success"]
 
 
 def test_unsupported_options():
-    with pytest.raises(NotImplementedError):
-        TSMapEstimator(selection_optional=["errn-errp"])
     with pytest.raises(NotImplementedError):
         TSMapEstimator(threshold=10)
     with pytest.raises(NotImplementedError):
