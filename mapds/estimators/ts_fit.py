@@ -331,10 +331,28 @@ def _profile_root(every: CountedElements, model_sum, norm, bound, level, start, 
     return root
 
 
-def _upper_root(every: CountedElements, model_sum, norm, norm_err, level, start, max_niter):
+def _upper_root(every, model_sum, norm, norm_err, level, start, max_niter, below=None, dense=None):
     """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
-    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed)."""
-    return _profile_root(every, model_sum, norm, norm + 100 * norm_err, level, start, max_niter, True)
+    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
+
+    ``below`` (bool per pixel, optional) marks the pixels whose norm is below ``norm_min_total``
+    (a norm kept from gammapy's initial estimate with ``threshold``): their statistic is
+    truncated, they are searched on their dense footprints ``dense(pixels)``.
+    """
+    bound = norm + 100 * norm_err
+    if below is None or not below.any():
+        return _profile_root(every, model_sum, norm, bound, level, start, max_niter, True)
+    root = np.full(norm.shape, np.nan)
+    keep = ~below
+    root[keep] = _profile_root(
+        every.subset(keep), model_sum[keep], norm[keep], bound[keep], level, start[keep], max_niter, True
+    )
+    pixels = np.flatnonzero(below)
+    counts, background, model = dense(pixels)
+    root[pixels] = _dense_profile_root(
+        counts, background, model, norm[pixels], bound[pixels], level, start[pixels], max_niter, True
+    )
+    return root
 
 
 def cash_sums(counts, background, model, x) -> np.ndarray:
@@ -358,27 +376,30 @@ def cash_sums(counts, background, model, x) -> np.ndarray:
     return 2 * terms.sum(axis=-2)
 
 
-def _dense_lower_root(counts, background, model, norm, bound, level, start, max_niter):
-    """:func:`_profile_root` below the norm on dense footprints ``(n_footprint, n_pixels)``, with
-    gammapy's statistic (predicted counts truncated) at every amplitude."""
+def _dense_profile_root(counts, background, model, norm, bound, level, start, max_niter, above: bool):
+    """:func:`_profile_root` on dense footprints ``(n_footprint, n_pixels)``, with gammapy's
+    statistic (predicted counts truncated) at every amplitude."""
     stat_best = cash_sums(counts, background, model, norm)
+    sign = 1.0 if above else -1.0
 
     def function(work, x, pixels, slope):
         n, b, m = counts[:, pixels], background[:, pixels], model[:, pixels]
-        value = level - (cash_sums(n, b, m, x) - stat_best[pixels])
+        value = sign * (cash_sums(n, b, m, x) - stat_best[pixels] - level)
         derivative = None
         if slope:
             npred = b + x * m
             kept = npred > TRUNCATION_VALUE  # the truncated elements are constant
             with np.errstate(invalid="ignore", divide="ignore"):
                 terms = np.where(kept, m * (1 - np.where(n > 0, n / npred, 0.0)), 0.0)
-            derivative = -2 * terms.sum(axis=0)
+            derivative = sign * 2 * terms.sum(axis=0)
         return value, derivative
 
     none = np.zeros(norm.size, dtype=np.intp)
     every = CountedElements(none, np.empty(0), sn=np.empty(0))
+    bound = np.where(np.isfinite(bound), bound, norm)
+    lo, hi = (norm, bound) if above else (bound, norm)
     # below norm_min_total the truncated statistic need not be monotonic: both ends are checked
-    root, _, _ = _root(every, function, bound, norm, start, max_niter, np.zeros(norm.shape, dtype=bool))
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.zeros(norm.shape, dtype=bool))
     return root
 
 
@@ -443,10 +464,30 @@ def _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_ni
     if pixels.size:
         counts, background, model = dense(pixels)
         start = (norm - norm_err)[pixels]
-        root[pixels] = _dense_lower_root(
-            counts, background, model, norm[pixels], bound[pixels], level, start, max_niter
+        root[pixels] = _dense_profile_root(
+            counts, background, model, norm[pixels], bound[pixels], level, start, max_niter, False
         )
     return root
+
+
+def _at_amplitude(elements, negative, sums, x, norm_min_total, dense) -> tuple[np.ndarray, np.ndarray]:
+    """gammapy's ``Σ m² n / μ²`` (over ``μ ≠ 0``) and Cash statistic at the amplitudes ``x``, per
+    pixel: from the counted elements where ``x ≥ norm_min_total`` (no predicted count below
+    zero), from the dense footprints elsewhere."""
+    curvature, log_ratio = elements.curvature_and_log_ratio(x)
+    if negative is not None:
+        more_curvature, more_log_ratio = negative.curvature_and_log_ratio(x)
+        curvature, log_ratio = curvature + more_curvature, log_ratio + more_log_ratio
+    stat = sums.stat_null - 2 * (log_ratio - x * sums.model_total)
+    pixels = np.flatnonzero(x < norm_min_total)
+    if pixels.size:
+        counts, background, model = dense(pixels)
+        stat[pixels] = cash_sums(counts, background, model, x[pixels])
+        npred = background + x[pixels] * model
+        with np.errstate(invalid="ignore", divide="ignore"):
+            terms = np.where(npred != 0, model**2 * counts / npred**2, 0.0)
+        curvature[pixels] = terms.sum(axis=0)
+    return curvature, stat
 
 
 def fit_pixels(
@@ -459,6 +500,8 @@ def fit_pixels(
     errn_errp: bool = False,
     dense=None,
     floor=None,
+    threshold: float | None = None,
+    guess=None,
 ) -> dict:
     """Best-fit amplitude of the kernel for every pixel (gammapy's
     ``BrentqFluxEstimator.estimate_best_fit`` plus npred).
@@ -488,6 +531,11 @@ def fit_pixels(
     floor : ndarray, optional
         Per pixel, the sum over the whole footprint of :func:`cash_floor` (needed by
         ``errn_errp``).
+    threshold : float, optional
+        gammapy's ``threshold``: where the TS at ``guess`` is not above it, the results are those
+        at ``guess`` (``niter`` 0, ``success`` True) instead of the fit's (``dense`` needed).
+    guess : ndarray, optional
+        The initial amplitudes (with ``threshold``).
 
     Returns
     -------
@@ -517,19 +565,31 @@ def fit_pixels(
         norm_err = np.sqrt(1 / curvature) * n_sigma
     # ts = stat_null − stat: the elements without counts add Σ (μ − b) = norm Σm
     ts = 2 * (log_ratio - norm * sums.model_total)
+    below = None
+    if threshold is not None:
+        curvature, stat = _at_amplitude(elements, negative, sums, guess, norm_min_total, dense)
+        ts_guess = sums.stat_null - stat
+        skip = ~(ts_guess > threshold)  # gammapy fits where the TS is above the threshold
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err_guess = np.sqrt(1 / curvature) * n_sigma
+        norm, norm_err = np.where(skip, guess, norm), np.where(skip, err_guess, norm_err)
+        ts, niter = np.where(skip, ts_guess, ts), np.where(skip, 0, niter)
+        success = success | skip
+        below = norm < norm_min_total
     npred_sum = sums.background + norm * sums.model_total
     upper = {}
     # the statistic's change with the amplitude: every element with counts and a model, Σ m over
     # every element (the fit itself, as gammapy's, leaves out the elements with m < 0)
-    every = elements.merged(negative)
+    every = elements.merged(negative) if n_sigma_ul is not None or errn_errp else elements
     if n_sigma_ul is not None:
         start = norm + norm_err * (n_sigma_ul / n_sigma)  # the parabola's root
         upper["norm_ul"] = _upper_root(
-            every, sums.model_total, norm, norm_err, n_sigma_ul**2, start, max_niter
+            every, sums.model_total, norm, norm_err, n_sigma_ul**2, start, max_niter, below, dense
         )
     if errn_errp:
         level = n_sigma**2
-        errp = _upper_root(every, sums.model_total, norm, norm_err, level, norm + norm_err, max_niter)
+        start = norm + norm_err
+        errp = _upper_root(every, sums.model_total, norm, norm_err, level, start, max_niter, below, dense)
         stat = sums.stat_null - ts
         errn = _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_niter, floor, dense)
         upper["norm_errp"], upper["norm_errn"] = errp - norm, norm - errn
@@ -548,7 +608,15 @@ def fit_pixels(
 
 
 def fit_amplitude(
-    counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None, errn_errp: bool = False
+    counts,
+    background,
+    model,
+    n_sigma=1,
+    max_niter=100,
+    n_sigma_ul=None,
+    errn_errp: bool = False,
+    threshold: float | None = None,
+    guess=None,
 ) -> dict:
     """:func:`fit_pixels` on dense footprint stacks.
 
@@ -557,8 +625,10 @@ def fit_amplitude(
     counts, background, model : ndarray
         Footprint values, shape ``(n_footprint, ...)``; ``model`` is the kernel times the
         predicted counts of norm 1.
-    n_sigma, max_niter, n_sigma_ul, errn_errp
+    n_sigma, max_niter, n_sigma_ul, errn_errp, threshold
         As for :func:`fit_pixels`.
+    guess : ndarray, optional
+        Initial amplitudes, pixel-shaped (with ``threshold``).
 
     Returns
     -------
@@ -577,5 +647,7 @@ def fit_amplitude(
         errn_errp=errn_errp,
         dense=lambda pixels: tuple(a[:, pixels] for a in stacks),
         floor=cash_floor(stacks[0]).sum(axis=0),
+        threshold=threshold,
+        guess=None if guess is None else np.asarray(guess, dtype=np.float64).ravel(),
     )
     return {name: value.reshape(shape) for name, value in result.items()}

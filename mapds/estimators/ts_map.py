@@ -55,6 +55,7 @@ def fit_block(
     background,
     exposure,
     weights,
+    guess=None,
     *,
     kernel,
     summed,
@@ -62,6 +63,7 @@ def fit_block(
     max_niter,
     n_sigma_ul=None,
     errn_errp: bool = False,
+    threshold: float | None = None,
 ) -> np.ndarray:
     """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
 
@@ -78,6 +80,10 @@ def fit_block(
         Also the upper limits (``norm_ul``) at this level.
     errn_errp : bool
         Also the asymmetric errors (``norm_errp``, ``norm_errn``).
+    guess : ndarray, shape ``(1, ny + ky − 1, nx + kx − 1)``, optional
+        gammapy's initial norm (with ``threshold``).
+    threshold : float, optional
+        Fit only where the TS at ``guess`` is above it (gammapy's ``threshold``).
 
     Returns
     -------
@@ -92,6 +98,7 @@ def fit_block(
         weights=weights if summed else None,
     )
     ny, nx = footprints.ny, footprints.nx
+    hy, hx = kernel.shape[1] // 2, kernel.shape[2] // 2
     sums = footprints.sums()
     floor = footprints.cash_floor() if errn_errp else None
     out = np.full((len(names), ny, nx), np.nan)
@@ -109,10 +116,11 @@ def fit_block(
             errn_errp=errn_errp,
             dense=lambda pixels, rows=rows: footprints.dense(rows, pixels),
             floor=None if floor is None else floor[pixels].ravel(),
+            threshold=threshold,
+            guess=None if guess is None else guess[0, hy : hy + ny, hx : hx + nx][pixels].ravel(),
         )
         for i, name in enumerate(names):
             out[(i, *pixels)] = result[name].reshape(-1, nx)
-    hy, hx = kernel.shape[1] // 2, kernel.shape[2] // 2
     inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
     inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
     out[:, ~inside] = np.nan
@@ -147,7 +155,10 @@ class TSMapEstimator:
     n_sigma, n_sigma_ul : float
         Confidence levels of the errors and upper limits.
     threshold : float, optional
-        Not supported yet (must be None).
+        As gammapy: where the TS of the initial norm estimate (the excess over the exposure
+        convolved with the kernel over its sum of squares, over the reference flux) is not above
+        it, that norm is kept (``niter`` 0, ``success`` True; errors and limits from it) instead
+        of the fit's.
     rtol : float
         gammapy's precision of the norm; mapds converges to far better than that.
     selection_optional : list of str, optional
@@ -193,8 +204,6 @@ class TSMapEstimator:
         self.kernel_width = None if kernel_width is None else Angle(kernel_width)
         if downsampling_factor not in (None, 1):
             raise NotImplementedError("TSMapEstimator: downsampling_factor is not supported yet")
-        if threshold is not None:
-            raise NotImplementedError("TSMapEstimator: threshold is not supported yet")
         self.downsampling_factor = downsampling_factor
         self.n_sigma = n_sigma
         self.n_sigma_ul = n_sigma_ul
@@ -260,6 +269,31 @@ class TSMapEstimator:
         array[~np.isfinite(array)] = 0
         return Map.from_geom(kernel.geom, data=array)
 
+    def estimate_flux_default(self, dataset, kernel=None, exposure=None) -> Map:
+        """gammapy's initial flux estimate (lazy image, ``cm-2 s-1``): the excess over the
+        reco-energy exposure (NaN as 0), convolved with the kernel over its sum of squares,
+        times the mask, summed over energy."""
+        if exposure is None:
+            exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=True)
+        if kernel is None:
+            kernel = self.estimate_kernel(dataset)
+        kernel = np.asarray(kernel.data, dtype=np.float64)
+        kernel = kernel / np.sum(kernel**2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flux = (dataset.counts - dataset.npred()) / exposure
+        flux = flux.copy(data=da.nan_to_num(flux.dask_data)).to_unit("cm-2 s-1")
+        flux = flux.convolve(kernel)
+        if dataset.mask is not None:
+            flux = flux * dataset.mask
+        return flux.sum_over_axes()
+
+    def _norm_guess(self, dataset, kernel) -> da.Array:
+        """gammapy's initial norm: the initial flux over the reference flux of the slice."""
+        axis = dataset.counts.geom.axes["energy"]
+        flux_ref = self.model.spectral_model.integral(axis.edges[0], axis.edges[-1])
+        flux = self.estimate_flux_default(dataset, kernel=kernel)
+        return flux.dask_data.astype(np.float64) * float((flux.unit / flux_ref.unit).to("") / flux_ref.value)
+
     # -- inputs ---------------------------------------------------------------------------------
 
     @staticmethod
@@ -288,7 +322,8 @@ class TSMapEstimator:
         """``(len(selection_all), ny, nx)`` lazy fit results of one energy slice, and its axis."""
         estimator = copy.copy(self)
         estimator.kernel_width = kernel_width
-        kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
+        kernel_map = estimator.estimate_kernel(dataset)
+        kernel = np.asarray(kernel_map.data, dtype=np.float64)
         exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
         mask = self.estimate_mask_default(dataset).dask_data
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
@@ -307,7 +342,10 @@ class TSMapEstimator:
         side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
         ny, nx = counts.shape[1:]
         spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
-        arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in (counts, background, exposure, weights)]
+        inputs = [counts, background, exposure, weights]
+        if self.threshold is not None:
+            inputs.append(self._norm_guess(dataset, kernel_map))
+        arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in inputs]
         extended = [
             da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
             for a in arrays
@@ -321,6 +359,7 @@ class TSMapEstimator:
             max_niter=self.max_niter,
             n_sigma_ul=self.n_sigma_ul if "ul" in self.selection_optional else None,
             errn_errp="errn-errp" in self.selection_optional,
+            threshold=self.threshold,
             chunks=((len(self.selection_all),), *spatial),
             dtype=np.float64,
         )

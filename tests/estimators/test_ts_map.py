@@ -96,6 +96,29 @@ def test_ts_map_errn_errp_match_gammapy(kwargs):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
+THRESHOLD_CASES = {
+    "summed": {"threshold": 60, "selection_optional": ["ul", "errn-errp"]},
+    "cube-edges": {"threshold": 20, "energy_edges": [1, 3, 10] * u.TeV, "sum_over_energy_groups": False},
+}
+
+
+@pytest.mark.parametrize("case", sorted(THRESHOLD_CASES))
+def test_ts_map_threshold_matches_gammapy(case):
+    """``threshold``: gammapy keeps its initial norm (``niter`` 0) where its TS is not above."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, **THRESHOLD_CASES[case]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    result = TSMapEstimator(**kwargs).run(md).compute()
+    assert result.available_quantities == expected.available_quantities
+    skipped = np.asarray(expected["niter"].data) == 0
+    assert 0.2 * skipped.size < skipped.sum() < 0.9 * skipped.size
+    np.testing.assert_array_equal(np.asarray(result["niter"].data) == 0, skipped)
+    for name in [*COMPARED, *expected.available_quantities[len(QUANTITIES) :]]:
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
 def test_ts_map_default_rtol():
     """gammapy stops at rtol=0.01 (its norm is off by up to ~0.5 %); ts is flat at the optimum."""
     gp, md = _pair()
@@ -205,8 +228,6 @@ def test_fit_amplitude_matches_brentq_estimator():
 
 
 def test_unsupported_options():
-    with pytest.raises(NotImplementedError):
-        TSMapEstimator(threshold=10)
     with pytest.raises(NotImplementedError):
         TSMapEstimator(downsampling_factor=2)
     with pytest.raises(ValueError, match="not a valid method"):
