@@ -151,7 +151,10 @@ class TSMapEstimator:
     kernel_width : str or `~astropy.coordinates.Angle`, optional
         Truncate the kernel at this width.
     downsampling_factor : int, optional
-        Not supported yet (must be None or 1).
+        As gammapy: the dataset is padded (to a shape divisible by 8 plus the kernel radius, as
+        gammapy), downsampled by this factor and fitted with the kernel of the downsampled
+        pixels; the maps are upsampled back (linear interpolation, nearest for ``niter`` and
+        ``success``) and cropped.
     n_sigma, n_sigma_ul : float
         Confidence levels of the errors and upper limits.
     threshold : float, optional
@@ -202,8 +205,6 @@ class TSMapEstimator:
             )
         self.model = model
         self.kernel_width = None if kernel_width is None else Angle(kernel_width)
-        if downsampling_factor not in (None, 1):
-            raise NotImplementedError("TSMapEstimator: downsampling_factor is not supported yet")
         self.downsampling_factor = downsampling_factor
         self.n_sigma = n_sigma
         self.n_sigma_ul = n_sigma_ul
@@ -366,6 +367,25 @@ class TSMapEstimator:
         axis = dataset.counts.geom.axes["energy"].squash()
         return result, axis
 
+    def estimate_pad_width(self, dataset, kernel=None) -> tuple[int, int]:
+        """gammapy's padding of the dataset: the kernel radius, or with ``downsampling_factor``
+        half the difference to the next shape divisible by 8 (of the padded image's rows, on both
+        axes, as gammapy)."""
+        if kernel is None:
+            kernel = self.estimate_kernel(dataset)
+        shape = np.array(dataset.counts.geom.to_image().data_shape)
+        pad = np.array(kernel.geom.to_image().data_shape) // 2
+        if self.downsampling_factor and self.downsampling_factor > 1:
+            padded = shape + 2 * pad
+            target = padded + (8 - np.mod(padded, 8))
+            difference = np.abs(shape - target)
+            if (difference % 2).any():
+                raise ValueError(
+                    "For symmetric crop / pad width, difference to new shape must be even in all axes."
+                )
+            pad = np.array([difference[0] // 2] * 2)
+        return int(pad[0]), int(pad[1])
+
     # -- run ------------------------------------------------------------------------------------
 
     def run(self, dataset) -> FluxMaps:
@@ -383,6 +403,12 @@ class TSMapEstimator:
         kernel_width = self.kernel_width
         if kernel_width is None:  # gammapy: the width of the whole-map kernel, then centred
             kernel_width = np.max(self.estimate_kernel(dataset).geom.width)
+        factor = (
+            self.downsampling_factor if self.downsampling_factor and self.downsampling_factor > 1 else None
+        )
+        if factor:
+            pad_width = self.estimate_pad_width(dataset)
+            dataset = dataset.pad(pad_width, name=dataset.name).downsample(factor, name=dataset.name)
         results, edges = [], []
         for sliced in self._energy_datasets(dataset):
             result, axis = self._fit_dataset(sliced, kernel_width)
@@ -398,6 +424,10 @@ class TSMapEstimator:
             if name == "success":
                 data = data.astype(bool)
             maps[name] = Map.from_geom(geom, data=data)
+            if factor:  # gammapy: upsampled values (nearest for niter and success), cropped
+                order = 0 if name in ("niter", "success") else 1
+                upsampled = maps[name].upsample(factor, preserve_counts=False, order=order)
+                maps[name] = upsampled.crop(pad_width)
         return FluxMaps(
             data=maps,
             reference_model=self.model,
