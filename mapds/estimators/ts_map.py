@@ -133,6 +133,12 @@ def _column(exposure: Map, separation: np.ndarray) -> np.ndarray:
     return np.asarray(dask.compute(exposure.dask_data[:, iy, ix])[0], dtype=np.float64)
 
 
+def _divide_nan_to_num(numerator, denominator) -> np.ndarray:
+    """``numerator / denominator``, NaN and infinities as numpy's ``nan_to_num``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(numerator / denominator)
+
+
 def _quantities(upper_limits: bool, errn_errp: bool = False) -> tuple[str, ...]:
     """The fit's output quantities, in gammapy's order (``norm_errp``, ``norm_errn``, then
     ``norm_ul`` after the fit's)."""
@@ -280,9 +286,9 @@ class TSMapEstimator:
             kernel = self.estimate_kernel(dataset)
         kernel = np.asarray(kernel.data, dtype=np.float64)
         kernel = kernel / np.sum(kernel**2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            flux = (dataset.counts - dataset.npred()) / exposure
-        flux = flux.copy(data=da.nan_to_num(flux.dask_data)).to_unit("cm-2 s-1")
+        excess = dataset.counts - dataset.npred()
+        data = da.map_blocks(_divide_nan_to_num, excess.dask_data, exposure.dask_data)
+        flux = Map.from_geom(excess.geom, data=data, unit=excess.unit / exposure.unit).to_unit("cm-2 s-1")
         flux = flux.convolve(kernel)
         if dataset.mask is not None:
             flux = flux * dataset.mask
