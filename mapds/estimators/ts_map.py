@@ -173,7 +173,8 @@ class TSMapEstimator:
     selection_optional : list of str, optional
         Optional quantities, as gammapy's: ``"ul"`` (``norm_ul``, profile-likelihood root at
         ``n_sigma_ul`` above the norm), ``"errn-errp"`` (``norm_errn``, ``norm_errp``: the roots
-        at ``n_sigma`` below and above it); ``"all"`` for every one.
+        at ``n_sigma`` below and above it).  gammapy's ``"stat_scan"`` and ``"sensitivity"``
+        (so also ``"all"``) raise `NotImplementedError`.
     energy_edges : Quantity, optional
         Edges of the output energy bins (snapped to the dataset's); default one bin.
     sum_over_energy_groups : bool
@@ -219,7 +220,12 @@ class TSMapEstimator:
         self.selection_optional = optional_selection(selection_optional, SELECTION_OPTIONAL)
         unsupported = set(self.selection_optional) - set(SUPPORTED_OPTIONAL)
         if unsupported:
-            raise NotImplementedError(f"TSMapEstimator: {sorted(unsupported)} not supported yet")
+            raise NotImplementedError(
+                f"TSMapEstimator: selection_optional {sorted(unsupported)} not supported yet (gammapy "
+                "2.1 offers them: stat_scan adds dnde_scan_values and stat_scan maps on a dnde_bin "
+                "axis and replaces ts, norm and the errors by the scan's; sensitivity adds "
+                "norm_sensitivity)"
+            )
         self.energy_edges = energy_edges
         self.sum_over_energy_groups = sum_over_energy_groups
         self.n_jobs = n_jobs

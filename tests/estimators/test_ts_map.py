@@ -259,5 +259,8 @@ def test_fit_amplitude_matches_brentq_estimator():
 
 
 def test_unsupported_options():
+    for option in ("stat_scan", "sensitivity", "all"):
+        with pytest.raises(NotImplementedError, match="gammapy"):
+            TSMapEstimator(selection_optional=[option])
     with pytest.raises(ValueError, match="not a valid method"):
         TSMapEstimator(selection_optional=["bogus"])
