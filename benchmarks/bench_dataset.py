@@ -62,7 +62,7 @@ from step_runner import (
     timed,
     timed_io,
 )
-from survey_case import CASES_FILE, case_info, load_case, with_sources
+from survey_case import CASES_FILE, case_info, load_case, target_case, with_sources
 
 FORMATS = ("fits", "zarr")
 #: Steps that are reported side by side without a ratio: lazy opens (what they read is the point).
@@ -460,18 +460,6 @@ def print_table(data: dict) -> None:
         diff = f"{agreement[step]:.1e}" if step in agreement else ""
         row = [step, *cells(by_id.get(f"mapds:{step}")), *cells(by_id.get(f"gammapy:{step}")), ratio, diff]
         print("| " + " | ".join(row) + " |")
-
-
-# -- cases -------------------------------------------------------------------------------------------
-
-
-def target_case(size: str, binsz: float, n_models: int) -> dict:
-    """A survey of ``WIDTHxHEIGHT`` degrees at ``binsz`` (the 1e9-voxel target is 360x28 at 0.01)."""
-    from mapds.simulate import make_survey_case
-
-    width, height = (float(v) for v in size.split("x"))
-    case = make_survey_case(width, height, binsz, n_models=n_models)
-    return {**case, "label": f"w{width:g}_h{height:g}_b{binsz:g}_target"}
 
 
 def main(argv=None) -> None:

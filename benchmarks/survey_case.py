@@ -167,6 +167,15 @@ def case_info(case: dict) -> dict:
     }
 
 
+def target_case(size: str, binsz: float, n_models: int) -> dict:
+    """A survey of ``WIDTHxHEIGHT`` degrees at ``binsz`` (the 1e9-voxel target is 360x28 at 0.01)."""
+    from mapds.simulate import make_survey_case
+
+    width, height = (float(v) for v in size.split("x"))
+    case = make_survey_case(width, height, binsz, n_models=n_models)
+    return {**case, "label": f"w{width:g}_h{height:g}_b{binsz:g}_target"}
+
+
 def with_sources(case: dict, n_sources: int | None) -> dict:
     """The case with only its first ``n_sources`` sources (all when None): for quick smoke runs.
     The label says so (``..._1src``), so that such a run never overwrites the full case's results."""

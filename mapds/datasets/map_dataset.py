@@ -1051,6 +1051,26 @@ class MapDataset(Dataset):
             self, on_region, containment_correction=containment_correction, name=name
         )
 
+    def rechunk(self, chunks) -> MapDataset:
+        """This dataset (same name, models, IRFs, GTI and metadata) with its maps on the counts
+        grid in other dask chunks (``chunks`` as for `~mapds.maps.Map.rechunk`, e.g.
+        ``{"y": 512, "x": 512}``).  Nothing is computed: the graphs then work on pieces of the
+        stored chunks, which in a survey store hold tens of millions of voxels each."""
+        members = {name: getattr(self, name) for name in self.map_members}
+        members = {name: m.rechunk(chunks) for name, m in members.items() if m is not None}
+        new = type(self)(
+            **members,
+            psf=self.psf,
+            edisp=self.edisp,
+            gti=self.gti,
+            meta_table=self.meta_table,
+            name=self.name,
+        )
+        new.meta = dict(self.meta)
+        new.stat_type = self.stat_type
+        new.models = self.models
+        return new
+
     # -- copies ---------------------------------------------------------------------------------
 
     def copy(self, name: str | None = None) -> MapDataset:

@@ -30,6 +30,19 @@ SELECTION_OPTIONAL = ["errn-errp", "ul", "sensitivity", "alpha", "acceptance_on"
 ONOFF_ONLY = ONOFF_QUANTITIES
 
 
+#: Largest side (pixels) of the spatial pieces the maps are computed on.
+PIECE_SIDE = 512
+
+
+def _in_pieces(dataset: MapDataset) -> MapDataset:
+    """``dataset`` in spatial pieces of at most :data:`PIECE_SIDE` pixels a side: a survey store's
+    chunks hold tens of millions of voxels, and the float64 npred, exposure and correlated maps of
+    each chunk in flight would set the peak memory."""
+    if max(max(c) for c in dataset.counts.dask_data.chunks[-2:]) <= PIECE_SIDE:
+        return dataset
+    return dataset.rechunk({"y": PIECE_SIDE, "x": PIECE_SIDE})
+
+
 class ExcessMapEstimator:
     """Correlated excess, significance, flux and error maps of a `~mapds.datasets.MapDataset` or
     a `~mapds.datasets.MapDatasetOnOff`.
@@ -173,6 +186,7 @@ class ExcessMapEstimator:
         if not isinstance(dataset, MapDataset) or not hasattr(dataset.counts.geom, "wcs"):
             raise InvalidArgumentError("Unsupported dataset type: the excess map needs a WCS MapDataset.")
         axis = self.energy_axis(dataset)
+        dataset = _in_pieces(dataset)
         resampled = dataset.resample_energy_axis(energy_axis=axis, name=dataset.name)
         weights = None if dataset.mask_safe is None else dataset.mask_safe.dask_data
         reco_exposure = None

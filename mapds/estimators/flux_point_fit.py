@@ -26,6 +26,7 @@ from ..modeling import Fit
 from ..modeling.models import ScaleSpectralModel
 from ..modeling.parameter import Parameter
 from .flux_point_sensitivity import norm_sensitivity
+from .sliced_models import slice_models_by_energy
 
 __all__ = ["FluxPointSettings", "estimate_flux_point"]
 
@@ -87,7 +88,9 @@ def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) ->
     if settings.sum_over_energy_groups:
         copies = [d.to_image(name=d.name) for d in copies]
     bin_datasets = Datasets(copies)
-    models = _slice_templates(models.copy(), settings)
+    models = slice_models_by_energy(
+        models, settings.energy_min, settings.energy_max, settings.sum_over_energy_groups
+    )
     source = models[settings.source]
     scale = ScaleSpectralModel(source.spectral_model)
     scale.norm = settings.norm.copy()
@@ -104,20 +107,6 @@ def _estimate_flux_point(datasets: list, models, settings: FluxPointSettings) ->
     scale.norm.value = row["norm"]
     row["npred_excess"] = _npred_excess(bin_datasets, source.name)
     return row
-
-
-def _slice_templates(models, settings: FluxPointSettings):
-    """The models with each `TemplateNPredModel`'s map cut to the bin (as its dataset is; summed
-    over the bin with ``sum_over_energy_groups``), as gammapy does."""
-    from ..datasets.reshape import energy_slice  # the datasets' own rule, so the bins match
-
-    for model in models:
-        if model.tag == "TemplateNPredModel":
-            index = energy_slice(model.map.geom.axes["energy"], settings.energy_min, settings.energy_max)
-            model.map = model.map.slice_by_idx({"energy": index})
-            if settings.sum_over_energy_groups:
-                model.map = model.map.sum_over_axes(keepdims=True)
-    return models
 
 
 def _estimate_norm(datasets, norm: Parameter, settings: FluxPointSettings) -> dict:

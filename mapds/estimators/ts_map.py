@@ -27,6 +27,7 @@ from ..modeling.models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 from .flux_maps import FluxMaps
 from .reco_exposure import estimate_exposure_reco_energy
 from .selection import optional_selection
+from .sliced_models import slice_models_by_energy
 from .ts_fit import FootprintSums, fit_pixels
 from .ts_footprints import TileFootprints
 
@@ -36,9 +37,11 @@ SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
 SUPPORTED_OPTIONAL = ("ul", "errn-errp")
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
-#: Footprint elements × pixels of one task's tile: a few seconds of fitting, so that a map makes
-#: enough tasks for every core while the halos (kernel radius) stay a small part of each tile.
-FIT_TILE_ELEMENTS = 40_000_000
+#: Pixels of one task's tile: a second or two of fitting with a 0.6° kernel at 0.02°, so that a
+#: map makes enough tasks for every core, while the halos (the kernel radius) stay a small part of
+#: a tile and a survey's graph stays small (its memory is bounded by the fit's batches, not by
+#: the tile).
+FIT_TILE_PIXELS = 160_000
 
 
 def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
@@ -323,13 +326,18 @@ class TSMapEstimator:
         return Map.from_geom(dataset.counts.geom, data=mask & finite)
 
     def _energy_datasets(self, dataset) -> list:
+        """The dataset sliced to each output energy bin, with its models (gammapy's: templates
+        cut to the slice)."""
         if self.energy_edges is None:
             return [dataset]
         axis = MapAxis.from_energy_edges(self.energy_edges)
-        return [
-            dataset.slice_by_energy(energy_min=lo, energy_max=hi, name=dataset.name)
-            for lo, hi in zip(axis.edges[:-1], axis.edges[1:], strict=True)
-        ]
+        sliced = []
+        for lo, hi in zip(axis.edges[:-1], axis.edges[1:], strict=True):
+            part = dataset.slice_by_energy(energy_min=lo, energy_max=hi, name=dataset.name)
+            if dataset.models is not None:
+                part.models = slice_models_by_energy(dataset.models, lo, hi)
+            sliced.append(part)
+        return sliced
 
     def _fit_dataset(self, dataset, kernel_width) -> tuple[da.Array, MapAxis]:
         """``(len(selection_all), ny, nx)`` lazy fit results of one energy slice, and its axis."""
@@ -337,6 +345,16 @@ class TSMapEstimator:
         estimator.kernel_width = kernel_width
         kernel_map = estimator.estimate_kernel(dataset)
         kernel = np.asarray(kernel_map.data, dtype=np.float64)
+        ky, kx = kernel.shape[1:]
+        hy, hx = ky // 2, kx // 2
+        # Tiles of their own, not the data's chunks: an image summed over energy is often one
+        # chunk, and the fit is the costly part.
+        side = int(np.sqrt(FIT_TILE_PIXELS))
+        ny, nx = dataset.counts.geom.data_shape[-2:]
+        spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
+        # the inputs' arithmetic (npred, masks, sums over energy) on pieces of a tile, not on
+        # the store's chunks
+        dataset = dataset.rechunk({"y": spatial[0], "x": spatial[1]})
         exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
         mask = self.estimate_mask_default(dataset).dask_data
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
@@ -347,14 +365,6 @@ class TSMapEstimator:
             counts, background, exposure = (
                 a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
             )
-        n_planes, ky, kx = kernel.shape
-        hy, hx = ky // 2, kx // 2
-        # Tiles sized by the fit's work (pixels × footprint), not by the data's chunks: an image
-        # summed over energy is often one chunk, and the fit is the costly part.
-        footprint = ky * kx * (1 if self.sum_over_energy_groups else n_planes)
-        side = int(np.sqrt(FIT_TILE_ELEMENTS / footprint))
-        ny, nx = counts.shape[1:]
-        spatial = (_tiles(ny, side, hy + 1), _tiles(nx, side, hx + 1))
         inputs = [counts, background, exposure, weights]
         if self.threshold is not None:
             inputs.append(self._norm_guess(dataset, kernel_map))
@@ -420,7 +430,10 @@ class TSMapEstimator:
         )
         if factor:
             pad_width = self.estimate_pad_width(dataset)
+            models = dataset.models
             dataset = dataset.pad(pad_width, name=dataset.name).downsample(factor, name=dataset.name)
+            if models is not None:  # gammapy sets the models on the downsampled datasets
+                dataset.models = models
         results, edges = [], []
         for sliced in self._energy_datasets(dataset):
             result, axis = self._fit_dataset(sliced, kernel_width)

@@ -373,3 +373,31 @@ def test_fermi_crab_dataset(crab_dir, assert_same, operation):
     path = crab_dir / "Fermi-LAT-3FHL_data_Fermi-LAT.fits"
     gp, md = GammapyMapDataset.read(path, name="crab"), MapDataset.read(path, name="crab")
     assert_same.dataset(operation(md), operation(gp))
+
+
+# -- rechunk --------------------------------------------------------------------------------------
+
+
+def test_rechunk_keeps_everything_but_the_chunks(dataset_pair):
+    """Same name, models, values and statistic; the counts-grid maps in the asked chunks (the
+    exposure too, on its sky grid); nothing computed."""
+    from mapds.modeling.models import FoVBackgroundModel
+    from mapds.testing import raise_if_dask_computes
+
+    _, md = dataset_pair(seed=2)
+    model = FoVBackgroundModel(dataset_name=md.name)
+    model.spectral_model.norm.value = 1.2
+    md.models = [model]
+    md.meta["origin"] = "test"
+    with raise_if_dask_computes():
+        tiled = md.rechunk({"y": 7, "x": 5})
+    assert tiled.name == md.name and tiled.models[0] is model and tiled.meta == md.meta
+    assert tiled.stat_type == md.stat_type and tiled.psf is md.psf and tiled.edisp is md.edisp
+    for name in ("counts", "background", "exposure", "mask_safe"):
+        assert max(tiled_chunks := getattr(tiled, name).dask_data.chunks[-2]) <= 7, name
+        assert max(getattr(tiled, name).dask_data.chunks[-1]) <= 5, (name, tiled_chunks)
+        np.testing.assert_array_equal(
+            np.asarray(getattr(tiled, name).data), np.asarray(getattr(md, name).data)
+        )
+    np.testing.assert_allclose(np.asarray(tiled.npred().data), np.asarray(md.npred().data), rtol=1e-12)
+    assert tiled.stat_sum() == pytest.approx(md.stat_sum(), rel=1e-12)

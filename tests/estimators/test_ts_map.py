@@ -61,6 +61,28 @@ def test_ts_map_matches_gammapy_converged(case):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
+@pytest.mark.parametrize("options", [{"energy_edges": [1, 3, 10] * u.TeV}, {"downsampling_factor": 2}])
+def test_ts_map_reshaped_datasets_keep_the_models(options):
+    """Energy slices and downsampled datasets are fitted over the npred of the dataset's models
+    (here a FoV background norm of 1.3), as gammapy does: the slices once lost them."""
+    from gammapy.modeling.models import FoVBackgroundModel as GammapyFoVBackgroundModel
+
+    from mapds.modeling.models import FoVBackgroundModel
+
+    gp, md = _pair()
+    for dataset, cls in ((gp, GammapyFoVBackgroundModel), (md, FoVBackgroundModel)):
+        model = cls(dataset_name=dataset.name)
+        model.spectral_model.norm.value = 1.3
+        dataset.models = [model]
+    kwargs = {"rtol": 1e-6, **options}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    result = TSMapEstimator(**kwargs).run(md).compute()
+    for name in ("ts", "norm", "npred", "stat_null"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"n_sigma_ul": 3, "sum_over_energy_groups": False}])
 def test_ts_map_upper_limits_match_gammapy(kwargs):
     """``selection_optional=["ul"]``: gammapy's profile-likelihood root above the norm."""
@@ -194,17 +216,17 @@ def _rechunked(dataset, chunks):
 
 
 def test_chunked_equals_unchunked(monkeypatch):
-    """Fit tiles (sized by the fit's work, whatever the data's chunks) with their halos give the
-    values of one tile over the whole map."""
+    """Fit tiles (whatever the data's chunks) with their halos give the values of one tile over
+    the whole map."""
     from mapds.estimators import ts_map
 
     md = build_dataset("mapds", 0, npix=NPIX)
     estimator = TSMapEstimator(kernel_width="1 deg")
-    monkeypatch.setattr(ts_map, "FIT_TILE_ELEMENTS", 20_000)
+    monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 300)
     tiled = estimator.run(_rechunked(md, {"x": -1, "y": -1}))
     assert tiled["ts"].dask_data.npartitions > 1
     tiled = tiled.compute()
-    monkeypatch.setattr(ts_map, "FIT_TILE_ELEMENTS", 10**12)
+    monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 10**12)
     whole = estimator.run(_rechunked(md, {"x": 16, "y": 12}))
     assert whole["ts"].dask_data.npartitions == 1
     whole = whole.compute()
