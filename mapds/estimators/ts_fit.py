@@ -25,6 +25,8 @@ __all__ = [
     "TRUNCATION_VALUE",
     "CountedElements",
     "FootprintSums",
+    "cash_floor",
+    "cash_sums",
     "fit_amplitude",
     "fit_pixels",
     "norm_bounds",
@@ -152,6 +154,17 @@ class CountedElements:
         return CountedElements(
             self.size[keep], self.counts[entries], sn=self.sn[entries], scratch=self._scratch
         )
+
+    def merged(self, other: CountedElements | None) -> CountedElements:
+        """These elements and ``other``'s (same pixels), pixel after pixel (with ``counts`` and
+        ``sn`` only)."""
+        if other is None or not other.counts.size:
+            return self
+        pixel = np.concatenate([self.pixel, other.pixel])
+        order = np.argsort(pixel, kind="stable")
+        counts = np.concatenate([self.counts, other.counts])[order]
+        sn = np.concatenate([self.sn, other.sn])[order]
+        return CountedElements(self.size + other.size, counts, sn=sn, pixel=pixel[order])
 
     def log_change(self, x, x0) -> np.ndarray:
         """``Σ n (log μ(x) − log μ(x0))`` per pixel, where both are positive."""
@@ -290,25 +303,191 @@ def _root(every: CountedElements, function, lo, hi, start, max_niter, assured, x
     return np.where(valid, x, np.nan), niter, valid
 
 
-def _upper_root(every: CountedElements, model_sum, norm, norm_err, level, start, max_niter):
-    """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
-    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
+def _profile_root(every: CountedElements, model_sum, norm, bound, level, start, max_niter, above: bool):
+    """gammapy's profile-likelihood root on one side of the best fit: ``x`` between ``norm`` and
+    ``bound`` where the Cash statistic is ``level`` above its value at ``norm`` (NaN where not
+    bracketed).
 
-    Above the best fit every predicted count is positive, so the statistic's change is
+    Where every predicted count stays non-negative (above the norm always; below it down to
+    ``norm_min_total``), the statistic's change is
     ``2 [(x − norm) Σ m − Σ n (log μ(x) − log μ(norm))]``: it needs the counted elements only.
+    The searched function increases from the ``norm`` end (``level`` below the change above the
+    norm, the change minus ``level`` below the norm, inverted to increase).
     """
+    sign = 1.0 if above else -1.0
 
     def function(work, x, pixels, slope):
         x0 = norm[pixels]
         change = 2 * ((x - x0) * model_sum[pixels] - work.log_change(x, x0))
-        derivative = 2 * work.derivative(model_sum[pixels], x, slope=False)[0] if slope else None
-        return change - level, derivative
+        derivative = None
+        if slope:
+            derivative = sign * 2 * work.derivative(model_sum[pixels], x, slope=False)[0]
+        return sign * (change - level), derivative
 
-    hi = norm + 100 * norm_err
-    hi = np.where(np.isfinite(hi), hi, norm)
+    bound = np.where(np.isfinite(bound), bound, norm)
+    lo, hi = (norm, bound) if above else (bound, norm)
     # the change is 0 at the norm; the other end is checked if no iterate goes past the root
-    root, _, _ = _root(every, function, norm, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
     return root
+
+
+def _upper_root(every, model_sum, norm, norm_err, level, start, max_niter, below=None, dense=None):
+    """gammapy's upper profile-likelihood root: ``x`` in ``[norm, norm + 100 norm_err]`` where the
+    Cash statistic is ``level`` above its value at ``norm`` (NaN where not bracketed).
+
+    ``below`` (bool per pixel, optional) marks the pixels whose norm is below ``norm_min_total``
+    (a norm kept from gammapy's initial estimate with ``threshold``): their statistic is
+    truncated, they are searched on their dense footprints ``dense(pixels)``.
+    """
+    bound = norm + 100 * norm_err
+    if below is None or not below.any():
+        return _profile_root(every, model_sum, norm, bound, level, start, max_niter, True)
+    root = np.full(norm.shape, np.nan)
+    keep = ~below
+    root[keep] = _profile_root(
+        every.subset(keep), model_sum[keep], norm[keep], bound[keep], level, start[keep], max_niter, True
+    )
+    pixels = np.flatnonzero(below)
+    counts, background, model = dense(pixels)
+    root[pixels] = _dense_profile_root(
+        counts, background, model, norm[pixels], bound[pixels], level, start[pixels], max_niter, True
+    )
+    return root
+
+
+def cash_sums(counts, background, model, x) -> np.ndarray:
+    """gammapy's Cash statistic of dense footprints at the amplitudes ``x``, per pixel.
+
+    Parameters
+    ----------
+    counts, background, model : ndarray, shape ``(n_footprint, n_pixels)``
+        The footprints' values.
+    x : ndarray, shape ``(..., n_pixels)``
+        Amplitudes (one or more per pixel).
+
+    Returns
+    -------
+    ndarray, shape of ``x``
+        ``2 Σ (μ − n log μ)``, ``μ = b + x m`` truncated at :data:`TRUNCATION_VALUE`.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    npred = np.maximum(background + x[..., None, :] * model, TRUNCATION_VALUE)
+    terms = npred - np.where(counts > 0, counts * np.log(npred), 0.0)
+    return 2 * terms.sum(axis=-2)
+
+
+def _dense_profile_root(counts, background, model, norm, bound, level, start, max_niter, above: bool):
+    """:func:`_profile_root` on dense footprints ``(n_footprint, n_pixels)``, with gammapy's
+    statistic (predicted counts truncated) at every amplitude."""
+    stat_best = cash_sums(counts, background, model, norm)
+    sign = 1.0 if above else -1.0
+
+    def function(work, x, pixels, slope):
+        n, b, m = counts[:, pixels], background[:, pixels], model[:, pixels]
+        value = sign * (cash_sums(n, b, m, x) - stat_best[pixels] - level)
+        derivative = None
+        if slope:
+            npred = b + x * m
+            kept = npred > TRUNCATION_VALUE  # the truncated elements are constant
+            with np.errstate(invalid="ignore", divide="ignore"):
+                terms = np.where(kept, m * (1 - np.where(n > 0, n / npred, 0.0)), 0.0)
+            derivative = sign * 2 * terms.sum(axis=0)
+        return value, derivative
+
+    none = np.zeros(norm.size, dtype=np.intp)
+    every = CountedElements(none, np.empty(0), sn=np.empty(0))
+    bound = np.where(np.isfinite(bound), bound, norm)
+    lo, hi = (norm, bound) if above else (bound, norm)
+    # below norm_min_total the truncated statistic need not be monotonic: both ends are checked
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.zeros(norm.shape, dtype=bool))
+    return root
+
+
+def cash_floor(counts) -> np.ndarray:
+    """Per element, the least Cash term ``2 (μ − n log μ)`` over every ``μ``: ``2 n (1 − log n)``
+    (0 without counts)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, 2 * counts * (1 - np.log(counts)), 0.0)
+
+
+def _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_niter, floor, dense):
+    """gammapy's lower profile-likelihood root: ``x`` in ``[norm − 100 norm_err, norm]`` where the
+    Cash statistic is ``level`` above its value ``stat`` at ``norm`` (NaN where not bracketed).
+
+    The sparse form of :func:`_profile_root` is exact down to ``norm_min_total`` (``−min b / m``):
+    there every ``μ = b + x m`` is ``≥ 0``, so gammapy's truncation at 1e-25 changes nothing but
+    terms of at most 2e-25.  Where the bracket reaches below ``norm_min_total`` the sparse search
+    is still exact, in ``[norm_min_total, norm]``, if
+
+    - the change at ``norm_min_total`` is at least ``level`` (the root is above it, and the
+      convex statistic decreases from the norm down to it), and
+    - below ``norm_min_total`` the statistic stays above ``stat + level``: while no element with
+      counts is truncated its derivative is the sparse one (negative below the norm) minus
+      ``2 m`` of each truncated element without counts, so it keeps decreasing; once one with
+      counts is truncated, its term is ``2 n (log n − 1 − log 1e-25)`` above its least value, and
+      every other term is at least its least value ``2 n (1 − log n)`` (``floor``: their sum over
+      the whole footprint; 0 without counts).
+
+    Then gammapy's bracket has its sign change and its only root there.  The other pixels (few:
+    those with a root or no sign change below ``norm_min_total``) are searched on their dense
+    footprints (``dense(pixels)``) with the truncated statistic at every step.
+    """
+    bound = norm - 100 * norm_err
+    root = np.full(norm.shape, np.nan)
+    sparse = ~(np.isfinite(bound) & (bound < norm_min_total))
+    clipped = ~sparse & np.isfinite(norm_min_total)
+    if clipped.any():
+        part = every.subset(clipped)
+        x0 = norm[clipped]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x1 = norm_min_total[clipped]
+            change = 2 * ((x1 - x0) * sums.model_total[clipped] - part.log_change(x1, x0))
+            least_counts = np.full(every.n_pixels, np.inf)
+            if every._starts.size:
+                least_counts[every._occupied] = np.minimum.reduceat(every.counts, every._starts)
+            n = least_counts[clipped]
+            excess = 2 * n * (np.log(n) - 1 - np.log(TRUNCATION_VALUE))
+        safe = (change >= level) & (floor[clipped] + excess > stat[clipped] + level)
+        safe[~np.isfinite(excess)] = False
+        accepted = np.flatnonzero(clipped)[safe]
+        sparse[accepted] = True
+        bound = bound.copy()
+        bound[accepted] = norm_min_total[accepted]
+    if sparse.any():
+        part = every.subset(sparse)
+        start = (norm - norm_err)[sparse]
+        root[sparse] = _profile_root(
+            part, sums.model_total[sparse], norm[sparse], bound[sparse], level, start, max_niter, False
+        )
+    pixels = np.flatnonzero(~sparse)
+    if pixels.size:
+        counts, background, model = dense(pixels)
+        start = (norm - norm_err)[pixels]
+        root[pixels] = _dense_profile_root(
+            counts, background, model, norm[pixels], bound[pixels], level, start, max_niter, False
+        )
+    return root
+
+
+def _at_amplitude(elements, negative, sums, x, norm_min_total, dense) -> tuple[np.ndarray, np.ndarray]:
+    """gammapy's ``Σ m² n / μ²`` (over ``μ ≠ 0``) and Cash statistic at the amplitudes ``x``, per
+    pixel: from the counted elements where ``x ≥ norm_min_total`` (no predicted count below
+    zero), from the dense footprints elsewhere."""
+    curvature, log_ratio = elements.curvature_and_log_ratio(x)
+    if negative is not None:
+        more_curvature, more_log_ratio = negative.curvature_and_log_ratio(x)
+        curvature, log_ratio = curvature + more_curvature, log_ratio + more_log_ratio
+    stat = sums.stat_null - 2 * (log_ratio - x * sums.model_total)
+    pixels = np.flatnonzero(x < norm_min_total)
+    if pixels.size:
+        counts, background, model = dense(pixels)
+        stat[pixels] = cash_sums(counts, background, model, x[pixels])
+        npred = background + x[pixels] * model
+        with np.errstate(invalid="ignore", divide="ignore"):
+            terms = np.where(npred != 0, model**2 * counts / npred**2, 0.0)
+        curvature[pixels] = terms.sum(axis=0)
+    return curvature, stat
 
 
 def fit_pixels(
@@ -318,6 +497,11 @@ def fit_pixels(
     max_niter=100,
     n_sigma_ul=None,
     negative: CountedElements | None = None,
+    errn_errp: bool = False,
+    dense=None,
+    floor=None,
+    threshold: float | None = None,
+    guess=None,
 ) -> dict:
     """Best-fit amplitude of the kernel for every pixel (gammapy's
     ``BrentqFluxEstimator.estimate_best_fit`` plus npred).
@@ -338,12 +522,27 @@ def fit_pixels(
     negative : CountedElements, optional
         The elements with counts and ``m < 0``: gammapy leaves them out of the fit but not out of
         the statistic.
+    errn_errp : bool
+        Also the asymmetric errors ``norm_errn`` and ``norm_errp`` at ``n_sigma``: gammapy's
+        profile-likelihood roots between the norm and the norm ∓ 100 ``norm_err``.
+    dense : callable, optional
+        ``dense(pixels) -> (counts, background, model)``, the dense footprints
+        ``(n_footprint, len(pixels))`` of some pixels (needed by ``errn_errp``).
+    floor : ndarray, optional
+        Per pixel, the sum over the whole footprint of :func:`cash_floor` (needed by
+        ``errn_errp``).
+    threshold : float, optional
+        gammapy's ``threshold``: where the TS at ``guess`` is not above it, the results are those
+        at ``guess`` (``niter`` 0, ``success`` True) instead of the fit's (``dense`` needed).
+    guess : ndarray, optional
+        The initial amplitudes (with ``threshold``).
 
     Returns
     -------
     dict of ndarray
         ``norm``, ``norm_err``, ``niter``, ``ts``, ``stat``, ``stat_null``, ``success``,
-        ``npred``, ``npred_excess`` (and ``norm_ul``), one value per pixel.
+        ``npred``, ``npred_excess`` (and ``norm_ul``, ``norm_errp``, ``norm_errn``), one value
+        per pixel.
     """
     norm_min, norm_max, norm_min_total, found = norm_bounds(elements, sums)
     trivial = (sums.counts <= 0) | (sums.model <= 0)
@@ -366,11 +565,34 @@ def fit_pixels(
         norm_err = np.sqrt(1 / curvature) * n_sigma
     # ts = stat_null − stat: the elements without counts add Σ (μ − b) = norm Σm
     ts = 2 * (log_ratio - norm * sums.model_total)
+    below = None
+    if threshold is not None:
+        curvature, stat = _at_amplitude(elements, negative, sums, guess, norm_min_total, dense)
+        ts_guess = sums.stat_null - stat
+        skip = ~(ts_guess > threshold)  # gammapy fits where the TS is above the threshold
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err_guess = np.sqrt(1 / curvature) * n_sigma
+        norm, norm_err = np.where(skip, guess, norm), np.where(skip, err_guess, norm_err)
+        ts, niter = np.where(skip, ts_guess, ts), np.where(skip, 0, niter)
+        success = success | skip
+        below = norm < norm_min_total
     npred_sum = sums.background + norm * sums.model_total
     upper = {}
+    # the statistic's change with the amplitude: every element with counts and a model, Σ m over
+    # every element (the fit itself, as gammapy's, leaves out the elements with m < 0)
+    every = elements.merged(negative) if n_sigma_ul is not None or errn_errp else elements
     if n_sigma_ul is not None:
         start = norm + norm_err * (n_sigma_ul / n_sigma)  # the parabola's root
-        upper["norm_ul"] = _upper_root(elements, sums.model, norm, norm_err, n_sigma_ul**2, start, max_niter)
+        upper["norm_ul"] = _upper_root(
+            every, sums.model_total, norm, norm_err, n_sigma_ul**2, start, max_niter, below, dense
+        )
+    if errn_errp:
+        level = n_sigma**2
+        start = norm + norm_err
+        errp = _upper_root(every, sums.model_total, norm, norm_err, level, start, max_niter, below, dense)
+        stat = sums.stat_null - ts
+        errn = _lower_root(every, sums, stat, norm, norm_err, norm_min_total, level, max_niter, floor, dense)
+        upper["norm_errp"], upper["norm_errn"] = errp - norm, norm - errn
     return {
         "norm": norm,
         "norm_err": norm_err,
@@ -385,7 +607,17 @@ def fit_pixels(
     }
 
 
-def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_ul=None) -> dict:
+def fit_amplitude(
+    counts,
+    background,
+    model,
+    n_sigma=1,
+    max_niter=100,
+    n_sigma_ul=None,
+    errn_errp: bool = False,
+    threshold: float | None = None,
+    guess=None,
+) -> dict:
     """:func:`fit_pixels` on dense footprint stacks.
 
     Parameters
@@ -393,8 +625,10 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_u
     counts, background, model : ndarray
         Footprint values, shape ``(n_footprint, ...)``; ``model`` is the kernel times the
         predicted counts of norm 1.
-    n_sigma, max_niter, n_sigma_ul
+    n_sigma, max_niter, n_sigma_ul, errn_errp, threshold
         As for :func:`fit_pixels`.
+    guess : ndarray, optional
+        Initial amplitudes, pixel-shaped (with ``threshold``).
 
     Returns
     -------
@@ -410,5 +644,10 @@ def fit_amplitude(counts, background, model, n_sigma=1, max_niter=100, n_sigma_u
         max_niter,
         n_sigma_ul,
         negative=CountedElements.of(*stacks, negative=True),
+        errn_errp=errn_errp,
+        dense=lambda pixels: tuple(a[:, pixels] for a in stacks),
+        floor=cash_floor(stacks[0]).sum(axis=0),
+        threshold=threshold,
+        guess=None if guess is None else np.asarray(guess, dtype=np.float64).ravel(),
     )
     return {name: value.reshape(shape) for name, value in result.items()}

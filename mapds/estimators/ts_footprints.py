@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ts_fit import TRUNCATION_VALUE, CountedElements, FootprintSums
+from .ts_fit import TRUNCATION_VALUE, CountedElements, FootprintSums, cash_floor
 
 __all__ = ["TileFootprints"]
 
@@ -149,6 +149,44 @@ class TileFootprints:
             stat_null=stat_null,
             sn_min_total=sn_min,
         )
+
+    def cash_floor(self) -> np.ndarray:
+        """Per pixel, the sum over the whole footprint of the least Cash term of each element
+        (:func:`~mapds.estimators.ts_fit.cash_floor`), ``(ny, nx)``."""
+        image = cash_floor(self.counts).sum(axis=0)
+        return _window_sum(image, self.shape, self.ny, self.nx)
+
+    # -- dense footprints -----------------------------------------------------------------------
+
+    def dense(self, rows: slice, pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The whole footprints of a few pixels: counts, background and model, each
+        ``(n_footprint, len(pixels))`` in footprint order (plane, row, column).
+
+        Parameters
+        ----------
+        rows : slice
+            The batch's rows.
+        pixels : ndarray of int
+            Pixels of the batch, in C order within ``rows``.
+        """
+        ky, kx = self.shape
+        y, x = np.divmod(np.asarray(pixels), self.nx)
+        y = y + rows.start
+        jy, jx = np.arange(ky)[:, None, None], np.arange(kx)[None, :, None]
+        rows_at, cols_at = y[None, None, :] + jy, x[None, None, :] + jx  # (ky, kx, n)
+        counts, background, exposure = (
+            a[:, rows_at, cols_at] for a in (self.counts, self.background, self.exposure)
+        )
+        if self._weights is None:
+            kernel = self.kernel[..., None]
+        else:
+            kernel = self._mean_kernel(
+                self._energy_kernel[..., None],
+                self._weights[:, rows_at, cols_at],
+                self._total[rows_at, cols_at],
+            )[None]
+        model = kernel * exposure
+        return tuple(a.reshape(-1, len(y)) for a in (counts, background, model))
 
     # -- counted elements -----------------------------------------------------------------------
 

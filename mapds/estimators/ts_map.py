@@ -35,7 +35,7 @@ from .ts_footprints import TileFootprints
 __all__ = ["TSMapEstimator"]
 
 SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
-SUPPORTED_OPTIONAL = ("ul",)
+SUPPORTED_OPTIONAL = ("ul", "errn-errp")
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Pixels of one task's tile: a second or two of fitting with a 0.6° kernel at 0.02°, so that a
@@ -55,7 +55,19 @@ def _tiles(n: int, side: int, least: int) -> tuple[int, ...]:
 
 
 def fit_block(
-    counts, background, exposure, weights, *, kernel, summed, n_sigma, max_niter, n_sigma_ul=None
+    counts,
+    background,
+    exposure,
+    weights,
+    guess=None,
+    *,
+    kernel,
+    summed,
+    n_sigma,
+    max_niter,
+    n_sigma_ul=None,
+    errn_errp: bool = False,
+    threshold: float | None = None,
 ) -> np.ndarray:
     """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
 
@@ -69,32 +81,50 @@ def fit_block(
     kernel : ndarray, shape ``(n_energy, ky, kx)``
         Kernel normalised per energy bin.
     n_sigma_ul : float, optional
-        Also the upper limits (``norm_ul``, after the other quantities) at this level.
+        Also the upper limits (``norm_ul``) at this level.
+    errn_errp : bool
+        Also the asymmetric errors (``norm_errp``, ``norm_errn``).
+    guess : ndarray, shape ``(1, ny + ky − 1, nx + kx − 1)``, optional
+        gammapy's initial norm (with ``threshold``).
+    threshold : float, optional
+        Fit only where the TS at ``guess`` is above it (gammapy's ``threshold``).
 
     Returns
     -------
-    ndarray, shape ``(len(QUANTITIES), ny, nx)`` (one more with ``n_sigma_ul``)
+    ndarray, shape ``(n_quantities, ny, nx)``
+        The quantities of :func:`_quantities`, in its order;
         NaN where no energy bin is in the mask or the background is not positive.
     """
-    names = _quantities(n_sigma_ul is not None)
+    names = _quantities(n_sigma_ul is not None, errn_errp)
     footprints = TileFootprints(
         *(np.asarray(a, dtype=np.float64) for a in (counts, background, exposure)),
         kernel=kernel,
         weights=weights if summed else None,
     )
     ny, nx = footprints.ny, footprints.nx
+    hy, hx = kernel.shape[1] // 2, kernel.shape[2] // 2
     sums = footprints.sums()
+    floor = footprints.cash_floor() if errn_errp else None
     out = np.full((len(names), ny, nx), np.nan)
     for rows in footprints.batches():
         pixels = (rows, slice(None))
         part = FootprintSums(*(getattr(sums, f.name)[pixels].ravel() for f in fields(FootprintSums)))
         elements, negative = footprints.elements(rows)
         result = fit_pixels(
-            elements, part, n_sigma=n_sigma, max_niter=max_niter, n_sigma_ul=n_sigma_ul, negative=negative
+            elements,
+            part,
+            n_sigma=n_sigma,
+            max_niter=max_niter,
+            n_sigma_ul=n_sigma_ul,
+            negative=negative,
+            errn_errp=errn_errp,
+            dense=lambda pixels, rows=rows: footprints.dense(rows, pixels),
+            floor=None if floor is None else floor[pixels].ravel(),
+            threshold=threshold,
+            guess=None if guess is None else guess[0, hy : hy + ny, hx : hx + nx][pixels].ravel(),
         )
         for i, name in enumerate(names):
             out[(i, *pixels)] = result[name].reshape(-1, nx)
-    hy, hx = kernel.shape[1] // 2, kernel.shape[2] // 2
     inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
     inside &= background[:, hy : hy + ny, hx : hx + nx].sum(axis=0) > 0
     out[:, ~inside] = np.nan
@@ -106,9 +136,17 @@ def _column(exposure: Map, pixel: tuple[int, int]) -> np.ndarray:
     return np.asarray(dask.compute(exposure.dask_data[:, pixel[0], pixel[1]])[0], dtype=np.float64)
 
 
-def _quantities(upper_limits: bool) -> tuple[str, ...]:
-    """The fit's output quantities, in gammapy's order (``norm_ul`` last)."""
-    return (*QUANTITIES, "norm_ul") if upper_limits else QUANTITIES
+def _divide_nan_to_num(numerator, denominator) -> np.ndarray:
+    """``numerator / denominator``, NaN and infinities as numpy's ``nan_to_num``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(numerator / denominator)
+
+
+def _quantities(upper_limits: bool, errn_errp: bool = False) -> tuple[str, ...]:
+    """The fit's output quantities, in gammapy's order (``norm_errp``, ``norm_errn``, then
+    ``norm_ul`` after the fit's)."""
+    errors = ("norm_errp", "norm_errn") if errn_errp else ()
+    return (*QUANTITIES, *errors, *(("norm_ul",) if upper_limits else ()))
 
 
 class TSMapEstimator:
@@ -122,15 +160,24 @@ class TSMapEstimator:
     kernel_width : str or `~astropy.coordinates.Angle`, optional
         Truncate the kernel at this width.
     downsampling_factor : int, optional
-        Not supported yet (must be None or 1).
+        As gammapy: the dataset is padded (to a shape divisible by 8 plus the kernel radius, as
+        gammapy), downsampled by this factor and fitted with the kernel of the downsampled
+        pixels; the maps are upsampled back (linear interpolation, nearest for ``niter`` and
+        ``success``) and cropped.
     n_sigma, n_sigma_ul : float
         Confidence levels of the errors and upper limits.
     threshold : float, optional
-        Not supported yet (must be None).
+        As gammapy: where the TS of the initial norm estimate (the excess over the exposure
+        convolved with the kernel over its sum of squares, over the reference flux) is not above
+        it, that norm is kept (``niter`` 0, ``success`` True; errors and limits from it) instead
+        of the fit's.
     rtol : float
         gammapy's precision of the norm; mapds converges to far better than that.
     selection_optional : list of str, optional
-        Not supported yet (must be None or empty).
+        Optional quantities, as gammapy's: ``"ul"`` (``norm_ul``, profile-likelihood root at
+        ``n_sigma_ul`` above the norm), ``"errn-errp"`` (``norm_errn``, ``norm_errp``: the roots
+        at ``n_sigma`` below and above it).  gammapy's ``"stat_scan"`` and ``"sensitivity"``
+        (so also ``"all"``) raise `NotImplementedError`.
     energy_edges : Quantity, optional
         Edges of the output energy bins (snapped to the dataset's); default one bin.
     sum_over_energy_groups : bool
@@ -168,10 +215,6 @@ class TSMapEstimator:
             )
         self.model = model
         self.kernel_width = None if kernel_width is None else Angle(kernel_width)
-        if downsampling_factor not in (None, 1):
-            raise NotImplementedError("TSMapEstimator: downsampling_factor is not supported yet")
-        if threshold is not None:
-            raise NotImplementedError("TSMapEstimator: threshold is not supported yet")
         self.downsampling_factor = downsampling_factor
         self.n_sigma = n_sigma
         self.n_sigma_ul = n_sigma_ul
@@ -180,7 +223,12 @@ class TSMapEstimator:
         self.selection_optional = optional_selection(selection_optional, SELECTION_OPTIONAL)
         unsupported = set(self.selection_optional) - set(SUPPORTED_OPTIONAL)
         if unsupported:
-            raise NotImplementedError(f"TSMapEstimator: {sorted(unsupported)} not supported yet")
+            raise NotImplementedError(
+                f"TSMapEstimator: selection_optional {sorted(unsupported)} not supported yet (gammapy "
+                "2.1 offers them: stat_scan adds dnde_scan_values and stat_scan maps on a dnde_bin "
+                "axis and replaces ts, norm and the errors by the scan's; sensitivity adds "
+                "norm_sensitivity)"
+            )
         self.energy_edges = energy_edges
         self.sum_over_energy_groups = sum_over_energy_groups
         self.n_jobs = n_jobs
@@ -189,7 +237,7 @@ class TSMapEstimator:
     @property
     def selection_all(self) -> list[str]:
         """Quantities computed."""
-        return list(_quantities("ul" in self.selection_optional))
+        return list(_quantities("ul" in self.selection_optional, "errn-errp" in self.selection_optional))
 
     # -- kernel ---------------------------------------------------------------------------------
 
@@ -236,6 +284,31 @@ class TSMapEstimator:
         array[~np.isfinite(array)] = 0
         return Map.from_geom(kernel.geom, data=array)
 
+    def estimate_flux_default(self, dataset, kernel=None, exposure=None) -> Map:
+        """gammapy's initial flux estimate (lazy image, ``cm-2 s-1``): the excess over the
+        reco-energy exposure (NaN as 0), convolved with the kernel over its sum of squares,
+        times the mask, summed over energy."""
+        if exposure is None:
+            exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=True)
+        if kernel is None:
+            kernel = self.estimate_kernel(dataset)
+        kernel = np.asarray(kernel.data, dtype=np.float64)
+        kernel = kernel / np.sum(kernel**2)
+        excess = dataset.counts - dataset.npred()
+        data = da.map_blocks(_divide_nan_to_num, excess.dask_data, exposure.dask_data)
+        flux = Map.from_geom(excess.geom, data=data, unit=excess.unit / exposure.unit).to_unit("cm-2 s-1")
+        flux = flux.convolve(kernel)
+        if dataset.mask is not None:
+            flux = flux * dataset.mask
+        return flux.sum_over_axes()
+
+    def _norm_guess(self, dataset, kernel) -> da.Array:
+        """gammapy's initial norm: the initial flux over the reference flux of the slice."""
+        axis = dataset.counts.geom.axes["energy"]
+        flux_ref = self.model.spectral_model.integral(axis.edges[0], axis.edges[-1])
+        flux = self.estimate_flux_default(dataset, kernel=kernel)
+        return flux.dask_data.astype(np.float64) * float((flux.unit / flux_ref.unit).to("") / flux_ref.value)
+
     # -- inputs ---------------------------------------------------------------------------------
 
     @staticmethod
@@ -269,7 +342,8 @@ class TSMapEstimator:
         """``(len(selection_all), ny, nx)`` lazy fit results of one energy slice, and its axis."""
         estimator = copy.copy(self)
         estimator.kernel_width = kernel_width
-        kernel = np.asarray(estimator.estimate_kernel(dataset).data, dtype=np.float64)
+        kernel_map = estimator.estimate_kernel(dataset)
+        kernel = np.asarray(kernel_map.data, dtype=np.float64)
         ky, kx = kernel.shape[1:]
         hy, hx = ky // 2, kx // 2
         # Tiles of their own, not the data's chunks: an image summed over energy is often one
@@ -290,7 +364,10 @@ class TSMapEstimator:
             counts, background, exposure = (
                 a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
             )
-        arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in (counts, background, exposure, weights)]
+        inputs = [counts, background, exposure, weights]
+        if self.threshold is not None:
+            inputs.append(self._norm_guess(dataset, kernel_map))
+        arrays = [a.rechunk(((a.shape[0],), *spatial)) for a in inputs]
         extended = [
             da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
             for a in arrays
@@ -303,11 +380,32 @@ class TSMapEstimator:
             n_sigma=self.n_sigma,
             max_niter=self.max_niter,
             n_sigma_ul=self.n_sigma_ul if "ul" in self.selection_optional else None,
+            errn_errp="errn-errp" in self.selection_optional,
+            threshold=self.threshold,
             chunks=((len(self.selection_all),), *spatial),
             dtype=np.float64,
         )
         axis = dataset.counts.geom.axes["energy"].squash()
         return result, axis
+
+    def estimate_pad_width(self, dataset, kernel=None) -> tuple[int, int]:
+        """gammapy's padding of the dataset: the kernel radius, or with ``downsampling_factor``
+        half the difference to the next shape divisible by 8 (of the padded image's rows, on both
+        axes, as gammapy)."""
+        if kernel is None:
+            kernel = self.estimate_kernel(dataset)
+        shape = np.array(dataset.counts.geom.to_image().data_shape)
+        pad = np.array(kernel.geom.to_image().data_shape) // 2
+        if self.downsampling_factor and self.downsampling_factor > 1:
+            padded = shape + 2 * pad
+            target = padded + (8 - np.mod(padded, 8))
+            difference = np.abs(shape - target)
+            if (difference % 2).any():
+                raise ValueError(
+                    "For symmetric crop / pad width, difference to new shape must be even in all axes."
+                )
+            pad = np.array([difference[0] // 2] * 2)
+        return int(pad[0]), int(pad[1])
 
     # -- run ------------------------------------------------------------------------------------
 
@@ -315,9 +413,9 @@ class TSMapEstimator:
         """TS, norm and error maps of ``dataset`` as a `FluxMaps`.
 
         The kernel is computed now; the maps are lazy.  Quantities (float32, ``success`` bool):
-        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success, and norm_ul with
-        ``selection_optional=["ul"]``; NaN outside the mask (and where the background is not
-        positive).
+        ts, norm, niter, norm_err, npred, npred_excess, stat, stat_null, success, then
+        norm_errp and norm_errn with ``"errn-errp"`` and norm_ul with ``"ul"``; NaN outside the
+        mask (and where the background is not positive).
         """
         if not isinstance(dataset, MapDataset) or not hasattr(dataset.counts.geom, "wcs"):
             raise InvalidArgumentError("Unsupported dataset type: the TS map needs a WCS MapDataset.")
@@ -326,6 +424,15 @@ class TSMapEstimator:
         kernel_width = self.kernel_width
         if kernel_width is None:  # gammapy: the width of the whole-map kernel, then centred
             kernel_width = np.max(self.estimate_kernel(dataset).geom.width)
+        factor = (
+            self.downsampling_factor if self.downsampling_factor and self.downsampling_factor > 1 else None
+        )
+        if factor:
+            pad_width = self.estimate_pad_width(dataset)
+            models = dataset.models
+            dataset = dataset.pad(pad_width, name=dataset.name).downsample(factor, name=dataset.name)
+            if models is not None:  # gammapy sets the models on the downsampled datasets
+                dataset.models = models
         results, edges = [], []
         for sliced in self._energy_datasets(dataset):
             result, axis = self._fit_dataset(sliced, kernel_width)
@@ -341,6 +448,10 @@ class TSMapEstimator:
             if name == "success":
                 data = data.astype(bool)
             maps[name] = Map.from_geom(geom, data=data)
+            if factor:  # gammapy: upsampled values (nearest for niter and success), cropped
+                order = 0 if name in ("niter", "success") else 1
+                upsampled = maps[name].upsample(factor, preserve_counts=False, order=order)
+                maps[name] = upsampled.crop(pad_width)
         return FluxMaps(
             data=maps,
             reference_model=self.model,

@@ -61,9 +61,10 @@ def test_ts_map_matches_gammapy_converged(case):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
-def test_ts_map_energy_edges_keep_the_models():
-    """Each energy slice is fitted over the npred of the dataset's models (here a FoV background
-    norm of 1.3), as gammapy does: the slices once lost them."""
+@pytest.mark.parametrize("options", [{"energy_edges": [1, 3, 10] * u.TeV}, {"downsampling_factor": 2}])
+def test_ts_map_reshaped_datasets_keep_the_models(options):
+    """Energy slices and downsampled datasets are fitted over the npred of the dataset's models
+    (here a FoV background norm of 1.3), as gammapy does: the slices once lost them."""
     from gammapy.modeling.models import FoVBackgroundModel as GammapyFoVBackgroundModel
 
     from mapds.modeling.models import FoVBackgroundModel
@@ -73,7 +74,7 @@ def test_ts_map_energy_edges_keep_the_models():
         model = cls(dataset_name=dataset.name)
         model.spectral_model.norm.value = 1.3
         dataset.models = [model]
-    kwargs = {"rtol": 1e-6, "energy_edges": [1, 3, 10] * u.TeV}
+    kwargs = {"rtol": 1e-6, **options}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
@@ -99,6 +100,76 @@ def test_ts_map_upper_limits_match_gammapy(kwargs):
     ul, norm = np.asarray(result["norm_ul"].data), np.asarray(result["norm"].data)
     assert np.isfinite(ul).sum() > 0.9 * ul.size
     assert (ul[np.isfinite(ul)] > norm[np.isfinite(ul)]).all()
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_sigma": 2, "sum_over_energy_groups": False}])
+def test_ts_map_errn_errp_match_gammapy(kwargs):
+    """``selection_optional=["errn-errp"]``: gammapy's profile-likelihood roots on both sides."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, "selection_optional": ["errn-errp", "ul"], **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    estimator = TSMapEstimator(**kwargs)
+    result = estimator.run(md).compute()
+    names = [*QUANTITIES, "norm_errp", "norm_errn", "norm_ul"]
+    assert estimator.selection_all == result.available_quantities == expected.available_quantities == names
+    for name in ("norm_errp", "norm_errn", "flux_errp", "flux_errn", "norm_ul", "norm"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
+THRESHOLD_CASES = {
+    "summed": {"threshold": 60, "selection_optional": ["ul", "errn-errp"]},
+    "cube-edges": {"threshold": 20, "energy_edges": [1, 3, 10] * u.TeV, "sum_over_energy_groups": False},
+}
+
+
+@pytest.mark.parametrize("case", sorted(THRESHOLD_CASES))
+def test_ts_map_threshold_matches_gammapy(case):
+    """``threshold``: gammapy keeps its initial norm (``niter`` 0) where its TS is not above."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, **THRESHOLD_CASES[case]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    result = TSMapEstimator(**kwargs).run(md).compute()
+    assert result.available_quantities == expected.available_quantities
+    skipped = np.asarray(expected["niter"].data) == 0
+    assert 0.2 * skipped.size < skipped.sum() < 0.9 * skipped.size
+    np.testing.assert_array_equal(np.asarray(result["niter"].data) == 0, skipped)
+    for name in [*COMPARED, *expected.available_quantities[len(QUANTITIES) :]]:
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
+DOWNSAMPLING_CASES = {
+    "factor-2": {"downsampling_factor": 2, "kernel_width": "0.7 deg", "selection_optional": ["ul"]},
+    "factor-4-edges-threshold": {
+        "downsampling_factor": 4,
+        "energy_edges": [1, 3, 10] * u.TeV,
+        "selection_optional": ["errn-errp"],
+        "threshold": 30,
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOWNSAMPLING_CASES))
+def test_ts_map_downsampling_matches_gammapy(case):
+    """``downsampling_factor``: padded, downsampled, fitted, upsampled and cropped as gammapy."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, **DOWNSAMPLING_CASES[case]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = gammapy_estimators.TSMapEstimator(**kwargs).run(gp)
+    with raise_if_dask_computes(max_computes=16):  # the kernels only
+        result = TSMapEstimator(**kwargs).run(md)
+    result = result.compute()
+    assert result.available_quantities == expected.available_quantities
+    for name in [*COMPARED, "niter", *expected.available_quantities[len(QUANTITIES) :]]:
+        rtol = 0 if name == "niter" else 1e-5
+        if name == "niter":  # Newton steps against Brent's iterations: only where fitted
+            np.testing.assert_array_equal(np.isnan(result[name].data), np.isnan(expected[name].data))
+            continue
+        _assert_map_close(result[name], expected[name], rtol=rtol, what=name)
 
 
 def test_ts_map_default_rtol():
@@ -187,21 +258,31 @@ def test_fit_amplitude_matches_brentq_estimator():
     counts = rng.poisson(background + rng.uniform(0, 2, npix) * model).astype(float)
     counts[:, 0] = 0  # no counts: norm at its lower bound
     counts[:, 1] = rng.poisson(0.5 * background[:, 1])  # deficit: negative norm
-    result = fit_amplitude(counts, background, model, n_sigma=1, n_sigma_ul=2)
-    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=["ul"])
+    counts[:, 2] = 0
+    counts[3, 2] = 1  # a single count: the lower bracket reaches far below norm_min_total
+    result = fit_amplitude(counts, background, model, n_sigma=1, n_sigma_ul=2, errn_errp=True)
+    options = ["ul", "errn-errp"]
+    estimator = BrentqFluxEstimator(rtol=1e-8, n_sigma=1, n_sigma_ul=2, selection_optional=options)
     for i in range(npix):
         expected = estimator.run(SimpleMapDataset(model[:, i], counts[:, i], background[:, i], 1.0))
-        for name in ("norm", "norm_err", "ts", "stat", "npred", "npred_excess", "norm_ul"):
+        for name in (
+            "norm",
+            "norm_err",
+            "ts",
+            "stat",
+            "npred",
+            "npred_excess",
+            "norm_ul",
+            "norm_errp",
+            "norm_errn",
+        ):
             np.testing.assert_allclose(result[name][i], expected[name], rtol=1e-6, err_msg=name)
         assert result["success"][i] == expected["success"]
 
 
 def test_unsupported_options():
-    with pytest.raises(NotImplementedError):
-        TSMapEstimator(selection_optional=["errn-errp"])
-    with pytest.raises(NotImplementedError):
-        TSMapEstimator(threshold=10)
-    with pytest.raises(NotImplementedError):
-        TSMapEstimator(downsampling_factor=2)
+    for option in ("stat_scan", "sensitivity", "all"):
+        with pytest.raises(NotImplementedError, match="gammapy"):
+            TSMapEstimator(selection_optional=[option])
     with pytest.raises(ValueError, match="not a valid method"):
         TSMapEstimator(selection_optional=["bogus"])
