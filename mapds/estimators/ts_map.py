@@ -359,7 +359,7 @@ class TSMapEstimator:
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
         background = da.where(mask, dataset.npred().dask_data, 0).astype(np.float64)
         exposure = da.where(mask, exposure.dask_data, 0).astype(np.float64)
-        weights = mask.astype(np.float64)
+        weights = mask  # bool: the tiles carry every energy bin of it
         if self.sum_over_energy_groups:
             counts, background, exposure = (
                 a.sum(axis=0, keepdims=True) for a in (counts, background, exposure)
