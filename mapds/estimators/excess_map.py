@@ -43,6 +43,14 @@ def _in_pieces(dataset: MapDataset) -> MapDataset:
     return dataset.rechunk({"y": PIECE_SIDE, "x": PIECE_SIDE})
 
 
+def _correlated_exposure(correlate, reco_exposure: Map | None, mask_data) -> list:
+    """``[correlated exposure / correlated mask]``, or ``[]`` without an exposure."""
+    if reco_exposure is None:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [correlate(reco_exposure.dask_data) / correlate(mask_data)]
+
+
 class ExcessMapEstimator:
     """Correlated excess, significance, flux and error maps of a `~mapds.datasets.MapDataset` or
     a `~mapds.datasets.MapDatasetOnOff`.
@@ -162,6 +170,23 @@ class ExcessMapEstimator:
             names.append("norm_sensitivity")
         return names
 
+    def _correlation(self, dataset):
+        """The output geometry, the mask and the correlation of a dask array with the top-hat
+        kernel (tiles extended by its radius)."""
+        kernel = self.estimate_kernel(dataset)
+        geom = dataset.counts.geom
+
+        def correlate(data):
+            return Map.from_geom(geom, data=data).convolve(kernel).dask_data
+
+        return geom, self.estimate_mask_default(dataset), correlate
+
+    def _flux_maps(self, maps: dict) -> FluxMaps:
+        """The result: ``maps`` with the metadata and reference model (likelihood SED type)."""
+        return FluxMaps.from_maps(
+            maps=maps, meta=self.meta(), reference_model=SkyModel(self.spectral_model), sed_type="likelihood"
+        )
+
     def meta(self) -> dict:
         """Metadata of the result (gammapy's keys)."""
         meta = {
@@ -210,20 +235,11 @@ class ExcessMapEstimator:
         reco_exposure : Map or None
             Reco-energy exposure (uncorrelated) in counts per unit norm, or None (norm = excess).
         """
-        kernel = self.estimate_kernel(dataset)
-        geom = dataset.counts.geom
-        mask = self.estimate_mask_default(dataset)
+        geom, mask, correlate = self._correlation(dataset)
         mask_data = mask.dask_data.astype(bool)
-
-        def correlate(data):
-            return Map.from_geom(geom, data=data).convolve(kernel).dask_data
-
         n_on = da.rint(correlate(dataset.counts.dask_data * mask_data))
         mu_bkg = correlate(background.dask_data * mask_data)
-        exposure = []
-        if reco_exposure is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                exposure = [correlate(reco_exposure.dask_data) / correlate(mask_data)]
+        exposure = _correlated_exposure(correlate, reco_exposure, mask_data)
         options = self._options()
         options["exposure"] = bool(exposure)
         extra = [dataset.background.dask_data] if self.apply_threshold_sensitivity else []
@@ -242,12 +258,7 @@ class ExcessMapEstimator:
             dtype = np.float32 if name in ("norm", "norm_err") else np.float64
             more = exposure + (extra if name == "norm_sensitivity" else [])
             maps[name] = quantity(name, *more, dtype=dtype)
-        return FluxMaps.from_maps(
-            maps=maps,
-            meta=self.meta(),
-            reference_model=SkyModel(self.spectral_model),
-            sed_type="likelihood",
-        )
+        return self._flux_maps(maps)
 
     def estimate_excess_map_onoff(self, dataset: MapDatasetOnOff, reco_exposure: Map | None) -> FluxMaps:
         """The maps of an on-off dataset already on the output energy axis (WStat).
@@ -265,13 +276,8 @@ class ExcessMapEstimator:
         reco_exposure : Map or None
             Reco-energy exposure (uncorrelated) in counts per unit norm, or None.
         """
-        kernel = self.estimate_kernel(dataset)
-        geom = dataset.counts.geom
-        mask = self.estimate_mask_default(dataset)
+        geom, mask, correlate = self._correlation(dataset)
         mask_data = mask.dask_data.astype(bool)
-
-        def correlate(data):
-            return Map.from_geom(geom, data=data).convolve(kernel).dask_data
 
         def masked(m):
             return (m * mask).dask_data
@@ -290,10 +296,7 @@ class ExcessMapEstimator:
             else:
                 n_off = masked(dataset.counts_off)
                 alpha = correlate(acceptance_on) / acceptance_off
-        exposure = []
-        if reco_exposure is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                exposure = [correlate(reco_exposure.dask_data) / correlate(mask_data)]
+        exposure = _correlated_exposure(correlate, reco_exposure, mask_data)
         options = self._options()
         options["exposure"] = bool(exposure)
         extra = [dataset.background.dask_data] if self.apply_threshold_sensitivity else []
@@ -322,12 +325,7 @@ class ExcessMapEstimator:
             if name in self.selection_optional:
                 data = da.where(mask_data, onoff[name], np.nan).astype(onoff[name].dtype)
                 maps[name] = Map.from_geom(geom, data=data)
-        return FluxMaps.from_maps(
-            maps=maps,
-            meta=self.meta(),
-            reference_model=SkyModel(self.spectral_model),
-            sed_type="likelihood",
-        )
+        return self._flux_maps(maps)
 
     def __str__(self) -> str:
         lines = [self.__class__.__name__, "-" * len(self.__class__.__name__), ""]

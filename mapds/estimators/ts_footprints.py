@@ -94,16 +94,13 @@ class TileFootprints:
             values = (kernel * weights).sum(axis=0) / total
         return np.where(np.isfinite(values), values, 0.0)
 
-    def _model_image(self, plane, jy, jx, rows):
-        """The model ``m`` of element ``(plane, jy, jx)`` of the footprints of ``rows``."""
-        window = (slice(rows.start + jy, rows.stop + jy), slice(jx, jx + self.nx))
-        exposure = self.exposure[(plane, *window)]
-        if self._weights is None:
-            return self.kernel[plane, jy, jx] * exposure
+    def _mean_model_image(self, jy, jx):
+        """The model ``m`` of element ``(jy, jx)`` of every footprint, where the mask-weighted
+        mean kernel varies over the tile."""
+        window = (slice(jy, jy + self.ny), slice(jx, jx + self.nx))
         kernel = self._energy_kernel[:, jy, jx, None, None]
-        return (
-            self._mean_kernel(kernel, self._weights[(slice(None), *window)], self._total[window]) * exposure
-        )
+        mean = self._mean_kernel(kernel, self._weights[(slice(None), *window)], self._total[window])
+        return mean * self.exposure[(0, *window)]
 
     # -- sums over whole footprints -------------------------------------------------------------
 
@@ -125,7 +122,7 @@ class TileFootprints:
                     continue
                 np.divide(per_exposure[window], kernel, out=ratio)
             else:
-                m[...] = self._model_image(plane, jy, jx, slice(0, self.ny))
+                m[...] = self._mean_model_image(jy, jx)
                 rest += np.minimum(m, 0)
                 np.maximum(m, 0, out=m)
                 with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,7 +9,6 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from mapds.datasets import MapDataset
 from mapds.estimators import ExcessMapEstimator, FluxMaps
 from mapds.testing import build_dataset, raise_if_dask_computes
 from mapds.testing.twins import sky_models
@@ -112,27 +111,11 @@ def test_default_selection_and_str():
     assert result.reference_spectral_model.tag == ["PowerLawSpectralModel", "pl"]
 
 
-def _rechunked(dataset, chunks):
-    def rechunk(m):
-        return None if m is None else m.rechunk(chunks)
-
-    return MapDataset(
-        counts=rechunk(dataset.counts),
-        exposure=rechunk(dataset.exposure),
-        background=rechunk(dataset.background),
-        psf=dataset.psf,
-        edisp=dataset.edisp,
-        mask_safe=rechunk(dataset.mask_safe),
-        mask_fit=rechunk(dataset.mask_fit),
-        name=dataset.name,
-    )
-
-
 def test_chunked_equals_unchunked_and_keeps_chunks():
     md = build_dataset("mapds", 0, npix=NPIX)
     estimator = ExcessMapEstimator("0.3 deg", selection_optional="all")
-    tiled = estimator.run(_rechunked(md, {"x": 16, "y": 16}))
-    whole = estimator.run(_rechunked(md, {"x": -1, "y": -1})).compute()
+    tiled = estimator.run(md.rechunk({"x": 16, "y": 16}))
+    whole = estimator.run(md.rechunk({"x": -1, "y": -1})).compute()
     for name in tiled.available_quantities:
         data = tiled[name].dask_data
         assert data.chunks[-2:] == ((16, 16, 4), (16, 16, 8)), name  # one output block per tile

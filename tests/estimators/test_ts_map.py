@@ -8,7 +8,6 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from mapds.datasets import MapDataset
 from mapds.estimators import FluxMaps, TSMapEstimator
 from mapds.estimators.ts_fit import fit_amplitude
 from mapds.testing import build_dataset, raise_if_dask_computes
@@ -207,14 +206,6 @@ def test_kernel_exposure_nearest_valid_pixel():
     np.testing.assert_allclose(np.asarray(result.data), expected.data, rtol=1e-6, atol=1e-12)
 
 
-def _rechunked(dataset, chunks):
-    """The dataset with its counts-grid maps in ``chunks``."""
-    members = ("counts", "exposure", "background", "mask_safe", "mask_fit")
-    maps = {name: getattr(dataset, name) for name in members}
-    maps = {name: None if m is None else m.rechunk(chunks) for name, m in maps.items()}
-    return MapDataset(**maps, psf=dataset.psf, edisp=dataset.edisp, name=dataset.name)
-
-
 def test_chunked_equals_unchunked(monkeypatch):
     """Fit tiles (whatever the data's chunks) with their halos give the values of one tile over
     the whole map."""
@@ -223,11 +214,11 @@ def test_chunked_equals_unchunked(monkeypatch):
     md = build_dataset("mapds", 0, npix=NPIX)
     estimator = TSMapEstimator(kernel_width="1 deg")
     monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 300)
-    tiled = estimator.run(_rechunked(md, {"x": -1, "y": -1}))
+    tiled = estimator.run(md.rechunk({"x": -1, "y": -1}))
     assert tiled["ts"].dask_data.npartitions > 1
     tiled = tiled.compute()
     monkeypatch.setattr(ts_map, "FIT_TILE_PIXELS", 10**12)
-    whole = estimator.run(_rechunked(md, {"x": 16, "y": 12}))
+    whole = estimator.run(md.rechunk({"x": 16, "y": 12}))
     assert whole["ts"].dask_data.npartitions == 1
     whole = whole.compute()
     for name in QUANTITIES:
