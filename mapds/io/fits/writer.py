@@ -17,11 +17,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-import dask.array as da
 import numpy as np
 from astropy.io import fits
 
 from ..atomic import atomic_file
+from ..region_store import store_by_regions
 from ..ranged import thread_buffer
 from ..urls import resolve, storage_errors
 from .checksum import add_checksum_cards, fill_checksums
@@ -184,6 +184,6 @@ def _write_local(path: str, hdus: list, checksum: bool) -> None:
         targets: list[Any] = [
             PixelTarget(path, data_offset, hdu.data.shape, hdu.codec) for hdu, _, _, data_offset, _ in images
         ]
-        da.store([hdu.data for hdu, *_ in images], targets, lock=False, compute=True)
+        store_by_regions([hdu.data for hdu, *_ in images], targets)
     if checksum:
         fill_checksums(path, [(header, h_off, d_off, size) for _, header, h_off, d_off, size in images])
