@@ -36,7 +36,9 @@ def _groups(chunks: Sequence[int], size: int) -> list[slice]:
     return groups
 
 
-def spatial_regions(chunks: tuple[Sequence[int], Sequence[int]], region_pixels: int) -> list[tuple[slice, slice]]:
+def spatial_regions(
+    chunks: tuple[Sequence[int], Sequence[int]], region_pixels: int
+) -> list[tuple[slice, slice]]:
     """Rectangles of whole chunks of a ``(rows, columns)`` chunk grid, about square, of at most
     ``region_pixels`` pixels each (one chunk where a chunk is larger), in C order."""
     row_chunks, column_chunks = chunks
@@ -50,10 +52,11 @@ def spatial_regions(chunks: tuple[Sequence[int], Sequence[int]], region_pixels: 
 
 
 def store_by_regions(
-    sources: Sequence[da.Array], targets: Sequence[Any], *, region_pixels: int = REGION_PIXELS
+    sources: Sequence[da.Array], targets: Sequence[Any], *, region_pixels: int | None = None
 ) -> None:
     """``dask.array.store(sources, targets)``, one spatial region of the largest source after the
-    other (:func:`spatial_regions` of its chunks in the last two axes).
+    other (:func:`spatial_regions` of its chunks in the last two axes, of ``region_pixels``,
+    default :data:`REGION_PIXELS`).
 
     Sources of another spatial shape (tables, small images) are stored with the first region.
     The written values are those of a single store: each region's chunks are the same tasks.
@@ -64,7 +67,8 @@ def store_by_regions(
         return
     reference = max(images, key=lambda s: s.size)
     shape = reference.shape[-2:]
-    regions = spatial_regions((reference.chunks[-2], reference.chunks[-1]), region_pixels)
+    size = REGION_PIXELS if region_pixels is None else region_pixels
+    regions = spatial_regions((reference.chunks[-2], reference.chunks[-1]), size)
     regional = [s.ndim >= 2 and s.shape[-2:] == shape for s in sources]
     others = [(s, t) for s, t, r in zip(sources, targets, regional, strict=True) if not r]
     for rows, columns in regions:

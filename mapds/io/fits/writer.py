@@ -21,8 +21,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..atomic import atomic_file
-from ..region_store import store_by_regions
 from ..ranged import thread_buffer
+from ..region_store import store_by_regions
 from ..urls import resolve, storage_errors
 from .checksum import add_checksum_cards, fill_checksums
 from .headers import BLOCK
