@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import astropy.units as u
+import dask
 import gammapy.datasets
 import gammapy.stats
 import numpy as np
@@ -331,3 +332,27 @@ def test_fit_of_a_point_source_amplitude_matches_gammapy():
     assert md_amplitude.value == pytest.approx(gp_amplitude.value, rel=1e-3)
     assert md_amplitude.error == pytest.approx(gp_amplitude.error, rel=1e-2)
     assert md_result.total_stat == pytest.approx(gp_result.total_stat, rel=1e-7)
+
+
+def _onoff_results(**config):
+    """WStat statistic, npred and faked counts of a dataset in several chunks, on one scheduler."""
+    _, md = _pair(names=["point"])
+    with dask.config.set(**config):
+        background = md.npred_background()
+        stat_sum = md.stat_sum()
+        arrays = dask.compute(md.stat_array(), md.npred().data, background.data)
+        md.fake(background, random_state=5)
+        faked = dask.compute(md.counts.data, md.counts_off.data)
+    return [np.asarray(stat_sum), *(np.asarray(a) for a in (*arrays, *faked))]
+
+
+def test_same_numbers_on_every_scheduler(local_cluster):
+    distributed = pytest.importorskip("distributed")
+    expected = _onoff_results(scheduler="threads")
+    runs = {"sync": _onoff_results(scheduler="sync"), "processes": _onoff_results(scheduler="processes")}
+    with distributed.Client(local_cluster):
+        runs["cluster"] = _onoff_results()
+    names = ("stat_sum", "stat_array", "npred", "npred_background", "counts", "counts_off")
+    for scheduler, arrays in runs.items():
+        for name, got, want in zip(names, arrays, expected, strict=True):
+            assert np.array_equal(got, want, equal_nan=True), f"{name} differs on {scheduler}"
