@@ -13,7 +13,13 @@ import pytest
 from astropy.io import fits
 
 from mapds.datasets import Datasets, MapDataset, MapDatasetOnOff
-from mapds.errors import GeometryMismatchError, InvalidArgumentError, NegativeCountsError
+from mapds.errors import (
+    CorruptFileError,
+    GeometryMismatchError,
+    InvalidArgumentError,
+    MapdsError,
+    NegativeCountsError,
+)
 from mapds.maps import Map
 from mapds.stats import WStatCountsStatistic, wstat, wstat_mu_bkg, wstat_sum, wstat_sum_blocks
 from mapds.testing import build_onoff_dataset, raise_if_dask_computes
@@ -356,3 +362,24 @@ def test_same_numbers_on_every_scheduler(local_cluster):
     for scheduler, arrays in runs.items():
         for name, got, want in zip(names, arrays, expected, strict=True):
             assert np.array_equal(got, want, equal_nan=True), f"{name} differs on {scheduler}"
+
+
+def test_a_lost_off_counts_chunk_is_a_named_error(tmp_path):
+    _, md = _pair(3)
+    md.write(tmp_path / "md.zarr")
+    chunks = sorted(p for p in (tmp_path / "md.zarr" / "counts_off").rglob("c/*/*/*") if p.is_file())
+    chunks[-1].unlink()
+    read = MapDatasetOnOff.read(tmp_path / "md.zarr")  # opening reads no chunk
+    with pytest.raises(CorruptFileError, match=r"chunk .* of array 'counts_off"):
+        read.stat_sum()
+
+
+def test_off_counts_cut_short_are_a_named_error(tmp_path):
+    _, md = _pair(3)
+    md.write(tmp_path / "md.fits")
+    with fits.open(tmp_path / "md.fits") as hdus:
+        start = hdus["COUNTS_OFF"].fileinfo()["datLoc"]
+    data = (tmp_path / "md.fits").read_bytes()
+    (tmp_path / "md.fits").write_bytes(data[: start + 100])
+    with pytest.raises(MapdsError, match=r"md\.fits.*COUNTS_OFF.*ends after 100"):
+        MapDatasetOnOff.read(tmp_path / "md.fits").stat_sum()
