@@ -60,6 +60,32 @@ def test_ts_map_matches_gammapy_converged(case):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
 
 
+def test_ts_map_gaussian_kernel_matches_gammapy():
+    """A Gaussian source's kernel (the model convolved with the PSF) and its fit, as gammapy's."""
+    import gammapy.modeling.models as gp_models
+
+    from mapds.modeling import models as md_models
+
+    def kernel_model(library):
+        return library.SkyModel(
+            spatial_model=library.GaussianSpatialModel(sigma="0.1 deg"),
+            spectral_model=library.PowerLawSpectralModel(index=2.5),
+        )
+
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, "kernel_width": "0.6 deg", "selection_optional": ["ul"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = gammapy_estimators.TSMapEstimator(model=kernel_model(gp_models), **kwargs)
+        expected_kernel = estimator.estimate_kernel(gp)
+        expected = estimator.run(gp)
+    ours = TSMapEstimator(model=kernel_model(md_models), **kwargs)
+    np.testing.assert_allclose(ours.estimate_kernel(md).data, expected_kernel.data, rtol=1e-5, atol=1e-12)
+    result = ours.run(md).compute()
+    for name in [*COMPARED, "norm_ul"]:
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
 @pytest.mark.parametrize("options", [{"energy_edges": [1, 3, 10] * u.TeV}, {"downsampling_factor": 2}])
 def test_ts_map_reshaped_datasets_keep_the_models(options):
     """Energy slices and downsampled datasets are fitted over the npred of the dataset's models
