@@ -66,22 +66,22 @@ def store_by_regions(
         da.store(sources, targets, lock=False, compute=True)
         return
     reference = max(images, key=lambda s: s.size)
-    shape = reference.shape[-2:]
     size = REGION_PIXELS if region_pixels is None else region_pixels
-    regions = spatial_regions((reference.chunks[-2], reference.chunks[-1]), size)
-    regional = [s.ndim >= 2 and s.shape[-2:] == shape for s in sources]
-    others = [(s, t) for s, t, r in zip(sources, targets, regional, strict=True) if not r]
-    for rows, columns in regions:
-        parts, part_targets, keys = [], [], []
-        for source, target, is_regional in zip(sources, targets, regional, strict=True):
-            if is_regional:
-                key = (slice(None),) * (source.ndim - 2) + (rows, columns)
-                parts.append(source[key])
-                part_targets.append(target)
-                keys.append(key)
-        for source, target in others:  # with the first region only
-            parts.append(source)
-            part_targets.append(target)
-            keys.append((slice(None),) * source.ndim)
-        others = []
-        da.store(parts, part_targets, regions=keys, lock=False, compute=True)
+
+    def in_regions(source: da.Array) -> bool:
+        return source.ndim >= 2 and source.shape[-2:] == reference.shape[-2:]
+
+    pairs = list(zip(sources, targets, strict=True))
+    jobs = [(s, t, (slice(None),) * s.ndim) for s, t in pairs if not in_regions(s)]
+    for rows, columns in spatial_regions((reference.chunks[-2], reference.chunks[-1]), size):
+        jobs += [(s, t, (slice(None),) * (s.ndim - 2) + (rows, columns)) for s, t in pairs if in_regions(s)]
+        _store(jobs)
+        jobs = []
+
+
+def _store(jobs: list[tuple[da.Array, Any, tuple[slice, ...]]]) -> None:
+    """Store each ``(source, target, region)``'s region of the source into that of the target, in
+    one computation."""
+    sources = [source[region] for source, _, region in jobs]
+    targets = [target for _, target, _ in jobs]
+    da.store(sources, targets, regions=[region for *_, region in jobs], lock=False, compute=True)
