@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ts_fit import TRUNCATION_VALUE, CountedElements, FootprintSums, cash_floor
+from .ts_sensitivity import sensitivity_norm
 
 __all__ = ["TileFootprints"]
 
@@ -184,6 +185,18 @@ class TileFootprints:
             )[None]
         model = kernel * exposure
         return tuple(a.reshape(-1, len(y)) for a in (counts, background, model))
+
+    def sensitivity(self, rows: slice, norm, n_sigma, max_niter) -> np.ndarray:
+        """gammapy's ``norm_sensitivity`` of the pixels of ``rows`` (C order) at their ``norm``,
+        on their dense footprints, a few pixels at a time (:func:`sensitivity_norm`)."""
+        n = (rows.stop - rows.start) * self.nx
+        step = max(ELEMENTS_PER_BATCH // int(np.prod(self.counts.shape[:1]) * np.prod(self.shape)), 1)
+        out = np.full(n, np.nan)
+        for start in range(0, n, step):
+            pixels = np.arange(start, min(start + step, n))
+            _, background, model = self.dense(rows, pixels)
+            out[pixels] = sensitivity_norm(background, model, norm[pixels], n_sigma, max_niter)
+        return out
 
     # -- counted elements -----------------------------------------------------------------------
 

@@ -12,12 +12,14 @@ once by :func:`~mapds.estimators.ts_fit.fit_pixels` on the footprints of
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import fields
 
 import dask
 import dask.array as da
 import numpy as np
 from astropy.coordinates import Angle
+from astropy.utils.exceptions import AstropyDeprecationWarning
 
 from ..datasets import MapDataset
 from ..errors import InvalidArgumentError
@@ -35,7 +37,7 @@ from .ts_footprints import TileFootprints
 __all__ = ["TSMapEstimator"]
 
 SELECTION_OPTIONAL = ["errn-errp", "ul", "stat_scan", "sensitivity"]
-SUPPORTED_OPTIONAL = ("ul", "errn-errp")
+SUPPORTED_OPTIONAL = ("ul", "errn-errp", "sensitivity")
 #: Quantities of the fit, in gammapy's order.
 QUANTITIES = ("ts", "norm", "niter", "norm_err", "npred", "npred_excess", "stat", "stat_null", "success")
 #: Pixels of one task's tile: a second or two of fitting with a 0.6° kernel at 0.02°, so that a
@@ -68,6 +70,7 @@ def fit_block(
     n_sigma_ul=None,
     errn_errp: bool = False,
     threshold: float | None = None,
+    n_sigma_sensitivity: float | None = None,
 ) -> np.ndarray:
     """Fit every pixel of one block (inputs extended by the kernel radius, zeros outside the map).
 
@@ -88,6 +91,8 @@ def fit_block(
         gammapy's initial norm (with ``threshold``).
     threshold : float, optional
         Fit only where the TS at ``guess`` is above it (gammapy's ``threshold``).
+    n_sigma_sensitivity : float, optional
+        Also the sensitivity (``norm_sensitivity``) at this significance.
 
     Returns
     -------
@@ -95,7 +100,7 @@ def fit_block(
         The quantities of :func:`_quantities`, in its order;
         NaN where no energy bin is in the mask or the background is not positive.
     """
-    names = _quantities(n_sigma_ul is not None, errn_errp)
+    names = _quantities(n_sigma_ul is not None, errn_errp, n_sigma_sensitivity is not None)
     footprints = TileFootprints(
         *(np.asarray(a, dtype=np.float64) for a in (counts, background, exposure)),
         kernel=kernel,
@@ -123,6 +128,10 @@ def fit_block(
             threshold=threshold,
             guess=None if guess is None else guess[0, hy : hy + ny, hx : hx + nx][pixels].ravel(),
         )
+        if n_sigma_sensitivity is not None:
+            result["norm_sensitivity"] = footprints.sensitivity(
+                rows, result["norm"], n_sigma_sensitivity, max_niter
+            )
         for i, name in enumerate(names):
             out[(i, *pixels)] = result[name].reshape(-1, nx)
     inside = weights[:, hy : hy + ny, hx : hx + nx].any(axis=0)
@@ -142,11 +151,12 @@ def _divide_nan_to_num(numerator, denominator) -> np.ndarray:
         return np.nan_to_num(numerator / denominator)
 
 
-def _quantities(upper_limits: bool, errn_errp: bool = False) -> tuple[str, ...]:
+def _quantities(upper_limits: bool, errn_errp: bool = False, sensitivity: bool = False) -> tuple[str, ...]:
     """The fit's output quantities, in gammapy's order (``norm_errp``, ``norm_errn``, then
-    ``norm_ul`` after the fit's)."""
+    ``norm_ul``, then ``norm_sensitivity`` after the fit's)."""
     errors = ("norm_errp", "norm_errn") if errn_errp else ()
-    return (*QUANTITIES, *errors, *(("norm_ul",) if upper_limits else ()))
+    limits = ("norm_ul",) if upper_limits else ()
+    return (*QUANTITIES, *errors, *limits, *(("norm_sensitivity",) if sensitivity else ()))
 
 
 class TSMapEstimator:
@@ -155,8 +165,9 @@ class TSMapEstimator:
 
     Parameters
     ----------
-    model : SkyModel, optional
-        Kernel model; default a point source with a power law of index 2.
+    kernel_model : SkyModel, optional
+        Kernel model; default a point source with a power law of index 2.  gammapy 2.1's name:
+        ``model=`` still works, with gammapy's deprecation warning.
     kernel_width : str or `~astropy.coordinates.Angle`, optional
         Truncate the kernel at this width.
     downsampling_factor : int, optional
@@ -166,6 +177,8 @@ class TSMapEstimator:
         ``success``) and cropped.
     n_sigma, n_sigma_ul : float
         Confidence levels of the errors and upper limits.
+    n_sigma_sensitivity : float
+        Significance of the sensitivity (``"sensitivity"``).
     threshold : float, optional
         As gammapy: where the TS of the initial norm estimate (the excess over the exposure
         convolved with the kernel over its sum of squares, over the reference flux) is not above
@@ -176,15 +189,19 @@ class TSMapEstimator:
     selection_optional : list of str, optional
         Optional quantities, as gammapy's: ``"ul"`` (``norm_ul``, profile-likelihood root at
         ``n_sigma_ul`` above the norm), ``"errn-errp"`` (``norm_errn``, ``norm_errp``: the roots
-        at ``n_sigma`` below and above it).  gammapy's ``"stat_scan"`` and ``"sensitivity"``
-        (so also ``"all"``) raise `NotImplementedError`.
+        at ``n_sigma`` below and above it), ``"sensitivity"`` (``norm_sensitivity``: the norm
+        whose Asimov dataset has a significance of ``n_sigma_sensitivity``, in gammapy's bracket
+        of 1/1000 to 1000 times the norm).  gammapy's ``"stat_scan"`` (so also ``"all"``) raises
+        `NotImplementedError`.
     energy_edges : Quantity, optional
         Edges of the output energy bins (snapped to the dataset's); default one bin.
     sum_over_energy_groups : bool
         Sum counts, background and exposure over the energy bins of each output bin before the
         fit (with the mask-weighted mean kernel), or fit the cube.
-    n_jobs : int, optional
+    n_jobs, parallel_backend : optional
         Kept for the signature (dask schedules the blocks).
+    norm : optional
+        gammapy's scan values of ``"stat_scan"`` (not implemented): kept for the signature.
     max_niter : int
         Iterations where the fit fails are reported as ``max_niter``.
     """
@@ -194,26 +211,43 @@ class TSMapEstimator:
 
     def __init__(
         self,
-        model=None,
+        kernel_model=None,
         kernel_width=None,
         downsampling_factor=None,
         n_sigma=1,
         n_sigma_ul=2,
+        n_sigma_sensitivity=5,
         threshold=None,
         rtol=0.01,
         selection_optional=None,
         energy_edges=None,
         sum_over_energy_groups=True,
         n_jobs=None,
+        parallel_backend=None,
+        norm=None,
         max_niter=100,
+        **kwargs,
     ):
-        if model is None:
-            model = SkyModel(
+        if "model" in kwargs:  # gammapy 2.1 renamed it, with this warning
+            warnings.warn(
+                '"model" was deprecated in version 2.1 and will be removed in a future version. '
+                'Use argument "kernel_model" instead.',
+                AstropyDeprecationWarning,
+                stacklevel=2,
+            )
+            kernel_model = kwargs.pop("model")
+        if kwargs:
+            raise TypeError(f"TSMapEstimator got unexpected keyword arguments {sorted(kwargs)}")
+        if kernel_model is None:
+            kernel_model = SkyModel(
                 spectral_model=PowerLawSpectralModel(),
                 spatial_model=PointSpatialModel(),
                 name="ts-kernel",
             )
-        self.model = model
+        self.kernel_model = kernel_model
+        self.n_sigma_sensitivity = n_sigma_sensitivity
+        self.parallel_backend = parallel_backend
+        self.norm = norm
         self.kernel_width = None if kernel_width is None else Angle(kernel_width)
         self.downsampling_factor = downsampling_factor
         self.n_sigma = n_sigma
@@ -225,9 +259,8 @@ class TSMapEstimator:
         if unsupported:
             raise NotImplementedError(
                 f"TSMapEstimator: selection_optional {sorted(unsupported)} not supported yet (gammapy "
-                "2.1 offers them: stat_scan adds dnde_scan_values and stat_scan maps on a dnde_bin "
-                "axis and replaces ts, norm and the errors by the scan's; sensitivity adds "
-                "norm_sensitivity)"
+                "2.1 offers it: stat_scan adds dnde_scan_values and stat_scan maps on a dnde_bin "
+                "axis and replaces ts, norm and the errors by the scan's)"
             )
         self.energy_edges = energy_edges
         self.sum_over_energy_groups = sum_over_energy_groups
@@ -237,7 +270,8 @@ class TSMapEstimator:
     @property
     def selection_all(self) -> list[str]:
         """Quantities computed."""
-        return list(_quantities("ul" in self.selection_optional, "errn-errp" in self.selection_optional))
+        optional = self.selection_optional
+        return list(_quantities("ul" in optional, "errn-errp" in optional, "sensitivity" in optional))
 
     # -- kernel ---------------------------------------------------------------------------------
 
@@ -265,7 +299,7 @@ class TSMapEstimator:
         geom = dataset.exposure.geom
         if self.kernel_width is not None:
             geom = geom.to_odd_npix(max_radius=self.kernel_width / 2)
-        model = self.model.copy()
+        model = self.kernel_model.copy()
         model.spatial_model.position = geom.center_skydir
         values = self._nearest_valid_exposure(dataset, geom.center_skydir)
         if not np.any(values):
@@ -289,7 +323,8 @@ class TSMapEstimator:
         reco-energy exposure (NaN as 0), convolved with the kernel over its sum of squares,
         times the mask, summed over energy."""
         if exposure is None:
-            exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=True)
+            spectrum = self.kernel_model.spectral_model
+            exposure = estimate_exposure_reco_energy(dataset, spectrum, normalize=True)
         if kernel is None:
             kernel = self.estimate_kernel(dataset)
         kernel = np.asarray(kernel.data, dtype=np.float64)
@@ -305,7 +340,7 @@ class TSMapEstimator:
     def _norm_guess(self, dataset, kernel) -> da.Array:
         """gammapy's initial norm: the initial flux over the reference flux of the slice."""
         axis = dataset.counts.geom.axes["energy"]
-        flux_ref = self.model.spectral_model.integral(axis.edges[0], axis.edges[-1])
+        flux_ref = self.kernel_model.spectral_model.integral(axis.edges[0], axis.edges[-1])
         flux = self.estimate_flux_default(dataset, kernel=kernel)
         return flux.dask_data.astype(np.float64) * float((flux.unit / flux_ref.unit).to("") / flux_ref.value)
 
@@ -354,7 +389,7 @@ class TSMapEstimator:
         # the inputs' arithmetic (npred, masks, sums over energy) on pieces of a tile, not on
         # the store's chunks
         dataset = dataset.rechunk({"y": spatial[0], "x": spatial[1]})
-        exposure = estimate_exposure_reco_energy(dataset, self.model.spectral_model, normalize=False)
+        exposure = estimate_exposure_reco_energy(dataset, self.kernel_model.spectral_model, normalize=False)
         mask = self.estimate_mask_default(dataset).dask_data
         counts = da.where(mask, dataset.counts.dask_data, 0).astype(np.float64)
         background = da.where(mask, dataset.npred().dask_data, 0).astype(np.float64)
@@ -372,6 +407,7 @@ class TSMapEstimator:
             da.overlap.overlap(a, depth={0: 0, 1: hy, 2: hx}, boundary={0: "none", 1: 0, 2: 0})
             for a in arrays
         ]
+        optional = self.selection_optional
         result = da.map_blocks(
             fit_block,
             *extended,
@@ -379,9 +415,10 @@ class TSMapEstimator:
             summed=self.sum_over_energy_groups,
             n_sigma=self.n_sigma,
             max_niter=self.max_niter,
-            n_sigma_ul=self.n_sigma_ul if "ul" in self.selection_optional else None,
-            errn_errp="errn-errp" in self.selection_optional,
+            n_sigma_ul=self.n_sigma_ul if "ul" in optional else None,
+            errn_errp="errn-errp" in optional,
             threshold=self.threshold,
+            n_sigma_sensitivity=self.n_sigma_sensitivity if "sensitivity" in optional else None,
             chunks=((len(self.selection_all),), *spatial),
             dtype=np.float64,
         )
@@ -454,7 +491,7 @@ class TSMapEstimator:
                 maps[name] = upsampled.crop(pad_width)
         return FluxMaps(
             data=maps,
-            reference_model=self.model,
+            reference_model=self.kernel_model,
             gti=dataset.gti,
             meta={"n_sigma": self.n_sigma, "n_sigma_ul": self.n_sigma_ul},
         )

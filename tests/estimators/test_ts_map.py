@@ -76,10 +76,10 @@ def test_ts_map_gaussian_kernel_matches_gammapy():
     kwargs = {"rtol": 1e-6, "kernel_width": "0.6 deg", "selection_optional": ["ul"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimator = gammapy_estimators.TSMapEstimator(model=kernel_model(gp_models), **kwargs)
+        estimator = gammapy_estimators.TSMapEstimator(kernel_model=kernel_model(gp_models), **kwargs)
         expected_kernel = estimator.estimate_kernel(gp)
         expected = estimator.run(gp)
-    ours = TSMapEstimator(model=kernel_model(md_models), **kwargs)
+    ours = TSMapEstimator(kernel_model=kernel_model(md_models), **kwargs)
     np.testing.assert_allclose(ours.estimate_kernel(md).data, expected_kernel.data, rtol=1e-5, atol=1e-12)
     result = ours.run(md).compute()
     for name in [*COMPARED, "norm_ul"]:
@@ -106,6 +106,43 @@ def test_ts_map_reshaped_datasets_keep_the_models(options):
     result = TSMapEstimator(**kwargs).run(md).compute()
     for name in ("ts", "norm", "npred", "stat_null"):
         _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"n_sigma_sensitivity": 3, "sum_over_energy_groups": False}])
+def test_ts_map_sensitivity_matches_gammapy(kwargs):
+    """``selection_optional=["sensitivity"]``: the norm whose Asimov dataset reaches
+    ``n_sigma_sensitivity``, NaN where gammapy's bracket has no root."""
+    gp, md = _pair()
+    kwargs = {"rtol": 1e-6, "selection_optional": ["sensitivity", "ul"], **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = gammapy_estimators.TSMapEstimator(**kwargs)
+        # gammapy 2.1 does not hand n_sigma_sensitivity to its per-pixel estimator (always 5)
+        reference._flux_estimator.n_sigma_sensitivity = reference.n_sigma_sensitivity
+        expected = reference.run(gp)
+    estimator = TSMapEstimator(**kwargs)
+    result = estimator.run(md).compute()
+    assert result.available_quantities == expected.available_quantities == estimator.selection_all
+    assert estimator.selection_all[-2:] == ["norm_ul", "norm_sensitivity"]
+    for name in ("norm_sensitivity", "flux_sensitivity", "dnde_sensitivity", "norm_ul", "norm"):
+        _assert_map_close(result[name], expected[name], rtol=1e-5, what=name)
+    sensitivity, norm = np.asarray(result["norm_sensitivity"].data), np.asarray(result["norm"].data)
+    assert (sensitivity[norm > 0.01] > 0).all()
+
+
+def test_kernel_model_is_gammapy_21s_name():
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+
+    from mapds.modeling.models import GaussianSpatialModel, PowerLawSpectralModel, SkyModel
+
+    model = SkyModel(
+        spatial_model=GaussianSpatialModel(sigma="0.1 deg"), spectral_model=PowerLawSpectralModel()
+    )
+    assert TSMapEstimator(model).kernel_model is model
+    with pytest.warns(AstropyDeprecationWarning, match="kernel_model"):
+        assert TSMapEstimator(model=model).kernel_model is model
+    with pytest.raises(TypeError, match="kernel"):
+        TSMapEstimator(kernel=model)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"n_sigma_ul": 3, "sum_over_energy_groups": False}])
@@ -298,7 +335,7 @@ def test_fit_amplitude_matches_brentq_estimator():
 
 
 def test_unsupported_options():
-    for option in ("stat_scan", "sensitivity", "all"):
+    for option in ("stat_scan", "all"):
         with pytest.raises(NotImplementedError, match="gammapy"):
             TSMapEstimator(selection_optional=[option])
     with pytest.raises(ValueError, match="not a valid method"):
