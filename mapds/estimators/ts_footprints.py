@@ -190,7 +190,8 @@ class TileFootprints:
         """gammapy's ``norm_sensitivity`` of the pixels of ``rows`` (C order) at their ``norm``,
         on their dense footprints, a few pixels at a time (:func:`sensitivity_norm`)."""
         n = (rows.stop - rows.start) * self.nx
-        step = max(ELEMENTS_PER_BATCH // int(np.prod(self.counts.shape[:1]) * np.prod(self.shape)), 1)
+        footprint = self.counts.shape[0] * self.shape[0] * self.shape[1]  # dense values per pixel
+        step = max(ELEMENTS_PER_BATCH // footprint, 1)
         out = np.full(n, np.nan)
         for start in range(0, n, step):
             pixels = np.arange(start, min(start + step, n))
