@@ -242,9 +242,7 @@ def _bound_values(every: CountedElements, function, lo, hi, pixels):
     return (function(part, bound[pixels], pixels, False)[0] for bound in (lo, hi))
 
 
-def bracketed_root(
-    every: CountedElements, function, lo, hi, start, max_niter, assured, xtol=1e-12, rtol=1e-10
-):
+def _root(every: CountedElements, function, lo, hi, start, max_niter, assured, xtol=1e-12, rtol=1e-10):
     """Root of the increasing ``function(elements, x, pixels, slope) -> (f, df or None)`` in
     ``[lo, hi]`` per pixel, from ``start`` (NaN where the bracket has no sign change, or where
     ``assured`` is None); ``pixels`` index ``every``'s pixels.
@@ -329,7 +327,7 @@ def _profile_root(every: CountedElements, model_sum, norm, bound, level, start, 
     bound = np.where(np.isfinite(bound), bound, norm)
     lo, hi = (norm, bound) if above else (bound, norm)
     # the change is 0 at the norm; the other end is checked if no iterate goes past the root
-    root, _, _ = bracketed_root(every, function, lo, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.ones(norm.shape, dtype=bool))
     return root
 
 
@@ -396,12 +394,19 @@ def _dense_profile_root(counts, background, model, norm, bound, level, start, ma
             derivative = sign * 2 * terms.sum(axis=0)
         return value, derivative
 
-    none = np.zeros(norm.size, dtype=np.intp)
-    every = CountedElements(none, np.empty(0), sn=np.empty(0))
     bound = np.where(np.isfinite(bound), bound, norm)
     lo, hi = (norm, bound) if above else (bound, norm)
     # below norm_min_total the truncated statistic need not be monotonic: both ends are checked
-    root, _, _ = bracketed_root(every, function, lo, hi, start, max_niter, np.zeros(norm.shape, dtype=bool))
+    return dense_root(function, lo, hi, start, max_niter)
+
+
+def dense_root(function, lo, hi, start, max_niter) -> np.ndarray:
+    """Root per pixel of an increasing ``function(work, x, pixels, slope) -> (f, df or None)``
+    that reads dense footprints itself (``work`` holds no elements), in ``[lo, hi]`` from
+    ``start``; both ends of every bracket are checked (NaN where it has no sign change)."""
+    none = np.zeros(lo.size, dtype=np.intp)
+    every = CountedElements(none, np.empty(0), sn=np.empty(0))
+    root, _, _ = _root(every, function, lo, hi, start, max_niter, np.zeros(lo.shape, dtype=bool))
     return root
 
 
@@ -555,7 +560,7 @@ def fit_pixels(
 
     # Start at no source: most pixels of a survey have none, and from the left of the root the
     # Newton steps of the concave derivative approach it monotonically.
-    root, niter, valid = bracketed_root(elements, derivative, lo, norm_max, 0.0, max_niter, found & ~trivial)
+    root, niter, valid = _root(elements, derivative, lo, norm_max, 0.0, max_niter, found & ~trivial)
     norm = np.where(trivial | ~valid, norm_min_total, np.maximum(root, norm_min_total))
     niter = np.where(trivial, 0, np.where(valid, niter, max_niter))
     success = trivial | valid

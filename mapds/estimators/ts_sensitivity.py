@@ -19,16 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ts_fit import TRUNCATION_VALUE, CountedElements, bracketed_root
+from .ts_fit import TRUNCATION_VALUE, cash_sums, dense_root
 
 __all__ = ["asimov_ts", "sensitivity_norm"]
-
-
-def _cash_terms(counts, npred):
-    """gammapy's Cash terms ``μ − n log μ`` (``μ`` truncated; no log term where ``n ≤ 0``)."""
-    npred = np.maximum(npred, TRUNCATION_VALUE)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return npred - np.where(counts > 0, counts * np.log(npred), 0.0)
 
 
 def asimov_ts(background, model, x, slope: bool = False):
@@ -48,8 +41,8 @@ def asimov_ts(background, model, x, slope: bool = False):
     ts : ndarray, shape ``(n_pixels,)``
     derivative : ndarray or None
     """
-    npred = background + x * model
-    ts = 2 * (_cash_terms(npred, background) - _cash_terms(npred, npred)).sum(axis=0)
+    npred = background + x * model  # the Asimov counts
+    ts = cash_sums(npred, background, model, np.zeros_like(x)) - cash_sums(npred, background, model, x)
     if not slope:
         return ts, None
     # d/dx of the terms: −m log max(b, T) where μ > 0, and m log μ where μ > T
@@ -74,7 +67,4 @@ def sensitivity_norm(background, model, norm, n_sigma, max_niter) -> np.ndarray:
         return sign[pixels] * (ts - level), None if derivative is None else sign[pixels] * derivative
 
     ends = np.stack([norm / 1000, norm * 1000])
-    lo, hi = np.min(ends, axis=0), np.max(ends, axis=0)
-    every = CountedElements(np.zeros(norm.size, dtype=np.intp), np.empty(0), sn=np.empty(0))
-    root, _, _ = bracketed_root(every, function, lo, hi, norm, max_niter, np.zeros(norm.shape, dtype=bool))
-    return root
+    return dense_root(function, np.min(ends, axis=0), np.max(ends, axis=0), norm, max_niter)
