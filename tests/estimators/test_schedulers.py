@@ -12,7 +12,7 @@ from mapds.testing import MAPDS, build_dataset, build_onoff_dataset
 QUANTITIES = {
     "excess": ("sqrt_ts", "norm", "norm_errp", "norm_ul"),
     "excess-onoff": ("sqrt_ts", "norm", "norm_errp", "norm_ul"),
-    "ts": ("ts", "norm", "norm_err", "niter"),
+    "ts": ("ts", "norm", "norm_err", "niter", "norm_sensitivity"),
 }
 
 
@@ -24,7 +24,7 @@ def _maps(kind: str):
     if kind.startswith("excess"):
         result = ExcessMapEstimator("0.2 deg", selection_optional=["errn-errp", "ul"]).run(dataset)
     else:
-        result = TSMapEstimator(kernel_width="0.5 deg").run(dataset)
+        result = TSMapEstimator(kernel_width="0.5 deg", selection_optional=["sensitivity"]).run(dataset)
     return [result[name] for name in QUANTITIES[kind]]
 
 
